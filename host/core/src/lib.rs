@@ -1,0 +1,15 @@
+//! Cairn's replay core: the journal's vocabulary ([`event`]), how guest calls
+//! are fingerprinted and compared ([`call`]), the per-invocation replay state
+//! machine ([`replay`]) and the AWS-shaped view of a journal ([`history`]).
+//!
+//! Architecture invariant: this crate is pure. It does no I/O, knows no
+//! backend and no wasmtime; tests drive it with plain data.
+
+pub mod call;
+pub mod event;
+pub mod history;
+pub mod replay;
+
+pub use call::Call;
+pub use event::{ErrorObject, Event, Fingerprint, Millis, OpId};
+pub use replay::{Fault, Finish, GuestOutcome, Progress, Replayer, StepBegin};

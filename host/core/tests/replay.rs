@@ -1,0 +1,134 @@
+//! The replay core driven with plain data: a first run records, a second run
+//! over the recorded journal answers from it, and changed calls diverge.
+
+use cairn_core::replay::{fire_due_timers, pending_timers};
+use cairn_core::{ErrorObject, Event, Fault, Finish, GuestOutcome, Progress, Replayer, StepBegin};
+
+/// A tiny workflow: clock, step "a", wait "w" 5 s, step "b", random(4).
+/// Returns the outcome and how many step bodies ran.
+fn run_workflow(replayer: &mut Replayer, wait_seconds: u64) -> Result<(Finish, u32), Fault> {
+    let mut bodies = 0;
+    let (secs, _) = replayer.wall_clock(|| (1_000, 7))?;
+    let a = match replayer.begin_step("a", 10)? {
+        StepBegin::Run => {
+            bodies += 1;
+            replayer.end_step(Ok(format!("{secs}")), 11)?;
+            format!("{secs}")
+        }
+        StepBegin::Succeeded(result) => result,
+        StepBegin::Failed(error) => panic!("{error}"),
+    };
+    if replayer.wait("w", wait_seconds, 12)? == Progress::Pending {
+        return Ok((replayer.finish(GuestOutcome::Pending, 13)?, bodies));
+    }
+    let b = match replayer.begin_step("b", 20)? {
+        StepBegin::Run => {
+            bodies += 1;
+            replayer.end_step(Err(ErrorObject::new("Boom", "b failed")), 21)?;
+            "failed".to_string()
+        }
+        StepBegin::Succeeded(result) => result,
+        StepBegin::Failed(_) => "failed".to_string(),
+    };
+    let bytes = replayer.random(4, |n| vec![9; n as usize])?;
+    let out = format!("{a}/{b}/{bytes:?}");
+    Ok((replayer.finish(GuestOutcome::Succeeded(out), 30)?, bodies))
+}
+
+fn persist(journal: &mut Vec<Event>, replayer: &mut Replayer) {
+    journal.extend_from_slice(replayer.unflushed());
+    replayer.mark_durable();
+}
+
+#[test]
+fn records_then_replays_without_running_bodies() {
+    let mut journal = vec![Event::ExecutionStarted { input: "{}".into(), at: 0 }];
+
+    let mut first = Replayer::new(journal.clone());
+    let (finish, bodies) = run_workflow(&mut first, 5).unwrap();
+    assert_eq!(finish, Finish::Suspended);
+    assert_eq!(bodies, 1);
+    persist(&mut journal, &mut first);
+    assert_eq!(pending_timers(&journal), vec![("2".to_string(), 12 + 5_000)]);
+    assert!(fire_due_timers(&journal, 5_000, false).is_empty());
+    let fired = fire_due_timers(&journal, 5_012, false);
+    assert_eq!(fired, vec![Event::WaitSucceeded { id: "2".into(), at: 5_012 }]);
+    journal.extend(fired);
+
+    let mut second = Replayer::new(journal.clone());
+    assert!(second.is_replaying());
+    let (finish, bodies) = run_workflow(&mut second, 5).unwrap();
+    assert_eq!(finish, Finish::Succeeded("1000/failed/[9, 9, 9, 9]".into()));
+    assert_eq!(bodies, 1, "only step b ran live");
+    persist(&mut journal, &mut second);
+
+    // A third run over the finished journal replays everything and runs no body.
+    let mut third = Replayer::new(journal.clone());
+    let replayed = std::panic::catch_unwind(move || {
+        let mut bodies = 0;
+        let _ = third.wall_clock(|| panic!("live clock read during replay"));
+        if let StepBegin::Run = third.begin_step("a", 0).unwrap() {
+            bodies += 1;
+        }
+        (third.wait("w", 5, 0).unwrap(), bodies)
+    })
+    .unwrap();
+    assert_eq!(replayed, (Progress::Done, 0));
+}
+
+#[test]
+fn changed_arguments_and_order_diverge_with_both_calls_named() {
+    let mut journal = vec![Event::ExecutionStarted { input: "{}".into(), at: 0 }];
+    let mut first = Replayer::new(journal.clone());
+    run_workflow(&mut first, 5).unwrap();
+    persist(&mut journal, &mut first);
+
+    let mut changed = Replayer::new(journal.clone());
+    let fault = run_workflow(&mut changed, 6).unwrap_err();
+    let Fault::Divergence { position, recorded, new } = &fault else { panic!("{fault}") };
+    assert_eq!(*position, 3);
+    assert!(recorded.starts_with("wait \"w\" of 5 s"), "{recorded}");
+    assert!(new.starts_with("wait \"w\" of 6 s"), "{new}");
+    assert!(changed.unflushed().is_empty(), "nothing recorded past a divergence");
+
+    let mut reordered = Replayer::new(journal.clone());
+    let fault = reordered.begin_step("a", 0).unwrap_err();
+    assert!(fault.to_string().contains("position 1: the history records wall-clock read, but the workflow now makes step \"a\""), "{fault}");
+
+    // Returning early while recorded calls remain is a divergence too.
+    let mut short = Replayer::new(journal);
+    short.wall_clock(|| (0, 0)).unwrap();
+    let fault = short.finish(GuestOutcome::Succeeded("x".into()), 1).unwrap_err();
+    assert!(matches!(fault, Fault::Divergence { position: 2, .. }), "{fault}");
+}
+
+#[test]
+fn misuse_is_reported() {
+    let mut r = Replayer::new(vec![]);
+    assert_eq!(r.wait("w", 1, 0).unwrap(), Progress::Pending);
+    let fault = r.begin_step("after", 0).unwrap_err();
+    assert!(fault.to_string().contains("after wait \"w\""), "{fault}");
+    let fault = r.finish(GuestOutcome::Succeeded("1".into()), 0).unwrap_err();
+    assert!(fault.to_string().contains("returned a result while wait"), "{fault}");
+
+    let mut r = Replayer::new(vec![]);
+    assert!(r.finish(GuestOutcome::Pending, 0).is_err());
+    assert!(r.wait("zero", 0, 0).unwrap_err().to_string().contains("1 to 31622400"));
+    assert_eq!(r.begin_step("outer", 0).unwrap(), StepBegin::Run);
+    assert!(r.begin_step("inner", 0).unwrap_err().to_string().contains("cannot nest"));
+    assert!(r.wait("w", 1, 0).unwrap_err().to_string().contains("inside the body"));
+    // Clock reads inside a step body are live and not journaled.
+    r.wall_clock(|| (5, 5)).unwrap();
+    r.end_step(Ok("1".into()), 1).unwrap();
+    assert_eq!(r.unflushed().len(), 2, "StepStarted and StepSucceeded only");
+}
+
+#[test]
+fn monotonic_clock_never_goes_back_across_invocations() {
+    let mut r = Replayer::new(vec![]);
+    assert_eq!(r.monotonic_clock(|| 500).unwrap(), 500);
+    let journal = r.unflushed().to_vec();
+    let mut again = Replayer::new(journal);
+    assert_eq!(again.monotonic_clock(|| 1).unwrap(), 500);
+    assert_eq!(again.monotonic_clock(|| 100).unwrap(), 500, "clamped to the last value");
+}
