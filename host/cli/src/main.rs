@@ -1,1 +1,276 @@
-fn main(){}
+//! `cairn`: run durable workflows on the embedded engine and inspect them.
+//!
+//! Exit codes: 0 the workflow succeeded (or the command worked), 1 the
+//! workflow failed, 2 Cairn could not do what was asked.
+
+use anyhow::{Context as _, Result, bail};
+use cairn_core::history;
+use cairn_engine::crate_build::build_crate;
+use cairn_engine::{
+    Db, Durability, Engine, Limits, LogLevel, Outcome, RunOptions, RunRequest, Status,
+};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "cairn",
+    version,
+    about = "Durable workflows as WebAssembly components"
+)]
+struct Cli {
+    /// The embedded store (SQLite); compiled components are cached beside it.
+    #[arg(
+        long,
+        global = true,
+        env = "CAIRN_DB",
+        default_value = ".cairn/cairn.db"
+    )]
+    db: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an execution to its end in the foreground and print its result.
+    ///
+    /// Running again with the same name resumes the execution if it is
+    /// unfinished, and prints its recorded result if it is finished.
+    Run {
+        /// A component (.wasm) or a workflow crate directory (built first).
+        target: PathBuf,
+        /// The workflow's input, JSON.
+        #[arg(long, default_value = "null")]
+        input: String,
+        /// The execution's name (default: the workflow's name and a random suffix).
+        #[arg(long)]
+        name: Option<String>,
+        /// Fire durable timers at once instead of sleeping through them.
+        #[arg(long)]
+        skip_time: bool,
+        /// `full`: fsync at every durability point; `process`: survive a killed
+        /// process, not a power cut.
+        #[arg(long, value_enum, default_value_t = DurabilityArg::Full)]
+        durability: DurabilityArg,
+        /// Wall-clock budget of one invocation, in seconds.
+        #[arg(long, default_value_t = Limits::default().time_budget.as_secs_f64())]
+        time_budget: f64,
+        /// Memory cap of the guest, in MiB.
+        #[arg(long, default_value_t = Limits::default().memory >> 20)]
+        memory_limit: usize,
+        /// Resume an execution started by another component: replay checks
+        /// that this one makes the same calls, then pins the execution to it.
+        #[arg(long)]
+        upgrade: bool,
+    },
+    /// List executions, newest first.
+    List {
+        /// Only executions with this status (RUNNING, SUCCEEDED, FAILED).
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Show one execution, as Lambda's GetDurableExecution does.
+    Get { name: String },
+    /// Show an execution's history.
+    History {
+        name: String,
+        /// Print the shape of Lambda's GetDurableExecutionHistory.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DurabilityArg {
+    Full,
+    Process,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("cairn: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Run {
+            target,
+            input,
+            name,
+            skip_time,
+            durability,
+            time_budget,
+            memory_limit,
+            upgrade,
+        } => {
+            let durability = match durability {
+                DurabilityArg::Full => Durability::Full,
+                DurabilityArg::Process => Durability::Process,
+            };
+            if !(time_budget > 0.0 && time_budget.is_finite()) {
+                bail!("--time-budget must be a positive number of seconds");
+            }
+            if memory_limit == 0 || memory_limit << 20 > cairn_engine::limits::MAX_MEMORY_LIMIT {
+                bail!(
+                    "--memory-limit must be 1 to {} MiB",
+                    cairn_engine::limits::MAX_MEMORY_LIMIT >> 20
+                );
+            }
+            // Check the input before building or loading anything.
+            cairn_engine::runner::canonical_input(&input)?;
+            let (wasm, workflow_name) = resolve_target(&target)?;
+            let db = Db::open(&cli.db, durability)?;
+            let engine = Engine::new(Some(cache_dir(&cli.db)))?;
+            let workflow = engine.load_file(&wasm)?;
+            let name = match name {
+                Some(name) => name,
+                None => format!("{workflow_name}-{}", random_suffix()),
+            };
+            let label = name.clone();
+            let options = RunOptions {
+                skip_time,
+                upgrade,
+                limits: Limits {
+                    time_budget: Duration::from_secs_f64(time_budget),
+                    memory: memory_limit << 20,
+                },
+                logger: Arc::new(move |level: LogLevel, message: &str| {
+                    eprintln!("[{label}] {} {message}", level_name(level));
+                }),
+            };
+            eprintln!("cairn: running execution {name}");
+            let request = RunRequest {
+                workflow: &workflow,
+                workflow_name: &workflow_name,
+                name: &name,
+                input: &input,
+            };
+            match cairn_engine::run_to_completion(&engine, &db, &request, &options)? {
+                Outcome::Succeeded(result) => {
+                    println!("{result}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Outcome::Failed(error) => {
+                    eprintln!("cairn: execution {name} failed: {error}");
+                    println!("{}", history::error_json(&error));
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::List { status } => {
+            let status = match status {
+                Some(text) => {
+                    Some(Status::parse(&text).with_context(|| format!("unknown status {text:?}"))?)
+                }
+                None => None,
+            };
+            let db = Db::open(&cli.db, Durability::Full)?;
+            println!(
+                "{:<40} {:<16} {:<10} {:<24} ENDED",
+                "NAME", "WORKFLOW", "STATUS", "STARTED"
+            );
+            for execution in db.list(status)? {
+                println!(
+                    "{:<40} {:<16} {:<10} {:<24} {}",
+                    execution.name,
+                    execution.workflow,
+                    execution.status.as_str(),
+                    history::iso8601(execution.started_at),
+                    execution
+                        .ended_at
+                        .map(history::iso8601)
+                        .unwrap_or_else(|| "-".into()),
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Get { name } => {
+            let db = Db::open(&cli.db, Durability::Full)?;
+            let execution = find(&db, &name)?;
+            println!("{}", serde_json::to_string_pretty(&summary(&execution))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::History { name, json } => {
+            let db = Db::open(&cli.db, Durability::Full)?;
+            let execution = find(&db, &name)?;
+            let journal = db.journal(execution.id)?;
+            if json {
+                let events = history::aws_events(&execution.name, &journal);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "Events": events }))?
+                );
+            } else {
+                print!("{}", history::timeline(&journal));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The component to run and the workflow's name.
+fn resolve_target(target: &Path) -> Result<(PathBuf, String)> {
+    if target.is_dir() {
+        let built = build_crate(target)?;
+        return Ok((built.wasm, built.name));
+    }
+    if !target.exists() {
+        bail!("{} does not exist", target.display());
+    }
+    let name = target
+        .file_stem()
+        .map(|s| s.to_string_lossy().replace('_', "-"))
+        .unwrap_or_else(|| "workflow".into());
+    Ok((target.to_path_buf(), name))
+}
+
+fn cache_dir(db: &Path) -> PathBuf {
+    db.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("cache")
+}
+
+fn find(db: &Db, name: &str) -> Result<cairn_engine::Execution> {
+    db.find(name)?
+        .with_context(|| format!("no execution named {name:?}"))
+}
+
+fn summary(execution: &cairn_engine::Execution) -> serde_json::Value {
+    history::execution_summary(&history::ExecutionInfo {
+        name: &execution.name,
+        workflow: &execution.workflow,
+        status: execution.status.as_str(),
+        input: &execution.input,
+        result: execution.result.as_deref(),
+        error: execution.error.as_ref(),
+        started_at: execution.started_at,
+        ended_at: execution.ended_at,
+    })
+}
+
+fn level_name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Debug => "DEBUG",
+        LogLevel::Info => "INFO",
+        LogLevel::Warn => "WARN",
+        LogLevel::Error => "ERROR",
+    }
+}
+
+/// 8 random bytes as hex: names that do not collide.
+fn random_suffix() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the host's entropy source failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,1 +1,356 @@
+//! Views of a journal for people and tools: the event list of Lambda's
+//! GetDurableExecutionHistory, the summary of GetDurableExecution, and a
+//! readable timeline.
 
+use crate::event::{ErrorObject, Event, Millis};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// An operation id as it travels on the wire: the first 16 hex digits of the
+/// blake3 hash of its positional id (AWS's SDKs hash theirs too).
+pub fn wire_id(positional: &str) -> String {
+    blake3::hash(positional.as_bytes()).to_hex()[..16].to_string()
+}
+
+/// The error object shape of AWS's API.
+pub fn error_json(error: &ErrorObject) -> Value {
+    let mut object = json!({
+        "ErrorType": error.error_type,
+        "ErrorMessage": error.error_message,
+    });
+    if let Some(data) = &error.error_data {
+        object["ErrorData"] = json!(data);
+    }
+    if !error.stack_trace.is_empty() {
+        object["StackTrace"] = json!(error.stack_trace);
+    }
+    object
+}
+
+/// Timestamps of AWS's REST-JSON API: epoch seconds.
+fn epoch_seconds(at: Millis) -> Value {
+    json!(at as f64 / 1000.0)
+}
+
+fn payload(text: &str) -> Value {
+    json!({ "Payload": text, "Truncated": false })
+}
+
+fn error_payload(error: &ErrorObject) -> Value {
+    json!({ "Payload": error_json(error), "Truncated": false })
+}
+
+/// The journal as GetDurableExecutionHistory's `Events`, numbered from 1.
+/// Clock and random reads are not AWS events and do not appear.
+pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
+    let mut names: HashMap<&str, &str> = HashMap::new();
+    let mut attempts: HashMap<&str, u32> = HashMap::new();
+    let mut invocation_start = journal.first().map(event_time).unwrap_or(0);
+    let mut events = Vec::new();
+    for event in journal {
+        let (event_type, id, name, details): (&str, String, Option<&str>, Value) = match event {
+            Event::ExecutionStarted { input, .. } => (
+                "ExecutionStarted",
+                execution_name.to_owned(),
+                Some(execution_name),
+                json!({ "Input": payload(input) }),
+            ),
+            Event::StepStarted { id, name, .. } => {
+                names.insert(id, name);
+                *attempts.entry(id).or_default() += 1;
+                ("StepStarted", wire_id(id), Some(name.as_str()), json!({}))
+            }
+            Event::StepSucceeded { id, result, .. } => (
+                "StepSucceeded",
+                wire_id(id),
+                names.get(id.as_str()).copied(),
+                json!({
+                    "Result": payload(result),
+                    "RetryDetails": { "CurrentAttempt": attempts.get(id.as_str()).copied().unwrap_or(1) },
+                }),
+            ),
+            Event::StepFailed { id, error, .. } => (
+                "StepFailed",
+                wire_id(id),
+                names.get(id.as_str()).copied(),
+                json!({
+                    "Error": error_payload(error),
+                    "RetryDetails": { "CurrentAttempt": attempts.get(id.as_str()).copied().unwrap_or(1) },
+                }),
+            ),
+            Event::WaitStarted {
+                id,
+                name,
+                seconds,
+                scheduled_end,
+                ..
+            } => {
+                names.insert(id, name);
+                (
+                    "WaitStarted",
+                    wire_id(id),
+                    Some(name.as_str()),
+                    json!({ "Duration": seconds, "ScheduledEndTimestamp": epoch_seconds(*scheduled_end) }),
+                )
+            }
+            Event::WaitSucceeded { id, .. } => {
+                let seconds = journal.iter().find_map(|e| match e {
+                    Event::WaitStarted {
+                        id: started,
+                        seconds,
+                        ..
+                    } if started == id => Some(*seconds),
+                    _ => None,
+                });
+                (
+                    "WaitSucceeded",
+                    wire_id(id),
+                    names.get(id.as_str()).copied(),
+                    json!({ "Duration": seconds }),
+                )
+            }
+            Event::InvocationCompleted { at } => {
+                let details = json!({
+                    "StartTimestamp": epoch_seconds(invocation_start),
+                    "EndTimestamp": epoch_seconds(*at),
+                });
+                invocation_start = *at;
+                (
+                    "InvocationCompleted",
+                    execution_name.to_owned(),
+                    None,
+                    details,
+                )
+            }
+            Event::ExecutionSucceeded { result, .. } => (
+                "ExecutionSucceeded",
+                execution_name.to_owned(),
+                Some(execution_name),
+                json!({ "Result": payload(result) }),
+            ),
+            Event::ExecutionFailed { error, .. } => (
+                "ExecutionFailed",
+                execution_name.to_owned(),
+                Some(execution_name),
+                json!({ "Error": error_payload(error) }),
+            ),
+            Event::WallClock { .. } | Event::MonotonicClock { .. } | Event::Random { .. } => {
+                continue;
+            }
+        };
+        let mut object = json!({
+            "EventType": event_type,
+            "EventId": events.len() + 1,
+            "Id": id,
+            "EventTimestamp": epoch_seconds(event_time(event)),
+        });
+        if let Some(name) = name {
+            object["Name"] = json!(name);
+        }
+        object[format!("{event_type}Details")] = details;
+        events.push(object);
+    }
+    events
+}
+
+/// When an event happened; ambient reads carry no timestamp of their own.
+fn event_time(event: &Event) -> Millis {
+    match event {
+        Event::ExecutionStarted { at, .. }
+        | Event::StepStarted { at, .. }
+        | Event::StepSucceeded { at, .. }
+        | Event::StepFailed { at, .. }
+        | Event::WaitStarted { at, .. }
+        | Event::WaitSucceeded { at, .. }
+        | Event::InvocationCompleted { at }
+        | Event::ExecutionSucceeded { at, .. }
+        | Event::ExecutionFailed { at, .. } => *at,
+        Event::WallClock {
+            seconds,
+            nanoseconds,
+        } => seconds * 1000 + u64::from(*nanoseconds) / 1_000_000,
+        Event::MonotonicClock { .. } | Event::Random { .. } => 0,
+    }
+}
+
+/// What GetDurableExecution shows of an execution.
+pub struct ExecutionInfo<'a> {
+    pub name: &'a str,
+    pub workflow: &'a str,
+    pub status: &'a str,
+    pub input: &'a str,
+    pub result: Option<&'a str>,
+    pub error: Option<&'a ErrorObject>,
+    pub started_at: Millis,
+    pub ended_at: Option<Millis>,
+}
+
+/// An execution as GetDurableExecution's answer shapes it.
+pub fn execution_summary(info: &ExecutionInfo<'_>) -> Value {
+    let mut object = json!({
+        "DurableExecutionArn": execution_arn(info.workflow, info.name),
+        "DurableExecutionName": info.name,
+        "FunctionArn": function_arn(info.workflow),
+        "InputPayload": info.input,
+        "Status": info.status,
+        "StartTimestamp": epoch_seconds(info.started_at),
+    });
+    if let Some(result) = info.result {
+        object["Result"] = json!(result);
+    }
+    if let Some(error) = info.error {
+        object["Error"] = error_json(error);
+    }
+    if let Some(ended_at) = info.ended_at {
+        object["EndTimestamp"] = epoch_seconds(ended_at);
+    }
+    object
+}
+
+/// A local, ARN-shaped name for a workflow (a "function" in AWS's terms).
+pub fn function_arn(workflow: &str) -> String {
+    format!("arn:aws:lambda:local:000000000000:function:{workflow}")
+}
+
+pub fn execution_arn(workflow: &str, name: &str) -> String {
+    format!(
+        "{}:$LATEST/durable-execution/{name}",
+        function_arn(workflow)
+    )
+}
+
+/// A readable timeline: one row per event, with the operation's position,
+/// type, name and outcome, and the time since the execution started.
+pub fn timeline(journal: &[Event]) -> String {
+    let start = journal.first().map(event_time).unwrap_or(0);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>5}  {:>10}  {:<20} {:<5} {:<20} DETAIL",
+        "#", "+TIME", "EVENT", "OP", "NAME"
+    );
+    let mut names: HashMap<&str, &str> = HashMap::new();
+    for (index, event) in journal.iter().enumerate() {
+        let at = match event {
+            Event::WallClock { .. } | Event::MonotonicClock { .. } | Event::Random { .. } => None,
+            other => Some(event_time(other)),
+        };
+        let since = at
+            .map(|at| format!("{:.3}s", at.saturating_sub(start) as f64 / 1000.0))
+            .unwrap_or_default();
+        let (kind, op, name, detail): (&str, &str, &str, String) = match event {
+            Event::ExecutionStarted { input, .. } => {
+                ("ExecutionStarted", "", "", format!("input {}", clip(input)))
+            }
+            Event::StepStarted { id, name, .. } => {
+                names.insert(id, name);
+                ("StepStarted", id, name, String::new())
+            }
+            Event::StepSucceeded { id, result, .. } => (
+                "StepSucceeded",
+                id,
+                names.get(id.as_str()).copied().unwrap_or(""),
+                clip(result),
+            ),
+            Event::StepFailed { id, error, .. } => (
+                "StepFailed",
+                id,
+                names.get(id.as_str()).copied().unwrap_or(""),
+                clip(&error.to_string()),
+            ),
+            Event::WaitStarted {
+                id,
+                name,
+                seconds,
+                scheduled_end,
+                ..
+            } => {
+                names.insert(id, name);
+                (
+                    "WaitStarted",
+                    id,
+                    name,
+                    format!("{seconds} s, until {}", iso8601(*scheduled_end)),
+                )
+            }
+            Event::WaitSucceeded { id, .. } => (
+                "WaitSucceeded",
+                id,
+                names.get(id.as_str()).copied().unwrap_or(""),
+                String::new(),
+            ),
+            Event::WallClock {
+                seconds,
+                nanoseconds,
+            } => (
+                "WallClock",
+                "",
+                "",
+                iso8601(seconds * 1000 + u64::from(*nanoseconds) / 1_000_000),
+            ),
+            Event::MonotonicClock { nanos } => ("MonotonicClock", "", "", format!("{nanos} ns")),
+            Event::Random { bytes } => ("Random", "", "", format!("{} bytes", bytes.len())),
+            Event::InvocationCompleted { .. } => ("InvocationCompleted", "", "", String::new()),
+            Event::ExecutionSucceeded { result, .. } => {
+                ("ExecutionSucceeded", "", "", clip(result))
+            }
+            Event::ExecutionFailed { error, .. } => {
+                ("ExecutionFailed", "", "", clip(&error.to_string()))
+            }
+        };
+        let _ = writeln!(
+            out,
+            "{:>5}  {since:>10}  {kind:<20} {op:<5} {name:<20} {detail}",
+            index + 1
+        );
+    }
+    out
+}
+
+fn clip(text: &str) -> String {
+    const MAX: usize = 80;
+    if text.len() <= MAX {
+        return text.to_owned();
+    }
+    let mut cut = MAX;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}...", &text[..cut])
+}
+
+/// `2026-11-27T02:44:44.123Z` for a time in epoch milliseconds.
+pub fn iso8601(at: Millis) -> String {
+    let seconds = at / 1000;
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        at % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_matches_known_dates() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso8601(1_795_747_484_123), "2026-11-27T02:44:44.123Z");
+    }
+}

@@ -176,7 +176,11 @@ impl Replayer {
         Ok(StepBegin::Run)
     }
 
-    pub fn end_step(&mut self, result: Result<String, ErrorObject>, now: Millis) -> Result<(), Fault> {
+    pub fn end_step(
+        &mut self,
+        result: Result<String, ErrorObject>,
+        now: Millis,
+    ) -> Result<(), Fault> {
         let step = self
             .open_step
             .take()
@@ -282,7 +286,11 @@ impl Replayer {
     }
 
     /// Any `wasi:random` read of `len` bytes.
-    pub fn random(&mut self, len: u64, live: impl FnOnce(u64) -> Vec<u8>) -> Result<Vec<u8>, Fault> {
+    pub fn random(
+        &mut self,
+        len: u64,
+        live: impl FnOnce(u64) -> Vec<u8>,
+    ) -> Result<Vec<u8>, Fault> {
         if self.open_step.is_some() {
             return Ok(live(len));
         }

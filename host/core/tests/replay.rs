@@ -42,17 +42,29 @@ fn persist(journal: &mut Vec<Event>, replayer: &mut Replayer) {
 
 #[test]
 fn records_then_replays_without_running_bodies() {
-    let mut journal = vec![Event::ExecutionStarted { input: "{}".into(), at: 0 }];
+    let mut journal = vec![Event::ExecutionStarted {
+        input: "{}".into(),
+        at: 0,
+    }];
 
     let mut first = Replayer::new(journal.clone());
     let (finish, bodies) = run_workflow(&mut first, 5).unwrap();
     assert_eq!(finish, Finish::Suspended);
     assert_eq!(bodies, 1);
     persist(&mut journal, &mut first);
-    assert_eq!(pending_timers(&journal), vec![("2".to_string(), 12 + 5_000)]);
+    assert_eq!(
+        pending_timers(&journal),
+        vec![("2".to_string(), 12 + 5_000)]
+    );
     assert!(fire_due_timers(&journal, 5_000, false).is_empty());
     let fired = fire_due_timers(&journal, 5_012, false);
-    assert_eq!(fired, vec![Event::WaitSucceeded { id: "2".into(), at: 5_012 }]);
+    assert_eq!(
+        fired,
+        vec![Event::WaitSucceeded {
+            id: "2".into(),
+            at: 5_012
+        }]
+    );
     journal.extend(fired);
 
     let mut second = Replayer::new(journal.clone());
@@ -78,28 +90,51 @@ fn records_then_replays_without_running_bodies() {
 
 #[test]
 fn changed_arguments_and_order_diverge_with_both_calls_named() {
-    let mut journal = vec![Event::ExecutionStarted { input: "{}".into(), at: 0 }];
+    let mut journal = vec![Event::ExecutionStarted {
+        input: "{}".into(),
+        at: 0,
+    }];
     let mut first = Replayer::new(journal.clone());
     run_workflow(&mut first, 5).unwrap();
     persist(&mut journal, &mut first);
 
     let mut changed = Replayer::new(journal.clone());
     let fault = run_workflow(&mut changed, 6).unwrap_err();
-    let Fault::Divergence { position, recorded, new } = &fault else { panic!("{fault}") };
+    let Fault::Divergence {
+        position,
+        recorded,
+        new,
+    } = &fault
+    else {
+        panic!("{fault}")
+    };
     assert_eq!(*position, 3);
     assert!(recorded.starts_with("wait \"w\" of 5 s"), "{recorded}");
     assert!(new.starts_with("wait \"w\" of 6 s"), "{new}");
-    assert!(changed.unflushed().is_empty(), "nothing recorded past a divergence");
+    assert!(
+        changed.unflushed().is_empty(),
+        "nothing recorded past a divergence"
+    );
 
     let mut reordered = Replayer::new(journal.clone());
     let fault = reordered.begin_step("a", 0).unwrap_err();
-    assert!(fault.to_string().contains("position 1: the history records wall-clock read, but the workflow now makes step \"a\""), "{fault}");
+    assert!(
+        fault.to_string().contains(
+            "position 1: the history records wall-clock read, but the workflow now makes step \"a\""
+        ),
+        "{fault}"
+    );
 
     // Returning early while recorded calls remain is a divergence too.
     let mut short = Replayer::new(journal);
     short.wall_clock(|| (0, 0)).unwrap();
-    let fault = short.finish(GuestOutcome::Succeeded("x".into()), 1).unwrap_err();
-    assert!(matches!(fault, Fault::Divergence { position: 2, .. }), "{fault}");
+    let fault = short
+        .finish(GuestOutcome::Succeeded("x".into()), 1)
+        .unwrap_err();
+    assert!(
+        matches!(fault, Fault::Divergence { position: 2, .. }),
+        "{fault}"
+    );
 }
 
 #[test]
@@ -108,15 +143,35 @@ fn misuse_is_reported() {
     assert_eq!(r.wait("w", 1, 0).unwrap(), Progress::Pending);
     let fault = r.begin_step("after", 0).unwrap_err();
     assert!(fault.to_string().contains("after wait \"w\""), "{fault}");
-    let fault = r.finish(GuestOutcome::Succeeded("1".into()), 0).unwrap_err();
-    assert!(fault.to_string().contains("returned a result while wait"), "{fault}");
+    let fault = r
+        .finish(GuestOutcome::Succeeded("1".into()), 0)
+        .unwrap_err();
+    assert!(
+        fault.to_string().contains("returned a result while wait"),
+        "{fault}"
+    );
 
     let mut r = Replayer::new(vec![]);
     assert!(r.finish(GuestOutcome::Pending, 0).is_err());
-    assert!(r.wait("zero", 0, 0).unwrap_err().to_string().contains("1 to 31622400"));
+    assert!(
+        r.wait("zero", 0, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("1 to 31622400")
+    );
     assert_eq!(r.begin_step("outer", 0).unwrap(), StepBegin::Run);
-    assert!(r.begin_step("inner", 0).unwrap_err().to_string().contains("cannot nest"));
-    assert!(r.wait("w", 1, 0).unwrap_err().to_string().contains("inside the body"));
+    assert!(
+        r.begin_step("inner", 0)
+            .unwrap_err()
+            .to_string()
+            .contains("cannot nest")
+    );
+    assert!(
+        r.wait("w", 1, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("inside the body")
+    );
     // Clock reads inside a step body are live and not journaled.
     r.wall_clock(|| (5, 5)).unwrap();
     r.end_step(Ok("1".into()), 1).unwrap();
@@ -130,5 +185,9 @@ fn monotonic_clock_never_goes_back_across_invocations() {
     let journal = r.unflushed().to_vec();
     let mut again = Replayer::new(journal);
     assert_eq!(again.monotonic_clock(|| 1).unwrap(), 500);
-    assert_eq!(again.monotonic_clock(|| 100).unwrap(), 500, "clamped to the last value");
+    assert_eq!(
+        again.monotonic_clock(|| 100).unwrap(),
+        500,
+        "clamped to the last value"
+    );
 }

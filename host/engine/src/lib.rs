@@ -1,0 +1,29 @@
+//! Cairn's host: runs workflow components under wasmtime, journals every
+//! import in the embedded SQLite store, and resumes executions by replay.
+//!
+//! - [`component`]: the wasmtime engine, validation and the compiled-component cache.
+//! - [`imports`]: one module per imported WIT interface (`durable`, `log`,
+//!   and the journaled `wasi:clocks` and `wasi:random`).
+//! - [`invocation`]: one run of a fresh instance over a journal.
+//! - [`runner`]: an execution run to its end: invoke, suspend, sleep, resume.
+//! - [`sqlite`]: the embedded store.
+//! - [`limits`]: what protects the host from a guest, as named constants.
+//! - [`crate_build`]: building a workflow crate into a component.
+//!
+//! The replay logic itself is in `cairn-core`, which this crate drives.
+
+mod bindings;
+pub mod component;
+pub mod crate_build;
+mod imports;
+pub mod invocation;
+pub mod limits;
+pub mod runner;
+pub mod sqlite;
+
+pub use bindings::cairn::workflow::log::Level as LogLevel;
+pub use component::{ComponentHash, Engine, Workflow};
+pub use invocation::{InvocationEnd, JournalSink, Logger, invoke};
+pub use limits::Limits;
+pub use runner::{Outcome, RunOptions, RunRequest, run_to_completion};
+pub use sqlite::{Db, Durability, Execution, Status};

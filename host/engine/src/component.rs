@@ -1,0 +1,162 @@
+//! Loading workflow components: validation, the compiled-component cache
+//! (memory and disk, keyed by the blake3 hash of the component's bytes) and
+//! the wasmtime engine they run on.
+
+use crate::imports;
+use crate::invocation::HostState;
+use crate::limits::{EPOCH_TICK, MAX_MEMORY_LIMIT, POOLED_INSTANCES};
+use anyhow::{Context as _, Result, anyhow, bail};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use wasmtime::component::{Component, Linker};
+
+use crate::bindings::WorkflowPre;
+
+/// The blake3 hash of a component's bytes: its identity. Executions are
+/// pinned to it.
+pub type ComponentHash = [u8; 32];
+
+/// A component ready to instantiate.
+pub struct Workflow {
+    pub hash: ComponentHash,
+    pub(crate) pre: WorkflowPre<HostState>,
+}
+
+/// The wasmtime engine, the linker with Cairn's imports, and the cache of
+/// compiled components.
+pub struct Engine {
+    pub(crate) engine: wasmtime::Engine,
+    linker: Linker<HostState>,
+    cache_dir: Option<PathBuf>,
+    loaded: Mutex<HashMap<ComponentHash, Arc<Workflow>>>,
+    /// Names precompiled artifacts so that another wasmtime build or config
+    /// never loads them.
+    compatibility: u64,
+}
+
+impl Engine {
+    /// An engine that keeps precompiled components in `cache_dir`, if given.
+    pub fn new(cache_dir: Option<PathBuf>) -> Result<Self> {
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        pool.total_component_instances(POOLED_INSTANCES)
+            .total_core_instances(POOLED_INSTANCES * 4)
+            .total_memories(POOLED_INSTANCES * 2)
+            .total_tables(POOLED_INSTANCES * 4)
+            .total_stacks(POOLED_INSTANCES)
+            .max_memory_size(MAX_MEMORY_LIMIT);
+        let mut config = wasmtime::Config::new();
+        config
+            .epoch_interruption(true)
+            .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        let engine = wasmtime::Engine::new(&config)
+            .map_err(|e| anyhow!("cannot create the wasmtime engine: {e}"))?;
+        start_epoch_ticker(&engine);
+        let linker = imports::linker(&engine)?;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        Ok(Engine {
+            engine,
+            linker,
+            cache_dir,
+            loaded: Mutex::new(HashMap::new()),
+            compatibility: hasher.finish(),
+        })
+    }
+
+    /// Loads the component at `path`, checking that it is a Cairn workflow.
+    pub fn load_file(&self, path: &Path) -> Result<Arc<Workflow>> {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read component {}", path.display()))?;
+        self.load(&bytes)
+            .with_context(|| format!("cannot load {}", path.display()))
+    }
+
+    /// Loads a component from its bytes, checking that it is a Cairn workflow.
+    pub fn load(&self, bytes: &[u8]) -> Result<Arc<Workflow>> {
+        let hash = *blake3::hash(bytes).as_bytes();
+        if let Some(workflow) = self.loaded.lock().unwrap().get(&hash) {
+            return Ok(workflow.clone());
+        }
+        check_is_component(bytes)?;
+        let component = self.compile(&hash, bytes)?;
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            anyhow!("the component does not target the cairn:workflow@0.1.0 world: {e}")
+        })?;
+        let pre = WorkflowPre::new(instance_pre).map_err(|e| {
+            anyhow!("the component does not target the cairn:workflow@0.1.0 world: {e}")
+        })?;
+        let workflow = Arc::new(Workflow { hash, pre });
+        self.loaded.lock().unwrap().insert(hash, workflow.clone());
+        Ok(workflow)
+    }
+
+    /// Compiles `bytes`, or loads the artifact compiled earlier for them.
+    fn compile(&self, hash: &ComponentHash, bytes: &[u8]) -> Result<Component> {
+        let artifact = self
+            .cache_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{}-{:016x}.cwasm", hex(hash), self.compatibility)));
+        if let Some(path) = &artifact
+            && path.exists()
+        {
+            // SAFETY: the artifact was written by `Component::serialize` below,
+            // under a name that pins both the component's hash and this
+            // engine's compatibility hash.
+            match unsafe { Component::deserialize_file(&self.engine, path) } {
+                Ok(component) => return Ok(component),
+                Err(_) => {
+                    let _ = std::fs::remove_file(path); // stale or torn: rebuild it
+                }
+            }
+        }
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| anyhow!("not a valid component: {e:?}"))?;
+        if let Some(path) = &artifact
+            && let Ok(serialized) = component.serialize()
+        {
+            // Best effort: a cache that cannot be written only costs compile time.
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            if std::fs::create_dir_all(path.parent().unwrap()).is_ok()
+                && std::fs::write(&tmp, serialized).is_ok()
+            {
+                let _ = std::fs::rename(&tmp, path);
+            }
+        }
+        Ok(component)
+    }
+}
+
+/// Rejects what is not a component with a message that says what it is.
+fn check_is_component(bytes: &[u8]) -> Result<()> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        bail!("not a WebAssembly component: the file does not start with the wasm magic bytes");
+    }
+    match bytes[4..8] {
+        [1, 0, 0, 0] => bail!(
+            "a core WebAssembly module, not a component: build the workflow for the wasm32-wasip2 target"
+        ),
+        [_, _, 1, 0] => Ok(()),
+        _ => bail!("not a WebAssembly component: unknown binary version or layer"),
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] so time budgets trip.
+fn start_epoch_ticker(engine: &wasmtime::Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("cairn-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawn the epoch ticker");
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

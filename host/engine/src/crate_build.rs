@@ -1,0 +1,75 @@
+//! Building a workflow crate for wasm32-wasip2, so `cairn run DIR` works.
+
+use anyhow::{Context as _, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A built workflow component.
+pub struct Built {
+    pub wasm: PathBuf,
+    /// The crate's name, the workflow's default name.
+    pub name: String,
+}
+
+/// Builds the crate in `dir` (release, wasm32-wasip2) with cargo and returns
+/// its component. Cargo's progress goes to stderr.
+pub fn build_crate(dir: &Path) -> Result<Built> {
+    let manifest = dir.join("Cargo.toml");
+    if !manifest.is_file() {
+        bail!(
+            "{} is neither a component nor a crate directory (no Cargo.toml)",
+            dir.display()
+        );
+    }
+    let manifest = manifest.canonicalize()?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json-render-diagnostics",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run cargo")?;
+    if !output.status.success() {
+        bail!(
+            "cargo could not build {} for wasm32-wasip2 (is the target installed? `rustup target add wasm32-wasip2`)",
+            dir.display()
+        );
+    }
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if message["reason"] != "compiler-artifact"
+            || message["manifest_path"].as_str().map(Path::new) != Some(manifest.as_path())
+        {
+            continue;
+        }
+        let wasm = message["filenames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str())
+            .find(|f| f.ends_with(".wasm"));
+        if let Some(wasm) = wasm {
+            let name = message["target"]["name"]
+                .as_str()
+                .unwrap_or("workflow")
+                .replace('_', "-");
+            return Ok(Built {
+                wasm: wasm.into(),
+                name,
+            });
+        }
+    }
+    bail!(
+        "cargo built {} but produced no .wasm component (is it a `cdylib`?)",
+        dir.display()
+    )
+}

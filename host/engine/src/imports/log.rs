@@ -1,0 +1,32 @@
+//! `cairn:workflow/log`: log lines reach the logger only when live.
+
+use crate::bindings::cairn::workflow::log::{Host, Level};
+use crate::invocation::HostState;
+
+/// Longest panic message kept for the error report.
+const MAX_PANIC_MESSAGE: usize = 4096;
+
+impl Host for HostState {
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        if !self.replayer.is_replaying() {
+            (self.logger)(level, &message);
+        }
+        Ok(())
+    }
+
+    fn is_replaying(&mut self) -> wasmtime::Result<bool> {
+        Ok(self.replayer.is_replaying())
+    }
+
+    fn panicked(&mut self, mut message: String) -> wasmtime::Result<()> {
+        if message.len() > MAX_PANIC_MESSAGE {
+            let mut cut = MAX_PANIC_MESSAGE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        self.panic_message = Some(message);
+        Ok(())
+    }
+}

@@ -1,0 +1,247 @@
+//! One invocation: a fresh instance of the component runs the workflow from
+//! the top against the execution's journal, then is dropped.
+
+use crate::bindings::{self, cairn::workflow::log::Level};
+use crate::component::{Engine, Workflow};
+use crate::limits::{EPOCH_TICK, Limits, MAX_PAYLOAD_BYTES, MemoryCap};
+use anyhow::Result;
+use cairn_core::{ErrorObject, Event, Fault, Finish, GuestOutcome, Millis, Replayer};
+use std::sync::Arc;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Where an invocation persists its journal: one small trait per backend.
+pub trait JournalSink: Send {
+    /// Appends `events` to the execution's journal, as durably as the
+    /// backend's setting asks, before returning.
+    fn persist(&mut self, events: &[Event]) -> Result<()>;
+}
+
+/// Receives the guest's log lines (never those of a replay).
+pub type Logger = Arc<dyn Fn(Level, &str) + Send + Sync>;
+
+/// How an invocation ended.
+#[derive(Debug)]
+pub enum InvocationEnd {
+    /// The guest returned and its outcome was recorded.
+    Finished(Finish),
+    /// The guest's calls differ from the history. Nothing was recorded and
+    /// the execution is as it was.
+    Diverged(Fault),
+    /// The guest trapped, hit a limit or broke the protocol: the execution
+    /// failed with this error, recorded after everything recorded before.
+    Failed(ErrorObject),
+}
+
+/// Why an import stopped the guest.
+pub(crate) enum Abort {
+    Diverged(Fault),
+    Fail(ErrorObject),
+    Storage(anyhow::Error),
+}
+
+impl From<Fault> for Abort {
+    fn from(fault: Fault) -> Self {
+        match fault {
+            Fault::Divergence { .. } => Abort::Diverged(fault),
+            Fault::Misuse(message) => {
+                Abort::Fail(ErrorObject::new("Runtime.InvalidOperation", message))
+            }
+        }
+    }
+}
+
+/// The store's data during one invocation.
+pub struct HostState {
+    pub(crate) replayer: Replayer,
+    sink: Box<dyn JournalSink>,
+    pub(crate) logger: Logger,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryCap,
+    abort: Option<Abort>,
+    pub(crate) panic_message: Option<String>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl HostState {
+    /// Stops the guest: the import returns this trap, and `abort` says why.
+    pub(crate) fn abort<T>(&mut self, abort: impl Into<Abort>) -> wasmtime::Result<T> {
+        let abort = abort.into();
+        let message = match &abort {
+            Abort::Diverged(fault) => fault.to_string(),
+            Abort::Fail(error) => error.to_string(),
+            Abort::Storage(error) => format!("{error:#}"),
+        };
+        self.abort = Some(abort);
+        Err(wasmtime::Error::msg(message))
+    }
+
+    /// Makes every recorded event durable (a durability point).
+    pub(crate) fn persist(&mut self) -> Result<()> {
+        if !self.replayer.unflushed().is_empty() {
+            self.sink.persist(self.replayer.unflushed())?;
+            self.replayer.mark_durable();
+        }
+        Ok(())
+    }
+
+    /// Fails the invocation when a payload from the guest is too large.
+    pub(crate) fn check_payload(&mut self, what: &str, payload: &str) -> wasmtime::Result<()> {
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return self.abort(Abort::Fail(ErrorObject::new(
+                "Runtime.PayloadTooLarge",
+                format!(
+                    "{what} is {} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes",
+                    payload.len()
+                ),
+            )));
+        }
+        Ok(())
+    }
+}
+
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+/// Runs one invocation of `workflow` over `journal` (already persisted).
+/// Returns how it ended and the journal as it now stands. `Err` means the
+/// journal could not be written: the invocation may be retried.
+pub fn invoke(
+    engine: &Engine,
+    workflow: &Workflow,
+    journal: Vec<Event>,
+    input: &str,
+    sink: Box<dyn JournalSink>,
+    limits: Limits,
+    logger: Logger,
+) -> Result<(InvocationEnd, Vec<Event>)> {
+    let state = HostState {
+        replayer: Replayer::new(journal),
+        sink,
+        logger,
+        // No environment, arguments, preopened directories or network.
+        wasi: WasiCtx::builder().build(),
+        table: ResourceTable::new(),
+        memory: MemoryCap {
+            limit: limits.memory,
+            exceeded: None,
+        },
+        abort: None,
+        panic_message: None,
+    };
+    let mut store = wasmtime::Store::new(&engine.engine, state);
+    store.limiter(|state| &mut state.memory);
+    let ticks = (limits.time_budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+    store.set_epoch_deadline(ticks);
+    store.epoch_deadline_trap();
+
+    let returned = workflow
+        .pre
+        .instantiate(&mut store)
+        .and_then(|instance| instance.call_run(&mut store, input));
+    let now = now_millis();
+    let mut state = store.into_data();
+    let end = match returned {
+        Ok(outcome) => {
+            let outcome = match outcome {
+                bindings::Outcome::Succeeded(result) => GuestOutcome::Succeeded(result),
+                bindings::Outcome::Failed(error) => GuestOutcome::Failed(from_wit(error)),
+                bindings::Outcome::Pending => GuestOutcome::Pending,
+            };
+            let too_large = match &outcome {
+                GuestOutcome::Succeeded(result) => result.len() > MAX_PAYLOAD_BYTES,
+                _ => false,
+            };
+            if too_large {
+                Abort::Fail(ErrorObject::new(
+                    "Runtime.PayloadTooLarge",
+                    format!("the workflow's result is larger than {MAX_PAYLOAD_BYTES} bytes"),
+                ))
+            } else {
+                match state.replayer.finish(outcome, now) {
+                    Ok(finish) => {
+                        state.persist()?;
+                        return Ok((
+                            InvocationEnd::Finished(finish),
+                            state.replayer.journal().to_vec(),
+                        ));
+                    }
+                    Err(fault) => fault.into(),
+                }
+            }
+        }
+        Err(trap) => classify_trap(&mut state, trap, limits),
+    };
+    let end = match end {
+        Abort::Storage(error) => return Err(error),
+        Abort::Diverged(fault) => InvocationEnd::Diverged(fault),
+        Abort::Fail(error) => {
+            state.replayer.fail_execution(error.clone(), now);
+            state.persist()?;
+            InvocationEnd::Failed(error)
+        }
+    };
+    Ok((end, state.replayer.journal().to_vec()))
+}
+
+/// Says why the guest stopped, most precise reason first.
+fn classify_trap(state: &mut HostState, trap: wasmtime::Error, limits: Limits) -> Abort {
+    if let Some(abort) = state.abort.take() {
+        return abort;
+    }
+    if let Some(desired) = state.memory.exceeded {
+        return Abort::Fail(ErrorObject::new(
+            "Runtime.MemoryLimitExceeded",
+            format!(
+                "the workflow asked for {} MiB of memory; its limit is {} MiB",
+                desired >> 20,
+                limits.memory >> 20
+            ),
+        ));
+    }
+    if trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+        return Abort::Fail(ErrorObject::new(
+            "Runtime.TimeBudgetExceeded",
+            format!(
+                "the invocation ran longer than its time budget of {:?} (a loop that never ends?)",
+                limits.time_budget
+            ),
+        ));
+    }
+    let message = match state.panic_message.take() {
+        Some(panic) => format!("the workflow panicked: {panic}"),
+        None => format!("the workflow trapped: {}", trap.root_cause()),
+    };
+    Abort::Fail(ErrorObject::new("Runtime.Trap", message))
+}
+
+pub(crate) fn from_wit(error: bindings::ErrorObject) -> ErrorObject {
+    ErrorObject {
+        error_type: error.error_type,
+        error_message: error.error_message,
+        error_data: error.error_data,
+        stack_trace: error.stack_trace,
+    }
+}
+
+pub(crate) fn to_wit(error: ErrorObject) -> bindings::ErrorObject {
+    bindings::ErrorObject {
+        error_type: error.error_type,
+        error_message: error.error_message,
+        error_data: error.error_data,
+        stack_trace: error.stack_trace,
+    }
+}

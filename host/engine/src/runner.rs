@@ -1,0 +1,179 @@
+//! Running an execution to its end in the foreground: start it or find it,
+//! then invoke, suspend, sleep until its timers are due, fire them and invoke
+//! again, until it finishes. Suspended, it holds no instance and no memory:
+//! only its rows in the store.
+
+use crate::component::{Engine, Workflow, hex};
+use crate::invocation::{InvocationEnd, Logger, invoke, now_millis};
+use crate::limits::{Limits, MAX_PAYLOAD_BYTES};
+use crate::sqlite::{Db, Execution, Status};
+use anyhow::{Result, bail};
+use cairn_core::replay::{fire_due_timers, pending_timers};
+use cairn_core::{ErrorObject, Finish};
+use std::time::Duration;
+
+/// How to run.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Fire timers at once instead of sleeping until they are due.
+    pub skip_time: bool,
+    /// Let an execution started by another component resume on this one:
+    /// replay checks that it makes the same calls.
+    pub upgrade: bool,
+    pub limits: Limits,
+    pub logger: Logger,
+}
+
+/// How an execution ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded(String),
+    Failed(ErrorObject),
+}
+
+/// What to run.
+pub struct RunRequest<'a> {
+    pub workflow: &'a Workflow,
+    /// The workflow's name (its component's or crate's).
+    pub workflow_name: &'a str,
+    /// The execution's name; running again with it resumes the execution.
+    pub name: &'a str,
+    /// JSON text.
+    pub input: &'a str,
+}
+
+/// Parses `input` and writes it canonically (sorted keys, no spaces), so the
+/// same input compares equal however it was typed.
+pub fn canonical_input(input: &str) -> Result<String> {
+    let value: serde_json::Value = serde_json::from_str(input)
+        .map_err(|e| anyhow::anyhow!("the input is not valid JSON: {e}"))?;
+    let text = value.to_string();
+    if text.len() > MAX_PAYLOAD_BYTES {
+        bail!(
+            "the input is {} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes",
+            text.len()
+        );
+    }
+    Ok(text)
+}
+
+/// Starts the execution `request.name`, or resumes it if it exists and is
+/// unfinished, and runs it to its end. A finished execution returns its
+/// recorded outcome without running anything.
+pub fn run_to_completion(
+    engine: &Engine,
+    db: &Db,
+    request: &RunRequest<'_>,
+    options: &RunOptions,
+) -> Result<Outcome> {
+    let input = canonical_input(request.input)?;
+    let execution = match db.find(request.name)? {
+        None => db.create(
+            request.name,
+            request.workflow_name,
+            &request.workflow.hash,
+            &input,
+            now_millis(),
+        )?,
+        Some(existing) => {
+            if existing.input != input {
+                bail!(
+                    "execution {:?} already exists with a different input ({}); use another name",
+                    request.name,
+                    existing.input
+                );
+            }
+            if let Some(outcome) = recorded_outcome(&existing) {
+                return Ok(outcome);
+            }
+            if existing.component_hash != request.workflow.hash && !options.upgrade {
+                bail!(
+                    "execution {:?} is pinned to component {}, and this component is {}: resume it with the component it started with, or pass --upgrade to replay it on this one",
+                    request.name,
+                    &hex(&existing.component_hash)[..16],
+                    &hex(&request.workflow.hash)[..16]
+                );
+            }
+            existing
+        }
+    };
+    resume(engine, db, request.workflow, &execution, options)
+}
+
+fn recorded_outcome(execution: &Execution) -> Option<Outcome> {
+    match execution.status {
+        Status::Running => None,
+        Status::Succeeded => Some(Outcome::Succeeded(
+            execution.result.clone().unwrap_or_default(),
+        )),
+        Status::Failed => Some(Outcome::Failed(execution.error.clone().unwrap_or_else(
+            || ErrorObject::new("Unknown", "the recorded error is unreadable"),
+        ))),
+    }
+}
+
+fn resume(
+    engine: &Engine,
+    db: &Db,
+    workflow: &Workflow,
+    execution: &Execution,
+    options: &RunOptions,
+) -> Result<Outcome> {
+    let mut journal = db.journal(execution.id)?;
+    let mut pinned = execution.component_hash == workflow.hash;
+    loop {
+        let fired = fire_due_timers(&journal, now_millis(), options.skip_time);
+        if !fired.is_empty() {
+            db.append(execution.id, journal.len(), &fired)?;
+            journal.extend(fired);
+        }
+        let sink = db.sink(execution.id, journal.len());
+        let (end, after) = invoke(
+            engine,
+            workflow,
+            journal,
+            &execution.input,
+            sink,
+            options.limits,
+            options.logger.clone(),
+        )?;
+        journal = after;
+        if !pinned && !matches!(end, InvocationEnd::Diverged(_)) {
+            db.repin(execution.id, &workflow.hash)?;
+            pinned = true;
+        }
+        match end {
+            InvocationEnd::Finished(Finish::Succeeded(result)) => {
+                return Ok(Outcome::Succeeded(result));
+            }
+            InvocationEnd::Finished(Finish::Failed(error)) | InvocationEnd::Failed(error) => {
+                return Ok(Outcome::Failed(error));
+            }
+            InvocationEnd::Diverged(fault) => {
+                bail!(
+                    "execution {:?} cannot resume on this component: {fault}",
+                    execution.name
+                )
+            }
+            InvocationEnd::Finished(Finish::Suspended) => {
+                let wake_at = pending_timers(&journal)
+                    .into_iter()
+                    .map(|(_, due)| due)
+                    .min();
+                db.set_wake_at(execution.id, wake_at)?;
+                let Some(wake_at) = wake_at else {
+                    bail!(
+                        "execution {:?} suspended with nothing to wait for",
+                        execution.name
+                    );
+                };
+                if !options.skip_time {
+                    let now = now_millis();
+                    if wake_at > now {
+                        std::thread::sleep(Duration::from_millis(wake_at - now));
+                    }
+                }
+            }
+        }
+    }
+}

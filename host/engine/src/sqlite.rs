@@ -1,0 +1,300 @@
+//! The embedded store: one SQLite file in WAL mode. Executions are rows;
+//! their journals are postcard-encoded events keyed by (execution, sequence).
+//! Each [`JournalSink::persist`] is one transaction: a group commit of every
+//! event recorded since the last durability point.
+
+use crate::component::ComponentHash;
+use crate::invocation::JournalSink;
+use anyhow::{Context as _, Result, anyhow, bail};
+use cairn_core::{ErrorObject, Event, Millis};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// How far a commit goes before it counts as done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync at every durability point: survives a power cut.
+    Full,
+    /// Written to the OS at every durability point: survives a killed
+    /// process, not a power cut.
+    Process,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "RUNNING",
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        match text.to_ascii_uppercase().as_str() {
+            "RUNNING" => Some(Status::Running),
+            "SUCCEEDED" => Some(Status::Succeeded),
+            "FAILED" => Some(Status::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// An execution's row.
+#[derive(Clone, Debug)]
+pub struct Execution {
+    pub id: i64,
+    pub name: String,
+    /// The workflow's name: the component's or crate's.
+    pub workflow: String,
+    pub component_hash: ComponentHash,
+    pub input: String,
+    pub status: Status,
+    pub result: Option<String>,
+    pub error: Option<ErrorObject>,
+    pub started_at: Millis,
+    pub ended_at: Option<Millis>,
+    /// When its earliest pending timer is due, if it is waiting on one.
+    pub wake_at: Option<Millis>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS executions (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    workflow TEXT NOT NULL,
+    component_hash BLOB NOT NULL,
+    input TEXT NOT NULL,
+    status TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    wake_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status, wake_at);
+CREATE TABLE IF NOT EXISTS events (
+    execution INTEGER NOT NULL REFERENCES executions(id),
+    seq INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (execution, seq)
+) WITHOUT ROWID;
+";
+
+const EXECUTION_COLUMNS: &str = "id, name, workflow, component_hash, input, status, result, error, started_at, ended_at, wake_at";
+
+/// A handle on the store; clones share one connection (one writer).
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Db {
+    pub fn open(path: &Path, durability: Durability) -> Result<Db> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open the store {}", path.display()))?;
+        let synchronous = match durability {
+            Durability::Full => "FULL",
+            // In WAL mode NORMAL syncs only at checkpoints: commits survive a
+            // killed process (they are in the OS), not a power cut.
+            Durability::Process => "NORMAL",
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; {SCHEMA}"
+        ))
+        .with_context(|| format!("cannot initialise the store {}", path.display()))?;
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    pub fn find(&self, name: &str) -> Result<Option<Execution>> {
+        let conn = self.conn.lock().unwrap();
+        conn.query_row(
+            &format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE name = ?1"),
+            [name],
+            read_execution,
+        )
+        .optional()
+        .context("cannot read the store")
+    }
+
+    /// Executions, newest first, optionally only those with `status`.
+    pub fn list(&self, status: Option<Status>) -> Result<Vec<Execution>> {
+        let conn = self.conn.lock().unwrap();
+        let mut statement = conn.prepare(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC"
+        ))?;
+        let rows = statement.query_map([status.map(Status::as_str)], read_execution)?;
+        rows.collect::<Result<_, _>>()
+            .context("cannot read the store")
+    }
+
+    /// Creates an execution with its ExecutionStarted event, durably.
+    pub fn create(
+        &self,
+        name: &str,
+        workflow: &str,
+        hash: &ComponentHash,
+        input: &str,
+        now: Millis,
+    ) -> Result<Execution> {
+        let mut conn = self.conn.lock().unwrap();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO executions (name, workflow, component_hash, input, status, started_at) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5)",
+            params![name, workflow, &hash[..], input, now as i64],
+        )
+        .with_context(|| format!("cannot create execution {name:?}"))?;
+        let id = tx.last_insert_rowid();
+        let started = Event::ExecutionStarted {
+            input: input.to_owned(),
+            at: now,
+        };
+        tx.execute(
+            "INSERT INTO events (execution, seq, body) VALUES (?1, 0, ?2)",
+            params![id, encode(&started)?],
+        )?;
+        tx.commit().context("cannot commit to the store")?;
+        drop(conn);
+        self.find(name)?
+            .ok_or_else(|| anyhow!("execution {name:?} vanished after it was created"))
+    }
+
+    /// The execution's whole journal, in order.
+    pub fn journal(&self, execution: i64) -> Result<Vec<Event>> {
+        let conn = self.conn.lock().unwrap();
+        let mut statement =
+            conn.prepare_cached("SELECT seq, body FROM events WHERE execution = ?1 ORDER BY seq")?;
+        let mut rows = statement.query([execution])?;
+        let mut events = Vec::new();
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            let body: Vec<u8> = row.get_ref(1)?.as_blob()?.to_vec();
+            if seq != events.len() as i64 {
+                bail!(
+                    "the journal of execution {execution} has a gap at event {}",
+                    events.len()
+                );
+            }
+            events.push(
+                postcard::from_bytes(&body)
+                    .with_context(|| format!("event {seq} of execution {execution} is corrupt"))?,
+            );
+        }
+        Ok(events)
+    }
+
+    /// Appends `events` at `first_seq` in one transaction; an event that
+    /// ends the execution also sets its status.
+    pub fn append(&self, execution: i64, first_seq: usize, events: &[Event]) -> Result<()> {
+        let mut conn = self.conn.lock().unwrap();
+        let tx = conn.transaction()?;
+        {
+            let mut insert =
+                tx.prepare_cached("INSERT INTO events (execution, seq, body) VALUES (?1, ?2, ?3)")?;
+            for (offset, event) in events.iter().enumerate() {
+                insert
+                    .execute(params![execution, (first_seq + offset) as i64, encode(event)?])
+                    .with_context(|| {
+                        format!("cannot append event {} of execution {execution} (was it resumed twice at once?)", first_seq + offset)
+                    })?;
+            }
+        }
+        for event in events {
+            match event {
+                Event::ExecutionSucceeded { result, at } => {
+                    tx.execute(
+                        "UPDATE executions SET status = 'SUCCEEDED', result = ?2, ended_at = ?3, wake_at = NULL WHERE id = ?1",
+                        params![execution, result, *at as i64],
+                    )?;
+                }
+                Event::ExecutionFailed { error, at } => {
+                    tx.execute(
+                        "UPDATE executions SET status = 'FAILED', error = ?2, ended_at = ?3, wake_at = NULL WHERE id = ?1",
+                        params![execution, serde_json::to_string(error)?, *at as i64],
+                    )?;
+                }
+                _ => {}
+            }
+        }
+        tx.commit().context("cannot commit to the store")
+    }
+
+    pub fn set_wake_at(&self, execution: i64, wake_at: Option<Millis>) -> Result<()> {
+        let conn = self.conn.lock().unwrap();
+        conn.execute(
+            "UPDATE executions SET wake_at = ?2 WHERE id = ?1",
+            params![execution, wake_at.map(|at| at as i64)],
+        )?;
+        Ok(())
+    }
+
+    /// Pins the execution to another component (an explicit upgrade).
+    pub fn repin(&self, execution: i64, hash: &ComponentHash) -> Result<()> {
+        let conn = self.conn.lock().unwrap();
+        conn.execute(
+            "UPDATE executions SET component_hash = ?2 WHERE id = ?1",
+            params![execution, &hash[..]],
+        )?;
+        Ok(())
+    }
+
+    /// A sink that appends to `execution`'s journal, which has `len` events.
+    pub fn sink(&self, execution: i64, len: usize) -> Box<dyn JournalSink> {
+        Box::new(SqliteSink {
+            db: self.clone(),
+            execution,
+            next_seq: len,
+        })
+    }
+}
+
+struct SqliteSink {
+    db: Db,
+    execution: i64,
+    next_seq: usize,
+}
+
+impl JournalSink for SqliteSink {
+    fn persist(&mut self, events: &[Event]) -> Result<()> {
+        self.db.append(self.execution, self.next_seq, events)?;
+        self.next_seq += events.len();
+        Ok(())
+    }
+}
+
+fn encode(event: &Event) -> Result<Vec<u8>> {
+    postcard::to_stdvec(event).context("cannot encode an event")
+}
+
+fn read_execution(row: &rusqlite::Row<'_>) -> rusqlite::Result<Execution> {
+    let hash: Vec<u8> = row.get(3)?;
+    let status: String = row.get(5)?;
+    let error: Option<String> = row.get(7)?;
+    Ok(Execution {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        workflow: row.get(2)?,
+        component_hash: hash.try_into().unwrap_or([0; 32]),
+        input: row.get(4)?,
+        status: Status::parse(&status).unwrap_or(Status::Running),
+        result: row.get(6)?,
+        error: error.and_then(|e| serde_json::from_str(&e).ok()),
+        started_at: row.get::<_, i64>(8)? as Millis,
+        ended_at: row.get::<_, Option<i64>>(9)?.map(|t| t as Millis),
+        wake_at: row.get::<_, Option<i64>>(10)?.map(|t| t as Millis),
+    })
+}
