@@ -81,9 +81,10 @@ impl Context {
         log::is_replaying()
     }
 
-    /// Logs `message` unless the workflow is replaying.
+    /// Logs `message` unless the workflow is replaying. (In a step body,
+    /// where `ctx` is borrowed, use [`crate::log`].)
     pub fn log(&self, level: Level, message: impl Display) {
-        log::log(level, &message.to_string());
+        crate::log(level, message)
     }
 
     pub fn debug(&self, message: impl Display) {

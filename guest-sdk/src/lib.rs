@@ -37,6 +37,12 @@ mod error;
 pub use context::{Context, Level};
 pub use error::Error;
 
+/// Logs `message` unless the workflow is replaying. Step bodies run only
+/// live, so what they log is printed each time they run.
+pub fn log(level: Level, message: impl std::fmt::Display) {
+    bindings::log::log(level, &message.to_string());
+}
+
 /// Exports `function` (a `fn(&mut Context, Input) -> Result<Output, Error>`
 /// over serde types) as the component's workflow.
 #[macro_export]

@@ -206,8 +206,8 @@ fn classify_trap(state: &mut HostState, trap: wasmtime::Error, limits: Limits) -
         return Abort::Fail(ErrorObject::new(
             "Runtime.MemoryLimitExceeded",
             format!(
-                "the workflow asked for {} MiB of memory; its limit is {} MiB",
-                desired >> 20,
+                "the workflow tried to grow its memory to {:.1} MiB; its limit is {} MiB",
+                desired as f64 / f64::from(1 << 20),
                 limits.memory >> 20
             ),
         ));

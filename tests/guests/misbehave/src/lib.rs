@@ -1,0 +1,33 @@
+//! Workflows that go wrong on purpose, chosen by the input.
+
+use cairn::{Context, Error};
+use std::time::Duration;
+
+fn misbehave(ctx: &mut Context, mode: String) -> Result<u64, Error> {
+    ctx.step("before", || Ok::<_, Error>(1u64))?;
+    match mode.as_str() {
+        "spin" => {
+            let mut x = 0u64;
+            loop {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        }
+        "hog" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        "panic" => panic!("the guest gave up on purpose"),
+        "ignore-pending" => {
+            // Swallows the suspension instead of returning it.
+            let _ = ctx.wait("ignored", Duration::from_secs(5));
+            ctx.step("after", || Ok::<_, Error>(2u64))
+        }
+        "fail" => Err(Error::new("Refused", "the workflow refused").with_data(&42)),
+        other => Err(Error::new("UnknownMode", other.to_string())),
+    }
+}
+
+cairn::workflow!(misbehave);

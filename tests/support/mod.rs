@@ -1,0 +1,186 @@
+//! What the integration tests share: guests built once, and a `cairn`
+//! process on a throwaway store.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Builds every test guest and example once per test process (in a target
+/// directory of their own, so the outer cargo's lock is never in the way)
+/// and returns the component of `name`.
+pub fn guest(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let target = workspace().join("target/guests");
+        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(workspace())
+            .env("CARGO_TARGET_DIR", &target)
+            .args([
+                "build",
+                "--quiet",
+                "--target",
+                "wasm32-wasip2",
+                "--profile",
+                "guest",
+            ])
+            .args([
+                "-p",
+                "hello",
+                "-p",
+                "order",
+                "-p",
+                "steps",
+                "-p",
+                "entropy",
+                "-p",
+                "misbehave",
+            ])
+            .args(["-p", "flow-v1", "-p", "flow-v2", "-p", "other-world"])
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "building the test guests failed");
+        target.join("wasm32-wasip2/guest")
+    });
+    let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(path.exists(), "no component {}", path.display());
+    path
+}
+
+/// A `cairn` CLI on a store of its own.
+pub struct Cairn {
+    dir: tempfile::TempDir,
+}
+
+impl Cairn {
+    pub fn new() -> Cairn {
+        Cairn {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("cairn.db")
+    }
+
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        command
+            .arg("--db")
+            .arg(self.db())
+            .env("RUST_LIB_BACKTRACE", "0");
+        command
+    }
+
+    /// Runs `cairn ARGS` to its end.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = self.command().args(args).output().expect("run cairn");
+        Run::from(output)
+    }
+
+    /// Starts `cairn ARGS` without waiting for it.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn cairn")
+    }
+
+    /// The execution's history, as `cairn history --json` prints it.
+    pub fn history(&self, name: &str) -> Vec<Value> {
+        let run = self.run(&["history", name, "--json"]);
+        assert_eq!(run.code, 0, "cairn history failed: {}", run.stderr);
+        let value: Value = serde_json::from_str(&run.stdout).unwrap();
+        value["Events"].as_array().unwrap().clone()
+    }
+
+    /// `cairn get NAME` as JSON.
+    pub fn get(&self, name: &str) -> Value {
+        let run = self.run(&["get", name]);
+        assert_eq!(run.code, 0, "cairn get failed: {}", run.stderr);
+        serde_json::from_str(&run.stdout).unwrap()
+    }
+
+    /// Polls the store until `ready` holds for the execution's history, then
+    /// kills `child` with SIGKILL. Returns the history seen at that moment.
+    pub fn kill_when(&self, mut child: Child, name: &str, ready: impl Fn(&[Value]) -> bool) -> Run {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "the execution never reached the awaited point"
+            );
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("cairn exited ({status}) before it could be killed");
+            }
+            let run = self.run(&["history", name, "--json"]);
+            if run.code == 0 {
+                let value: Value = serde_json::from_str(&run.stdout).unwrap();
+                if ready(value["Events"].as_array().unwrap()) {
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill().unwrap(); // SIGKILL
+        Run::from(child.wait_with_output().unwrap())
+    }
+}
+
+/// A finished `cairn` process.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).trim().to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).to_string(),
+        }
+    }
+}
+
+impl Run {
+    /// The step bodies that ran in this process, from their log lines.
+    pub fn bodies(&self) -> Vec<String> {
+        self.stderr
+            .lines()
+            .filter_map(|line| line.split("body ran: ").nth(1))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Events of `event_type` in a history.
+pub fn count(events: &[Value], event_type: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e["EventType"] == event_type)
+        .count()
+}
+
+/// Names of the steps that succeeded in a history.
+pub fn succeeded_steps(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["EventType"] == "StepSucceeded")
+        .map(|e| e["Name"].as_str().unwrap().to_owned())
+        .collect()
+}
