@@ -22,35 +22,22 @@ pub fn workspace() -> PathBuf {
 pub fn guest(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
-        let target = workspace().join("target/guests");
-        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .current_dir(workspace())
-            .env("CARGO_TARGET_DIR", &target)
-            .args([
-                "build",
-                "--quiet",
-                "--target",
-                "wasm32-wasip2",
-                "--profile",
-                "guest",
-            ])
-            .args([
-                "-p",
-                "hello",
-                "-p",
-                "order",
-                "-p",
-                "steps",
-                "-p",
-                "entropy",
-                "-p",
-                "misbehave",
-            ])
-            .args(["-p", "flow-v1", "-p", "flow-v2", "-p", "other-world"])
-            .status()
-            .expect("run cargo");
-        assert!(status.success(), "building the test guests failed");
-        target.join("wasm32-wasip2/guest")
+        let guests = [
+            "hello",
+            "order",
+            "steps",
+            "entropy",
+            "misbehave",
+            "flow-v1",
+            "flow-v2",
+            "other-world",
+        ];
+        cairn_engine::crate_build::build_workspace_guests(
+            &workspace(),
+            &guests,
+            &workspace().join("target/guests"),
+        )
+        .expect("build the test guests")
     });
     let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
     assert!(path.exists(), "no component {}", path.display());

@@ -47,6 +47,7 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
     let mut names: HashMap<&str, &str> = HashMap::new();
     let mut attempts: HashMap<&str, u32> = HashMap::new();
     let mut invocation_start = journal.first().map(event_time).unwrap_or(0);
+    let mut invocations = 0;
     let mut events = Vec::new();
     for event in journal {
         let (event_type, id, name, details): (&str, String, Option<&str>, Value) = match event {
@@ -54,7 +55,8 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
                 "ExecutionStarted",
                 execution_name.to_owned(),
                 Some(execution_name),
-                json!({ "Input": payload(input) }),
+                // No execution timeout exists yet: report the longest AWS allows.
+                json!({ "Input": payload(input), "ExecutionTimeout": crate::replay::MAX_WAIT_SECONDS }),
             ),
             Event::StepStarted { id, name, .. } => {
                 names.insert(id, name);
@@ -111,9 +113,11 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
                 )
             }
             Event::InvocationCompleted { at } => {
+                invocations += 1;
                 let details = json!({
                     "StartTimestamp": epoch_seconds(invocation_start),
                     "EndTimestamp": epoch_seconds(*at),
+                    "RequestId": format!("{execution_name}-invocation-{invocations}"),
                 });
                 invocation_start = *at;
                 (

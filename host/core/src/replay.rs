@@ -140,6 +140,10 @@ impl Replayer {
         &self.journal
     }
 
+    pub fn into_journal(self) -> Vec<Event> {
+        self.journal
+    }
+
     pub fn begin_step(&mut self, name: &str, now: Millis) -> Result<StepBegin, Fault> {
         if let Some(step) = &self.open_step {
             return Err(Fault::Misuse(format!(

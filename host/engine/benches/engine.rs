@@ -1,1 +1,191 @@
-fn main() {}
+//! `cargo bench -p cairn-engine`: the host's costs, measured on real
+//! components. Prints medians; compare figures within one run (the machines
+//! are noisy), as ratios where a baseline is given.
+//!
+//! - resume: a fresh instance replays N recorded steps, then suspends on a
+//!   wait (journal in memory; and loaded from SQLite);
+//! - per step: a live run of 1,000 steps with persistence discarded, per step;
+//! - end to end: 1,000 sequential steps on SQLite with `full` durability,
+//!   beside 1,000 plain write+fdatasync calls on the same disk, and with
+//!   `process` durability.
+
+use cairn_core::Event;
+use cairn_engine::crate_build::build_workspace_guests;
+use cairn_engine::{
+    Db, Durability, Engine, Finish, InvocationEnd, JournalSink, Limits, RunOptions, RunRequest,
+    Workflow,
+};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Discard;
+
+impl JournalSink for Discard {
+    fn persist(&mut self, _events: &[Event]) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// Median wall time of `runs` calls of `f`.
+fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}
+
+fn invoke(
+    engine: &Engine,
+    workflow: &Workflow,
+    journal: Vec<Event>,
+    input: &str,
+) -> (InvocationEnd, Vec<Event>) {
+    cairn_engine::invoke(
+        engine,
+        workflow,
+        journal,
+        input,
+        Box::new(Discard),
+        Limits::default(),
+        Arc::new(|_, _| {}),
+    )
+    .unwrap()
+}
+
+fn steps_input(count: u32, wait: bool) -> String {
+    if wait {
+        format!(r#"{{"count":{count},"wait_after":{count}}}"#)
+    } else {
+        format!(r#"{{"count":{count}}}"#)
+    }
+}
+
+fn main() {
+    // SAFETY: set before any thread starts; backtraces cost ~6 us per error.
+    unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let guests =
+        build_workspace_guests(&workspace, &["steps"], &workspace.join("target/guests")).unwrap();
+    let engine = Engine::new(None).unwrap();
+    let workflow = engine.load_file(&guests.join("steps.wasm")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    println!("| benchmark | median |");
+    println!("|---|---|");
+    for count in [10u32, 100, 1000] {
+        let input = steps_input(count, true);
+        let start = vec![Event::ExecutionStarted {
+            input: input.clone(),
+            at: 0,
+        }];
+        let (end, journal) = invoke(&engine, &workflow, start, &input);
+        assert!(matches!(end, InvocationEnd::Finished(Finish::Suspended)));
+        let journal: Vec<Event> = journal[..journal.len() - 1].to_vec(); // as persisted, minus the invocation's end
+        let time = median(201, || {
+            let (end, _) = invoke(&engine, &workflow, journal.clone(), &input);
+            assert!(matches!(end, InvocationEnd::Finished(Finish::Suspended)));
+        });
+        println!(
+            "| resume, {count} recorded steps (new instance + replay) | {:.1} us |",
+            micros(time)
+        );
+
+        let db = Db::open(
+            &dir.path().join(format!("resume-{count}.db")),
+            Durability::Process,
+        )
+        .unwrap();
+        let execution = db.create("e", "steps", &workflow.hash, &input, 0).unwrap();
+        db.append(execution.id, 1, &journal[1..]).unwrap();
+        let time = median(201, || {
+            let journal = db.journal(execution.id).unwrap();
+            invoke(&engine, &workflow, journal, &input);
+        });
+        println!(
+            "| resume, {count} recorded steps, journal loaded from SQLite | {:.1} us |",
+            micros(time)
+        );
+    }
+
+    let input = steps_input(1000, false);
+    let live = median(51, || {
+        let start = vec![Event::ExecutionStarted {
+            input: input.clone(),
+            at: 0,
+        }];
+        invoke(&engine, &workflow, start, &input);
+    });
+    println!(
+        "| live run of 1,000 steps, persistence discarded | {:.2} ms |",
+        millis(live)
+    );
+    println!(
+        "| host overhead per step (of the above) | {:.2} us |",
+        micros(live) / 1000.0
+    );
+
+    let fsync_path = dir.path().join("fsync.bin");
+    let fsyncs = median(5, || {
+        let mut file = std::fs::File::create(&fsync_path).unwrap();
+        for _ in 0..1000 {
+            file.write_all(&[7u8; 128]).unwrap();
+            file.sync_data().unwrap();
+        }
+    });
+    println!(
+        "| 1,000 x (128-byte write + fdatasync), same disk | {:.1} ms |",
+        millis(fsyncs)
+    );
+
+    for (durability, label) in [(Durability::Full, "full"), (Durability::Process, "process")] {
+        let mut round = 0;
+        let time = median(5, || {
+            round += 1;
+            let db = Db::open(
+                &dir.path().join(format!("e2e-{label}-{round}.db")),
+                durability,
+            )
+            .unwrap();
+            let options = RunOptions {
+                skip_time: true,
+                upgrade: false,
+                limits: Limits::default(),
+                logger: Arc::new(|_, _| {}),
+            };
+            let request = RunRequest {
+                workflow: &workflow,
+                workflow_name: "steps",
+                name: "e2e",
+                input: &input,
+            };
+            cairn_engine::run_to_completion(&engine, &db, &request, &options).unwrap();
+        });
+        let ratio = if durability == Durability::Full {
+            format!(
+                " ({:.2}x the fsync loop)",
+                time.as_secs_f64() / fsyncs.as_secs_f64()
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "| 1,000 steps end to end on SQLite, `{label}` durability | {:.1} ms{ratio} |",
+            millis(time)
+        );
+    }
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}

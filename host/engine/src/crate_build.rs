@@ -73,3 +73,34 @@ pub fn build_crate(dir: &Path) -> Result<Built> {
         dir.display()
     )
 }
+
+/// Builds workspace `packages` for wasm32-wasip2 with the workspace's `guest`
+/// profile into `target_dir` (a directory of their own, so a cargo already
+/// running tests or benches never holds its lock) and returns the folder of
+/// the components. For Cairn's own tests and benches.
+pub fn build_workspace_guests(
+    workspace: &Path,
+    packages: &[&str],
+    target_dir: &Path,
+) -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .args([
+            "build",
+            "--quiet",
+            "--target",
+            "wasm32-wasip2",
+            "--profile",
+            "guest",
+        ]);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    if !command.status().context("cannot run cargo")?.success() {
+        bail!("cargo could not build {packages:?} for wasm32-wasip2");
+    }
+    Ok(target_dir.join("wasm32-wasip2/guest"))
+}

@@ -176,7 +176,7 @@ pub fn invoke(
                         state.persist()?;
                         return Ok((
                             InvocationEnd::Finished(finish),
-                            state.replayer.journal().to_vec(),
+                            state.replayer.into_journal(),
                         ));
                     }
                     Err(fault) => fault.into(),
@@ -194,7 +194,7 @@ pub fn invoke(
             InvocationEnd::Failed(error)
         }
     };
-    Ok((end, state.replayer.journal().to_vec()))
+    Ok((end, state.replayer.into_journal()))
 }
 
 /// Says why the guest stopped, most precise reason first.

@@ -22,6 +22,7 @@ pub mod runner;
 pub mod sqlite;
 
 pub use bindings::cairn::workflow::log::Level as LogLevel;
+pub use cairn_core::Finish;
 pub use component::{ComponentHash, Engine, Workflow};
 pub use invocation::{InvocationEnd, JournalSink, Logger, invoke};
 pub use limits::Limits;
