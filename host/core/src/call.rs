@@ -15,48 +15,60 @@ pub enum Call<'a> {
 }
 
 impl Call<'_> {
-    /// blake3 over the call's type, name and arguments, truncated to 8 bytes:
-    /// enough to tell two calls apart, small enough to store with every record.
+    /// blake3 over the call's type and arguments (not its name, which is
+    /// compared as is), truncated to 8 bytes: enough to tell two calls apart,
+    /// small enough to store with every record.
     pub fn fingerprint(&self) -> Fingerprint {
-        let mut hasher = blake3::Hasher::new();
         match *self {
-            Call::Step { name } => {
-                hasher.update(b"step\0").update(name.as_bytes());
+            // A step has no arguments but its name: one constant, hashed once.
+            Call::Step { .. } => {
+                static STEP: std::sync::LazyLock<Fingerprint> =
+                    std::sync::LazyLock::new(|| hash(b"step", &[]));
+                *STEP
             }
-            Call::Wait { name, seconds } => {
-                hasher
-                    .update(b"wait\0")
-                    .update(name.as_bytes())
-                    .update(b"\0")
-                    .update(&seconds.to_le_bytes());
-            }
-            Call::WallClock => {
-                hasher.update(b"wall-clock");
-            }
-            Call::MonotonicClock => {
-                hasher.update(b"monotonic-clock");
-            }
-            Call::Random { len } => {
-                hasher.update(b"random\0").update(&len.to_le_bytes());
-            }
+            Call::Wait { seconds, .. } => hash(b"wait", &seconds.to_le_bytes()),
+            Call::WallClock => hash(b"wall-clock", &[]),
+            Call::MonotonicClock => hash(b"monotonic-clock", &[]),
+            Call::Random { len } => hash(b"random", &len.to_le_bytes()),
         }
-        let bytes = hasher.finalize();
-        u64::from_le_bytes(bytes.as_bytes()[..8].try_into().expect("8 bytes"))
     }
 
-    /// Whether the recorded `event` is this call (same type, name, arguments).
+    /// Whether the recorded `event` is this call: same type, same name, same
+    /// argument fingerprint.
     pub fn matches(&self, event: &Event) -> bool {
         match (*self, event) {
-            (Call::Step { .. }, Event::StepStarted { fingerprint, .. })
-            | (Call::Wait { .. }, Event::WaitStarted { fingerprint, .. }) => {
-                *fingerprint == self.fingerprint()
-            }
+            (
+                Call::Step { name },
+                Event::StepStarted {
+                    name: recorded,
+                    fingerprint,
+                    ..
+                },
+            )
+            | (
+                Call::Wait { name, .. },
+                Event::WaitStarted {
+                    name: recorded,
+                    fingerprint,
+                    ..
+                },
+            ) => name == recorded && *fingerprint == self.fingerprint(),
             (Call::WallClock, Event::WallClock { .. }) => true,
             (Call::MonotonicClock, Event::MonotonicClock { .. }) => true,
             (Call::Random { len }, Event::Random { bytes }) => bytes.len() as u64 == len,
             _ => false,
         }
     }
+}
+
+fn hash(kind: &[u8], args: &[u8]) -> Fingerprint {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(kind).update(b"\0").update(args);
+    u64::from_le_bytes(
+        hasher.finalize().as_bytes()[..8]
+            .try_into()
+            .expect("8 bytes"),
+    )
 }
 
 impl fmt::Display for Call<'_> {
@@ -69,9 +81,7 @@ impl fmt::Display for Call<'_> {
             Call::Random { len } => write!(f, "random read of {len} bytes")?,
         }
         match self {
-            Call::Step { .. } | Call::Wait { .. } => {
-                write!(f, " (fingerprint {:016x})", self.fingerprint())
-            }
+            Call::Wait { .. } => write!(f, " (fingerprint {:016x})", self.fingerprint()),
             _ => Ok(()),
         }
     }
@@ -80,9 +90,7 @@ impl fmt::Display for Call<'_> {
 /// How a recorded call event reads in a divergence report.
 pub fn describe_recorded(event: &Event) -> String {
     match event {
-        Event::StepStarted {
-            name, fingerprint, ..
-        } => format!("step {name:?} (fingerprint {fingerprint:016x})"),
+        Event::StepStarted { name, .. } => format!("step {name:?}"),
         Event::WaitStarted {
             name,
             seconds,

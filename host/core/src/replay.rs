@@ -10,6 +10,7 @@
 use crate::call::{Call, describe_recorded};
 use crate::event::{ErrorObject, Event, Fingerprint, Millis, OpId};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// The longest durable wait, as in AWS: 366 days.
 pub const MAX_WAIT_SECONDS: u64 = 31_622_400;
@@ -86,8 +87,9 @@ pub struct Replayer {
     recorded_calls: usize,
     /// The next call's index into `calls`.
     cursor: usize,
-    /// Journal index of the event completing each operation.
-    completions: HashMap<OpId, usize>,
+    /// For each recorded call that starts an operation, the journal index of
+    /// the event completing it, if any.
+    completions: Vec<Option<usize>>,
     op_counter: u64,
     last_monotonic: u64,
     open_step: Option<OpenStep>,
@@ -99,14 +101,20 @@ impl Replayer {
     /// A replayer over an execution's recorded (and persisted) journal.
     pub fn new(journal: Vec<Event>) -> Self {
         let mut calls = Vec::new();
-        let mut completions = HashMap::new();
+        let mut completions = Vec::new();
+        let mut started: HashMap<&str, usize, BuildHasherDefault<Fnv>> = HashMap::default();
         for (index, event) in journal.iter().enumerate() {
             if event.is_call() {
+                if let Event::StepStarted { id, .. } | Event::WaitStarted { id, .. } = event {
+                    started.insert(id, calls.len());
+                }
                 calls.push(index);
-            } else if let Some(id) = event.completes() {
-                completions.insert(id.to_owned(), index);
+                completions.push(None);
+            } else if let Some(call) = event.completes().and_then(|id| started.get(id)) {
+                completions[*call] = Some(index);
             }
         }
+        drop(started);
         Replayer {
             durable_len: journal.len(),
             recorded_calls: calls.len(),
@@ -152,14 +160,14 @@ impl Replayer {
             )));
         }
         let call = Call::Step { name };
-        let id = self.next_op_id();
+        self.op_counter += 1;
         let (recorded, at) = match self.replay_call(call)? {
-            Some(index) => {
-                if let Some(&done) = self.completions.get(&id) {
+            Some((index, completion)) => {
+                if let Some(done) = completion {
                     return Ok(match &self.journal[done] {
                         Event::StepSucceeded { result, .. } => StepBegin::Succeeded(result.clone()),
                         Event::StepFailed { error, .. } => StepBegin::Failed(error.clone()),
-                        other => unreachable!("step {id} completed by {other:?}"),
+                        other => unreachable!("step {name:?} completed by {other:?}"),
                     });
                 }
                 // Started but never completed: the body runs again (at least once).
@@ -171,7 +179,7 @@ impl Replayer {
             None => (false, now),
         };
         self.open_step = Some(OpenStep {
-            id,
+            id: self.op_counter.to_string(),
             name: name.to_owned(),
             fingerprint: call.fingerprint(),
             at,
@@ -197,7 +205,6 @@ impl Replayer {
                 at: step.at,
             });
         }
-        self.completions.insert(step.id.clone(), self.journal.len());
         self.journal.push(match result {
             Ok(result) => Event::StepSucceeded {
                 id: step.id,
@@ -226,13 +233,13 @@ impl Replayer {
             )));
         }
         let call = Call::Wait { name, seconds };
-        let id = self.next_op_id();
+        self.op_counter += 1;
         let position = self.cursor + 1;
         match self.replay_call(call)? {
-            Some(_) if self.completions.contains_key(&id) => return Ok(Progress::Done),
-            Some(_) => {}
+            Some((_, Some(_))) => return Ok(Progress::Done),
+            Some((_, None)) => {}
             None => self.record_call(Event::WaitStarted {
-                id,
+                id: self.op_counter.to_string(),
                 name: name.to_owned(),
                 fingerprint: call.fingerprint(),
                 seconds,
@@ -250,7 +257,7 @@ impl Replayer {
             return Ok(live()); // the step's result is recorded, not its inputs
         }
         match self.replay_call(Call::WallClock)? {
-            Some(index) => match self.journal[index] {
+            Some((index, _)) => match self.journal[index] {
                 Event::WallClock {
                     seconds,
                     nanoseconds,
@@ -275,7 +282,7 @@ impl Replayer {
             return Ok(live().max(self.last_monotonic));
         }
         let nanos = match self.replay_call(Call::MonotonicClock)? {
-            Some(index) => match self.journal[index] {
+            Some((index, _)) => match self.journal[index] {
                 Event::MonotonicClock { nanos } => nanos,
                 _ => unreachable!("matched a monotonic-clock call"),
             },
@@ -299,7 +306,7 @@ impl Replayer {
             return Ok(live(len));
         }
         match self.replay_call(Call::Random { len })? {
-            Some(index) => match &self.journal[index] {
+            Some((index, _)) => match &self.journal[index] {
                 Event::Random { bytes } => Ok(bytes.clone()),
                 _ => unreachable!("matched a random call"),
             },
@@ -369,13 +376,9 @@ impl Replayer {
         self.journal.push(Event::ExecutionFailed { error, at: now });
     }
 
-    fn next_op_id(&mut self) -> OpId {
-        self.op_counter += 1;
-        self.op_counter.to_string()
-    }
-
-    /// The recorded event for `call` while replaying (checked), else `None`.
-    fn replay_call(&mut self, call: Call<'_>) -> Result<Option<usize>, Fault> {
+    /// While replaying, the journal index of the recorded event for `call`
+    /// (checked against it) and of the event completing it; else `None`.
+    fn replay_call(&mut self, call: Call<'_>) -> Result<Option<(usize, Option<usize>)>, Fault> {
         if let Some((position, pending)) = &self.pending {
             return Err(Fault::Misuse(format!(
                 "the workflow made a {call} after {pending} at position {position} returned pending; \
@@ -394,14 +397,38 @@ impl Replayer {
                 new: call.to_string(),
             });
         }
+        let completion = self.completions[self.cursor];
         self.cursor += 1;
-        Ok(Some(index))
+        Ok(Some((index, completion)))
     }
 
     fn record_call(&mut self, event: Event) {
         self.calls.push(self.journal.len());
         self.journal.push(event);
         self.cursor += 1;
+    }
+}
+
+/// FNV-1a: operation ids are short, trusted strings; SipHash's DoS
+/// resistance would only cost time on every resume.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 

@@ -30,10 +30,21 @@ impl JournalSink for Discard {
 
 /// Median wall time of `runs` calls of `f`.
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    median_with_setup(runs, || (), |()| f())
+}
+
+/// Median wall time of `runs` calls of `f`, each on a fresh `setup()` made
+/// outside the timing.
+fn median_with_setup<T>(
+    runs: usize,
+    mut setup: impl FnMut() -> T,
+    mut f: impl FnMut(T),
+) -> Duration {
     let mut times: Vec<Duration> = (0..runs)
         .map(|_| {
+            let input = setup();
             let start = Instant::now();
-            f();
+            f(input);
             start.elapsed()
         })
         .collect();
@@ -77,9 +88,15 @@ fn main() {
     let workflow = engine.load_file(&guests.join("steps.wasm")).unwrap();
     let dir = tempfile::tempdir().unwrap();
 
+    // `cargo bench -p cairn-engine -- resume` runs only the groups whose name contains "resume".
+    let filter = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_default();
+    let runs = |group: &str| group.contains(filter.as_str());
     println!("| benchmark | median |");
     println!("|---|---|");
-    for count in [10u32, 100, 1000] {
+    for count in [10u32, 100, 1000].into_iter().filter(|_| runs("resume")) {
         let input = steps_input(count, true);
         let start = vec![Event::ExecutionStarted {
             input: input.clone(),
@@ -88,10 +105,14 @@ fn main() {
         let (end, journal) = invoke(&engine, &workflow, start, &input);
         assert!(matches!(end, InvocationEnd::Finished(Finish::Suspended)));
         let journal: Vec<Event> = journal[..journal.len() - 1].to_vec(); // as persisted, minus the invocation's end
-        let time = median(201, || {
-            let (end, _) = invoke(&engine, &workflow, journal.clone(), &input);
-            assert!(matches!(end, InvocationEnd::Finished(Finish::Suspended)));
-        });
+        let time = median_with_setup(
+            201,
+            || journal.clone(),
+            |journal| {
+                let (end, _) = invoke(&engine, &workflow, journal, &input);
+                assert!(matches!(end, InvocationEnd::Finished(Finish::Suspended)));
+            },
+        );
         println!(
             "| resume, {count} recorded steps (new instance + replay) | {:.1} us |",
             micros(time)
@@ -115,22 +136,26 @@ fn main() {
     }
 
     let input = steps_input(1000, false);
-    let live = median(51, || {
-        let start = vec![Event::ExecutionStarted {
-            input: input.clone(),
-            at: 0,
-        }];
-        invoke(&engine, &workflow, start, &input);
-    });
-    println!(
-        "| live run of 1,000 steps, persistence discarded | {:.2} ms |",
-        millis(live)
-    );
-    println!(
-        "| host overhead per step (of the above) | {:.2} us |",
-        micros(live) / 1000.0
-    );
-
+    if runs("live") {
+        let live = median(51, || {
+            let start = vec![Event::ExecutionStarted {
+                input: input.clone(),
+                at: 0,
+            }];
+            invoke(&engine, &workflow, start, &input);
+        });
+        println!(
+            "| live run of 1,000 steps, persistence discarded | {:.2} ms |",
+            millis(live)
+        );
+        println!(
+            "| host overhead per step (of the above) | {:.2} us |",
+            micros(live) / 1000.0
+        );
+    }
+    if !runs("sqlite") {
+        return;
+    }
     let fsync_path = dir.path().join("fsync.bin");
     let fsyncs = median(5, || {
         let mut file = std::fs::File::create(&fsync_path).unwrap();

@@ -182,7 +182,7 @@ impl Db {
         let mut events = Vec::new();
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(0)?;
-            let body: Vec<u8> = row.get_ref(1)?.as_blob()?.to_vec();
+            let body = row.get_ref(1)?.as_blob()?;
             if seq != events.len() as i64 {
                 bail!(
                     "the journal of execution {execution} has a gap at event {}",
@@ -190,7 +190,7 @@ impl Db {
                 );
             }
             events.push(
-                postcard::from_bytes(&body)
+                postcard::from_bytes(body)
                     .with_context(|| format!("event {seq} of execution {execution} is corrupt"))?,
             );
         }
