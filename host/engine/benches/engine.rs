@@ -156,55 +156,82 @@ fn main() {
     if !runs("sqlite") {
         return;
     }
-    let fsync_path = dir.path().join("fsync.bin");
-    let fsyncs = median(5, || {
-        let mut file = std::fs::File::create(&fsync_path).unwrap();
+    // Timed in alternation, round by round, so that the disk's mood on this
+    // noisy machine weighs on both sides of each ratio alike.
+    let sync_loop = |data_only: bool| {
+        let path = dir.path().join("sync-loop.bin");
+        let start = Instant::now();
+        let mut file = std::fs::File::create(&path).unwrap();
         for _ in 0..1000 {
             file.write_all(&[7u8; 128]).unwrap();
-            file.sync_data().unwrap();
-        }
-    });
-    println!(
-        "| 1,000 x (128-byte write + fdatasync), same disk | {:.1} ms |",
-        millis(fsyncs)
-    );
-
-    for (durability, label) in [(Durability::Full, "full"), (Durability::Process, "process")] {
-        let mut round = 0;
-        let time = median(5, || {
-            round += 1;
-            let db = Db::open(
-                &dir.path().join(format!("e2e-{label}-{round}.db")),
-                durability,
-            )
+            if data_only {
+                file.sync_data()
+            } else {
+                file.sync_all()
+            }
             .unwrap();
-            let options = RunOptions {
-                skip_time: true,
-                upgrade: false,
-                limits: Limits::default(),
-                logger: Arc::new(|_, _| {}),
-            };
-            let request = RunRequest {
-                workflow: &workflow,
-                workflow_name: "steps",
-                name: "e2e",
-                input: &input,
-            };
-            cairn_engine::run_to_completion(&engine, &db, &request, &options).unwrap();
-        });
-        let ratio = if durability == Durability::Full {
-            format!(
-                " ({:.2}x the fsync loop)",
-                time.as_secs_f64() / fsyncs.as_secs_f64()
-            )
-        } else {
-            String::new()
+        }
+        start.elapsed()
+    };
+    let mut round = 0;
+    let mut steps_on = |durability: Durability| {
+        round += 1;
+        let db = Db::open(&dir.path().join(format!("e2e-{round}.db")), durability).unwrap();
+        let options = RunOptions {
+            skip_time: true,
+            upgrade: false,
+            limits: Limits::default(),
+            logger: Arc::new(|_, _| {}),
         };
-        println!(
-            "| 1,000 steps end to end on SQLite, `{label}` durability | {:.1} ms{ratio} |",
-            millis(time)
-        );
+        let request = RunRequest {
+            workflow: &workflow,
+            workflow_name: "steps",
+            name: "e2e",
+            input: &input,
+        };
+        let start = Instant::now();
+        cairn_engine::run_to_completion(&engine, &db, &request, &options).unwrap();
+        start.elapsed()
+    };
+    let (mut fsyncs, mut fdatasyncs, mut full, mut process) = (vec![], vec![], vec![], vec![]);
+    let (mut full_per_fsync, mut full_per_fdatasync) = (vec![], vec![]);
+    for _ in 0..7 {
+        let fsync = sync_loop(false);
+        let fdatasync = sync_loop(true);
+        let steps = steps_on(Durability::Full);
+        process.push(steps_on(Durability::Process));
+        full_per_fsync.push(steps.as_secs_f64() / fsync.as_secs_f64());
+        full_per_fdatasync.push(steps.as_secs_f64() / fdatasync.as_secs_f64());
+        fsyncs.push(fsync);
+        fdatasyncs.push(fdatasync);
+        full.push(steps);
     }
+    let mid = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let mid_ratio = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "| 1,000 x (128-byte append + fsync), same disk | {:.1} ms |",
+        millis(mid(fsyncs))
+    );
+    println!(
+        "| 1,000 x (128-byte append + fdatasync), same disk | {:.1} ms |",
+        millis(mid(fdatasyncs))
+    );
+    println!(
+        "| 1,000 steps end to end on SQLite, `full` durability | {:.1} ms ({:.2}x the fsync loop, {:.2}x the fdatasync loop, median of per-round ratios) |",
+        millis(mid(full)),
+        mid_ratio(full_per_fsync),
+        mid_ratio(full_per_fdatasync)
+    );
+    println!(
+        "| 1,000 steps end to end on SQLite, `process` durability | {:.1} ms |",
+        millis(mid(process))
+    );
 }
 
 fn micros(d: Duration) -> f64 {
