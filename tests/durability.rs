@@ -60,6 +60,12 @@ fn a_step_body_runs_once_across_replays_and_resumes() {
     assert!(again.bodies().is_empty());
     assert_eq!(cairn.history("once"), history);
 
+    // The compiled component was cached beside the store, once.
+    let cached: Vec<_> = std::fs::read_dir(cairn.db().with_file_name("cache"))
+        .unwrap()
+        .collect();
+    assert_eq!(cached.len(), 1);
+
     // The same name with another input is refused.
     let other = cairn.run(&["run", steps, "--name", "once", "--input", r#"{"count":6}"#]);
     assert_eq!(other.code, 2);

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result, bail};
 use cairn_core::history;
 use cairn_engine::crate_build::build_crate;
 use cairn_engine::{
-    Db, Durability, Engine, Limits, LogLevel, Outcome, RunOptions, RunRequest, Status,
+    Db, Durability, Engine, Limits, LogLevel, Notice, Outcome, RunOptions, RunRequest, Status,
 };
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -146,6 +146,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
                 logger: Arc::new(move |level: LogLevel, message: &str| {
                     eprintln!("[{label}] {} {message}", level_name(level));
+                }),
+                notify: Arc::new(|notice| match notice {
+                    Notice::Suspended { until } => eprintln!(
+                        "cairn: suspended until {} (no instance is held meanwhile)",
+                        history::iso8601(until)
+                    ),
+                    Notice::Resumed => eprintln!("cairn: resuming by replay"),
                 }),
             };
             eprintln!("cairn: running execution {name}");

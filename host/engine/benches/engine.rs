@@ -182,6 +182,7 @@ fn main() {
             upgrade: false,
             limits: Limits::default(),
             logger: Arc::new(|_, _| {}),
+            notify: Arc::new(|_| {}),
         };
         let request = RunRequest {
             workflow: &workflow,

@@ -26,5 +26,5 @@ pub use cairn_core::Finish;
 pub use component::{ComponentHash, Engine, Workflow};
 pub use invocation::{InvocationEnd, JournalSink, Logger, invoke};
 pub use limits::Limits;
-pub use runner::{Outcome, RunOptions, RunRequest, run_to_completion};
+pub use runner::{Notice, Outcome, RunOptions, RunRequest, run_to_completion};
 pub use sqlite::{Db, Durability, Execution, Status};

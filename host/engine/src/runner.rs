@@ -9,7 +9,8 @@ use crate::limits::{Limits, MAX_PAYLOAD_BYTES};
 use crate::sqlite::{Db, Execution, Status};
 use anyhow::{Result, bail};
 use cairn_core::replay::{fire_due_timers, pending_timers};
-use cairn_core::{ErrorObject, Finish};
+use cairn_core::{ErrorObject, Finish, Millis};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How to run.
@@ -22,7 +23,20 @@ pub struct RunOptions {
     pub upgrade: bool,
     pub limits: Limits,
     pub logger: Logger,
+    /// Told when the execution suspends and when it resumes.
+    pub notify: Notify,
 }
+
+/// What a run reports as it goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// Waiting, with no instance, until this time (epoch milliseconds).
+    Suspended { until: Millis },
+    /// Invoking again after a suspension.
+    Resumed,
+}
+
+pub type Notify = Arc<dyn Fn(Notice) + Send + Sync>;
 
 /// How an execution ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,12 +181,14 @@ fn resume(
                         execution.name
                     );
                 };
+                (options.notify)(Notice::Suspended { until: wake_at });
                 if !options.skip_time {
                     let now = now_millis();
                     if wake_at > now {
                         std::thread::sleep(Duration::from_millis(wake_at - now));
                     }
                 }
+                (options.notify)(Notice::Resumed);
             }
         }
     }
