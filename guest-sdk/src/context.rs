@@ -1,6 +1,7 @@
 use crate::Error;
-use crate::bindings::durable::{self, Progress, StepBegin};
+use crate::bindings::durable::{self, Progress, RetryReason, StepBegin, StepKind, StepOptions};
 use crate::bindings::log;
+use crate::strategy::{PollDecision, RetryStrategy, WaitStrategy};
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Display;
 use std::time::Duration;
@@ -18,11 +19,13 @@ impl Context {
         Context { _private: () }
     }
 
-    /// Runs `body` once and records its result (JSON) or its error. When the
-    /// step is already recorded, returns the record and does not run `body`.
+    /// Runs `body` and records its result (JSON) or its error. When the step
+    /// is already recorded, returns the record and does not run `body`.
     ///
-    /// The body runs at least once: if the process dies before its result is
-    /// recorded, it runs again on resume.
+    /// A failing body is retried with AWS's default strategy (6 attempts,
+    /// exponential backoff from 5 s, full jitter); between attempts the
+    /// workflow suspends. Each attempt runs at least once: if the process dies
+    /// before its outcome is recorded, it runs again. See [`Context::step_with`].
     pub fn step<T, E>(
         &mut self,
         name: &str,
@@ -32,30 +35,122 @@ impl Context {
         T: Serialize + DeserializeOwned,
         E: Into<Error>,
     {
-        match durable::begin_step(name) {
-            StepBegin::Succeeded(json) => decode(name, &json),
-            StepBegin::Failed(error) => Err(Error::from_object(error)),
-            StepBegin::Run => {
-                let outcome = body().map_err(Into::into).and_then(|value| {
-                    serde_json::to_string(&value)
-                        .map(|json| (value, json))
-                        .map_err(|error| {
-                            Error::new(
-                                "SerializationError",
-                                format!("step {name:?}: its result cannot be serialized: {error}"),
-                            )
-                        })
-                });
-                match outcome {
-                    Ok((value, json)) => {
-                        durable::end_step(Ok(&json));
-                        Ok(value)
-                    }
-                    Err(error) => {
-                        durable::end_step(Err(&error.clone().into_object()));
-                        Err(error)
-                    }
+        self.step_with(name, StepConfig::default(), body)
+    }
+
+    /// [`Context::step`] with a retry strategy and semantics of your choice.
+    pub fn step_with<T, E>(
+        &mut self,
+        name: &str,
+        config: StepConfig,
+        body: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned,
+        E: Into<Error>,
+    {
+        let options = StepOptions {
+            kind: StepKind::Step,
+            semantics: match config.semantics {
+                Semantics::AtLeastOncePerRetry => durable::Semantics::AtLeastOncePerRetry,
+                Semantics::AtMostOncePerRetry => durable::Semantics::AtMostOncePerRetry,
+            },
+        };
+        let (error, attempt) = match durable::begin_step(name, options) {
+            StepBegin::Succeeded(json) => return decode(name, &json),
+            StepBegin::Failed(error) => return Err(Error::from_object(error)),
+            StepBegin::Pending => return Err(Error::pending()),
+            StepBegin::Interrupted(attempt) => (
+                Error::new(
+                    "StepInterrupted",
+                    format!(
+                        "step {name:?}: attempt {attempt} was interrupted and may or may not have run"
+                    ),
+                ),
+                attempt,
+            ),
+            StepBegin::Run(attempt) => match with_attempt(attempt.number, body)
+                .map_err(Into::into)
+                .and_then(|value| encode(name, value))
+            {
+                Ok((value, json)) => {
+                    durable::end_step(Ok(&json));
+                    return Ok(value);
                 }
+                Err(error) => (error, attempt.number),
+            },
+        };
+        let decision = config.retry.decide(&error, attempt);
+        if decision.retry {
+            durable::retry_step(
+                &RetryReason::Failed(error.into_object()),
+                whole_seconds(decision.delay),
+            );
+            Err(Error::pending())
+        } else {
+            durable::end_step(Err(&error.clone().into_object()));
+            Err(error)
+        }
+    }
+
+    /// Polls `check` until `strategy` says the condition holds, carrying the
+    /// state from each poll to the next and suspending durably in between.
+    /// Each poll is an attempt of one step; the final state is its result.
+    ///
+    /// ```ignore
+    /// let status = ctx.wait_for_condition(
+    ///     "order-shipped",
+    ///     Status::default(),
+    ///     |status, _attempt| fetch_status(status.id),
+    ///     WaitStrategy::polling_while(|status: &Status| !status.shipped),
+    /// )?;
+    /// ```
+    pub fn wait_for_condition<S>(
+        &mut self,
+        name: &str,
+        initial_state: S,
+        check: impl FnOnce(S, u32) -> Result<S, Error>,
+        strategy: WaitStrategy<S>,
+    ) -> Result<S, Error>
+    where
+        S: Serialize + DeserializeOwned,
+    {
+        let options = StepOptions {
+            kind: StepKind::WaitForCondition,
+            semantics: durable::Semantics::AtLeastOncePerRetry,
+        };
+        let attempt = match durable::begin_step(name, options) {
+            StepBegin::Succeeded(json) => return decode(name, &json),
+            StepBegin::Failed(error) => return Err(Error::from_object(error)),
+            StepBegin::Pending => return Err(Error::pending()),
+            StepBegin::Run(attempt) => attempt,
+            StepBegin::Interrupted(_) => unreachable!("polls run at least once per attempt"),
+        };
+        let polled = match attempt.state {
+            Some(json) => decode(name, &json),
+            None => Ok(initial_state),
+        }
+        .and_then(|state| with_attempt(attempt.number, || check(state, attempt.number)))
+        .and_then(|state| encode(name, state));
+        let (state, json) = match polled {
+            Ok(polled) => polled,
+            Err(error) => {
+                durable::end_step(Err(&error.clone().into_object()));
+                return Err(error);
+            }
+        };
+        match strategy.decide(&state, attempt.number) {
+            PollDecision::Done => {
+                durable::end_step(Ok(&json));
+                Ok(state)
+            }
+            PollDecision::Again(delay) => {
+                durable::retry_step(&RetryReason::Polled(json), whole_seconds(delay));
+                Err(Error::pending())
+            }
+            PollDecision::Fail(error) => {
+                durable::end_step(Err(&error.clone().into_object()));
+                Err(error)
             }
         }
     }
@@ -101,6 +196,58 @@ impl Context {
 
     pub fn error(&self, message: impl Display) {
         self.log(Level::Error, message)
+    }
+}
+
+/// How a step's retries behave.
+#[derive(Clone, Default)]
+pub struct StepConfig {
+    pub retry: RetryStrategy,
+    pub semantics: Semantics,
+}
+
+/// When an attempt of a step counts as begun.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Semantics {
+    /// The attempt is recorded with its outcome: if the process dies while
+    /// the body runs, the attempt runs again.
+    #[default]
+    AtLeastOncePerRetry,
+    /// The attempt is recorded before the body runs: if the process dies
+    /// while it runs, the attempt fails with a `StepInterrupted` error (which
+    /// goes through the retry strategy) and the body never runs twice for it.
+    AtMostOncePerRetry,
+}
+
+thread_local! {
+    static ATTEMPT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The attempt number (1-based) of the step body running now; 0 outside
+/// step bodies.
+pub fn attempt() -> u32 {
+    ATTEMPT.get()
+}
+
+fn with_attempt<R>(attempt: u32, body: impl FnOnce() -> R) -> R {
+    ATTEMPT.set(attempt);
+    let result = body();
+    ATTEMPT.set(0);
+    result
+}
+
+/// Delays travel as whole seconds, at least 1 (AWS's rule).
+fn whole_seconds(delay: Duration) -> u64 {
+    (delay.as_secs() + u64::from(delay.subsec_nanos() > 0)).max(1)
+}
+
+fn encode<T: Serialize>(name: &str, value: T) -> Result<(T, String), Error> {
+    match serde_json::to_string(&value) {
+        Ok(json) => Ok((value, json)),
+        Err(error) => Err(Error::new(
+            "SerializationError",
+            format!("step {name:?}: its result cannot be serialized: {error}"),
+        )),
     }
 }
 

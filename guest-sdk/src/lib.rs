@@ -17,7 +17,10 @@
 //!
 //! What is durable:
 //! - [`Context::step`] runs its body once; its result (or error) is recorded
-//!   and returned from the record ever after.
+//!   and returned from the record ever after. A failing body is retried by a
+//!   [`RetryStrategy`], with durable delays between attempts.
+//! - [`Context::wait_for_condition`] polls a check with a [`WaitStrategy`],
+//!   carrying state from poll to poll.
 //! - [`Context::wait`] is a durable timer: the workflow suspends, holding no
 //!   compute, and resumes when it is due.
 //! - `SystemTime::now()`, `Instant::now()` and random numbers (`getrandom`,
@@ -33,9 +36,13 @@ extern crate self as cairn;
 pub mod bindings;
 mod context;
 mod error;
+mod strategy;
 
-pub use context::{Context, Level};
+pub use context::{Context, Level, Semantics, StepConfig, attempt};
 pub use error::Error;
+pub use strategy::{
+    Backoff, Jitter, PollDecision, RetryDecision, RetryStrategy, Retryable, WaitStrategy,
+};
 
 /// Logs `message` unless the workflow is replaying. Step bodies run only
 /// live, so what they log is printed each time they run.

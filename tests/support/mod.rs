@@ -110,7 +110,8 @@ impl Cairn {
                 "the execution never reached the awaited point"
             );
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("cairn exited ({status}) before it could be killed");
+                let output = Run::from(child.wait_with_output().unwrap());
+                panic!("cairn exited ({status}) before it could be killed: {output:?}");
             }
             let run = self.run(&["history", name, "--json"]);
             if run.code == 0 {

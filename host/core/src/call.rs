@@ -1,13 +1,14 @@
 //! A guest's import call as replay sees it, its fingerprint, and how it is
 //! named in divergence reports.
 
-use crate::event::{Event, Fingerprint};
+use crate::event::{Event, Fingerprint, StepKind};
 use std::fmt;
+use std::sync::LazyLock;
 
 /// An import call that replay answers in order and checks against the record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Call<'a> {
-    Step { name: &'a str },
+    Step { name: &'a str, kind: StepKind },
     Wait { name: &'a str, seconds: u64 },
     WallClock,
     MonotonicClock,
@@ -20,11 +21,15 @@ impl Call<'_> {
     /// small enough to store with every record.
     pub fn fingerprint(&self) -> Fingerprint {
         match *self {
-            // A step has no arguments but its name: one constant, hashed once.
-            Call::Step { .. } => {
-                static STEP: std::sync::LazyLock<Fingerprint> =
-                    std::sync::LazyLock::new(|| hash(b"step", &[]));
-                *STEP
+            // A step has no arguments but its name: one constant per kind, hashed once.
+            Call::Step { kind, .. } => {
+                static STEP: LazyLock<Fingerprint> = LazyLock::new(|| hash(b"step", &[]));
+                static POLL: LazyLock<Fingerprint> =
+                    LazyLock::new(|| hash(b"wait-for-condition", &[]));
+                match kind {
+                    StepKind::Step => *STEP,
+                    StepKind::WaitForCondition => *POLL,
+                }
             }
             Call::Wait { seconds, .. } => hash(b"wait", &seconds.to_le_bytes()),
             Call::WallClock => hash(b"wall-clock", &[]),
@@ -38,7 +43,7 @@ impl Call<'_> {
     pub fn matches(&self, event: &Event) -> bool {
         match (*self, event) {
             (
-                Call::Step { name },
+                Call::Step { name, .. },
                 Event::StepStarted {
                     name: recorded,
                     fingerprint,
@@ -74,7 +79,14 @@ fn hash(kind: &[u8], args: &[u8]) -> Fingerprint {
 impl fmt::Display for Call<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Call::Step { name } => write!(f, "step {name:?}")?,
+            Call::Step {
+                name,
+                kind: StepKind::Step,
+            } => write!(f, "step {name:?}")?,
+            Call::Step {
+                name,
+                kind: StepKind::WaitForCondition,
+            } => write!(f, "wait_for_condition {name:?}")?,
             Call::Wait { name, seconds } => write!(f, "wait {name:?} of {seconds} s")?,
             Call::WallClock => write!(f, "wall-clock read")?,
             Call::MonotonicClock => write!(f, "monotonic-clock read")?,
@@ -90,7 +102,7 @@ impl fmt::Display for Call<'_> {
 /// How a recorded call event reads in a divergence report.
 pub fn describe_recorded(event: &Event) -> String {
     match event {
-        Event::StepStarted { name, .. } => format!("step {name:?}"),
+        Event::StepStarted { name, kind, .. } => Call::Step { name, kind: *kind }.to_string(),
         Event::WaitStarted {
             name,
             seconds,

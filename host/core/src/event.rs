@@ -44,18 +44,49 @@ impl std::fmt::Display for ErrorObject {
     }
 }
 
+/// Which kind of step an operation is (AWS's STEP SubTypes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepKind {
+    Step,
+    /// A `wait_for_condition`: each attempt is one poll of the check.
+    WaitForCondition,
+}
+
+impl StepKind {
+    /// AWS's SubType for the kind, if it has one.
+    pub fn subtype(self) -> Option<&'static str> {
+        match self {
+            StepKind::Step => None,
+            StepKind::WaitForCondition => Some("WaitForCondition"),
+        }
+    }
+}
+
+/// Why an attempt of a step will be followed by another.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RetryReason {
+    /// The attempt failed with this error.
+    Failed(ErrorObject),
+    /// A `wait_for_condition` poll returned this state (JSON), not yet done.
+    Polled(String),
+}
+
 /// One journal record.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     ExecutionStarted {
         input: String,
         at: Millis,
     },
-    /// Call: a step began (written with its completion for at-least-once steps).
+    /// An attempt of a step began: written with its outcome for
+    /// at-least-once steps, before its body for at-most-once steps. The
+    /// first attempt's is a call.
     StepStarted {
         id: OpId,
         name: String,
+        kind: StepKind,
         fingerprint: Fingerprint,
+        attempt: u32,
         at: Millis,
     },
     StepSucceeded {
@@ -66,6 +97,24 @@ pub enum Event {
     StepFailed {
         id: OpId,
         error: ErrorObject,
+        at: Millis,
+    },
+    /// An attempt ended and the step's strategy asked for another after a
+    /// durable delay: the step is pending until the scheduler readies it.
+    StepRetried {
+        id: OpId,
+        attempt: u32,
+        reason: RetryReason,
+        delay_seconds: u64,
+        next_attempt_at: Millis,
+        at: Millis,
+    },
+    /// The scheduler made the step's next attempt due (never the guest).
+    /// Carries what that attempt needs: its number and any polled state.
+    StepReady {
+        id: OpId,
+        attempt: u32,
+        state: Option<String>,
         at: Millis,
     },
     /// Call: a durable timer began.
@@ -112,21 +161,25 @@ pub enum Event {
 impl Event {
     /// Whether replay answers this event to a guest call, in order.
     pub fn is_call(&self) -> bool {
-        matches!(
-            self,
-            Event::StepStarted { .. }
-                | Event::WaitStarted { .. }
-                | Event::WallClock { .. }
-                | Event::MonotonicClock { .. }
-                | Event::Random { .. }
-        )
+        match self {
+            Event::StepStarted { attempt, .. } => *attempt == 1,
+            Event::WaitStarted { .. }
+            | Event::WallClock { .. }
+            | Event::MonotonicClock { .. }
+            | Event::Random { .. } => true,
+            _ => false,
+        }
     }
 
-    /// The operation this event completes, if it completes one.
-    pub fn completes(&self) -> Option<&str> {
+    /// The operation this event carries on, if it is not the call that
+    /// started it: a later attempt, a retry, an outcome, a timer firing.
+    pub fn follows_up(&self) -> Option<&str> {
         match self {
+            Event::StepStarted { id, attempt, .. } if *attempt > 1 => Some(id),
             Event::StepSucceeded { id, .. }
             | Event::StepFailed { id, .. }
+            | Event::StepRetried { id, .. }
+            | Event::StepReady { id, .. }
             | Event::WaitSucceeded { id, .. } => Some(id),
             _ => None,
         }

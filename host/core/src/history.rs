@@ -2,7 +2,7 @@
 //! GetDurableExecutionHistory, the summary of GetDurableExecution, and a
 //! readable timeline.
 
-use crate::event::{ErrorObject, Event, Millis};
+use crate::event::{ErrorObject, Event, Millis, RetryReason};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -45,6 +45,7 @@ fn error_payload(error: &ErrorObject) -> Value {
 /// Clock and random reads are not AWS events and do not appear.
 pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
     let mut names: HashMap<&str, &str> = HashMap::new();
+    let mut subtypes: HashMap<&str, &str> = HashMap::new();
     let mut attempts: HashMap<&str, u32> = HashMap::new();
     let mut invocation_start = journal.first().map(event_time).unwrap_or(0);
     let mut invocations = 0;
@@ -58,9 +59,18 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
                 // No execution timeout exists yet: report the longest AWS allows.
                 json!({ "Input": payload(input), "ExecutionTimeout": crate::replay::MAX_WAIT_SECONDS }),
             ),
-            Event::StepStarted { id, name, .. } => {
+            Event::StepStarted {
+                id,
+                name,
+                kind,
+                attempt,
+                ..
+            } => {
                 names.insert(id, name);
-                *attempts.entry(id).or_default() += 1;
+                if let Some(subtype) = kind.subtype() {
+                    subtypes.insert(id, subtype);
+                }
+                attempts.insert(id, *attempt);
                 ("StepStarted", wire_id(id), Some(name.as_str()), json!({}))
             }
             Event::StepSucceeded { id, result, .. } => (
@@ -81,6 +91,35 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
                     "RetryDetails": { "CurrentAttempt": attempts.get(id.as_str()).copied().unwrap_or(1) },
                 }),
             ),
+            // As AWS's backends record a RETRY: with an error it is a failed
+            // attempt, without one (a poll's state) a succeeded one.
+            Event::StepRetried {
+                id,
+                attempt,
+                reason,
+                delay_seconds,
+                ..
+            } => {
+                let retry =
+                    json!({ "CurrentAttempt": attempt, "NextAttemptDelaySeconds": delay_seconds });
+                let name = names.get(id.as_str()).copied();
+                match reason {
+                    RetryReason::Failed(error) => (
+                        "StepFailed",
+                        wire_id(id),
+                        name,
+                        json!({ "Error": error_payload(error), "RetryDetails": retry }),
+                    ),
+                    RetryReason::Polled(state) => (
+                        "StepSucceeded",
+                        wire_id(id),
+                        name,
+                        json!({ "Result": payload(state), "RetryDetails": retry }),
+                    ),
+                }
+            }
+            // The backend's own bookkeeping: AWS's history has no event for it.
+            Event::StepReady { .. } => continue,
             Event::WaitStarted {
                 id,
                 name,
@@ -152,6 +191,16 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
         if let Some(name) = name {
             object["Name"] = json!(name);
         }
+        if let Some(subtype) = event
+            .follows_up()
+            .or(match event {
+                Event::StepStarted { id, .. } => Some(id.as_str()),
+                _ => None,
+            })
+            .and_then(|id| subtypes.get(id))
+        {
+            object["SubType"] = json!(subtype);
+        }
         object[format!("{event_type}Details")] = details;
         events.push(object);
     }
@@ -165,6 +214,8 @@ fn event_time(event: &Event) -> Millis {
         | Event::StepStarted { at, .. }
         | Event::StepSucceeded { at, .. }
         | Event::StepFailed { at, .. }
+        | Event::StepRetried { at, .. }
+        | Event::StepReady { at, .. }
         | Event::WaitStarted { at, .. }
         | Event::WaitSucceeded { at, .. }
         | Event::InvocationCompleted { at }
@@ -247,10 +298,43 @@ pub fn timeline(journal: &[Event]) -> String {
             Event::ExecutionStarted { input, .. } => {
                 ("ExecutionStarted", "", "", format!("input {}", clip(input)))
             }
-            Event::StepStarted { id, name, .. } => {
+            Event::StepStarted {
+                id, name, attempt, ..
+            } => {
                 names.insert(id, name);
-                ("StepStarted", id, name, String::new())
+                ("StepStarted", id, name, format!("attempt {attempt}"))
             }
+            Event::StepRetried {
+                id,
+                attempt,
+                reason,
+                delay_seconds,
+                ..
+            } => (
+                "StepRetried",
+                id,
+                names.get(id.as_str()).copied().unwrap_or(""),
+                match reason {
+                    RetryReason::Failed(error) => {
+                        format!(
+                            "attempt {attempt} failed, next in {delay_seconds} s: {}",
+                            clip(&error.to_string())
+                        )
+                    }
+                    RetryReason::Polled(state) => {
+                        format!(
+                            "poll {attempt} not done, next in {delay_seconds} s: {}",
+                            clip(state)
+                        )
+                    }
+                },
+            ),
+            Event::StepReady { id, attempt, .. } => (
+                "StepReady",
+                id,
+                names.get(id.as_str()).copied().unwrap_or(""),
+                format!("attempt {attempt} due"),
+            ),
             Event::StepSucceeded { id, result, .. } => (
                 "StepSucceeded",
                 id,

@@ -11,5 +11,5 @@ pub mod history;
 pub mod replay;
 
 pub use call::Call;
-pub use event::{ErrorObject, Event, Fingerprint, Millis, OpId};
-pub use replay::{Fault, Finish, GuestOutcome, Progress, Replayer, StepBegin};
+pub use event::{ErrorObject, Event, Fingerprint, Millis, OpId, RetryReason, StepKind};
+pub use replay::{Fault, Finish, GuestOutcome, Progress, Replayer, Semantics, StepBegin};

@@ -8,7 +8,7 @@
 //! the caller persists [`Replayer::unflushed`] events when told to.
 
 use crate::call::{Call, describe_recorded};
-use crate::event::{ErrorObject, Event, Fingerprint, Millis, OpId};
+use crate::event::{ErrorObject, Event, Millis, OpId, RetryReason, StepKind};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -37,11 +37,33 @@ pub enum Fault {
 /// What the guest must do with the step it asked to begin.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StepBegin {
-    /// Run the body now, then call [`Replayer::end_step`]. Persist
+    /// Run attempt `attempt` of the body now (with the state a previous
+    /// poll carried, for `wait_for_condition`), then call
+    /// [`Replayer::end_step`] or [`Replayer::retry_step`]. Persist
     /// [`Replayer::unflushed`] durably before the body runs.
-    Run,
+    Run {
+        attempt: u32,
+        state: Option<String>,
+    },
+    /// An at-most-once attempt began and never ended: the body may have run.
+    /// Do not run it; end or retry the step as for a `StepInterrupted` error.
+    Interrupted {
+        attempt: u32,
+    },
     Succeeded(String),
     Failed(ErrorObject),
+    /// Waiting for a retry delay: return pending.
+    Pending,
+}
+
+/// When a step's attempt counts as begun.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Semantics {
+    /// Recorded with its outcome: a crash mid-body runs the attempt again.
+    AtLeastOncePerRetry,
+    /// Recorded durably before the body runs: a crash mid-body makes the
+    /// attempt [`StepBegin::Interrupted`].
+    AtMostOncePerRetry,
 }
 
 /// Whether a durable operation is done.
@@ -68,13 +90,26 @@ pub enum Finish {
     Suspended,
 }
 
+/// A step attempt the guest is running (or deciding the fate of).
 struct OpenStep {
     id: OpId,
     name: String,
-    fingerprint: Fingerprint,
+    kind: StepKind,
+    attempt: u32,
+    /// 1-based position of the step's call.
+    position: usize,
     at: Millis,
-    /// The StepStarted event is already in the journal.
-    recorded: bool,
+    /// This attempt's StepStarted event is already in the journal.
+    start_recorded: bool,
+}
+
+/// What the journal holds of a recorded operation beyond its call.
+#[derive(Clone, Copy, Default)]
+struct Trail {
+    /// The operation's latest follow-up event.
+    last: Option<usize>,
+    /// Its latest StepReady (which carries the state of a poll).
+    ready: Option<usize>,
 }
 
 pub struct Replayer {
@@ -87,9 +122,8 @@ pub struct Replayer {
     recorded_calls: usize,
     /// The next call's index into `calls`.
     cursor: usize,
-    /// For each recorded call that starts an operation, the journal index of
-    /// the event completing it, if any.
-    completions: Vec<Option<usize>>,
+    /// For each call, what followed it in the recorded journal.
+    trails: Vec<Trail>,
     op_counter: u64,
     last_monotonic: u64,
     open_step: Option<OpenStep>,
@@ -101,7 +135,7 @@ impl Replayer {
     /// A replayer over an execution's recorded (and persisted) journal.
     pub fn new(journal: Vec<Event>) -> Self {
         let mut calls = Vec::new();
-        let mut completions = Vec::new();
+        let mut trails = Vec::new();
         let mut started: HashMap<&str, usize, BuildHasherDefault<Fnv>> = HashMap::default();
         for (index, event) in journal.iter().enumerate() {
             if event.is_call() {
@@ -109,9 +143,12 @@ impl Replayer {
                     started.insert(id, calls.len());
                 }
                 calls.push(index);
-                completions.push(None);
-            } else if let Some(call) = event.completes().and_then(|id| started.get(id)) {
-                completions[*call] = Some(index);
+                trails.push(Trail::default());
+            } else if let Some(&call) = event.follows_up().and_then(|id| started.get(id)) {
+                trails[call].last = Some(index);
+                if let Event::StepReady { .. } = event {
+                    trails[call].ready = Some(index);
+                }
             }
         }
         drop(started);
@@ -121,7 +158,7 @@ impl Replayer {
             journal,
             calls,
             cursor: 0,
-            completions,
+            trails,
             op_counter: 0,
             last_monotonic: 0,
             open_step: None,
@@ -152,59 +189,95 @@ impl Replayer {
         self.journal
     }
 
-    pub fn begin_step(&mut self, name: &str, now: Millis) -> Result<StepBegin, Fault> {
+    pub fn begin_step(
+        &mut self,
+        name: &str,
+        kind: StepKind,
+        semantics: Semantics,
+        now: Millis,
+    ) -> Result<StepBegin, Fault> {
         if let Some(step) = &self.open_step {
             return Err(Fault::Misuse(format!(
                 "step {name:?} was begun inside the body of step {:?}: steps cannot nest",
                 step.name
             )));
         }
-        let call = Call::Step { name };
+        let call = Call::Step { name, kind };
         self.op_counter += 1;
-        let (recorded, at) = match self.replay_call(call)? {
-            Some((index, completion)) => {
-                if let Some(done) = completion {
-                    return Ok(match &self.journal[done] {
-                        Event::StepSucceeded { result, .. } => StepBegin::Succeeded(result.clone()),
-                        Event::StepFailed { error, .. } => StepBegin::Failed(error.clone()),
-                        other => unreachable!("step {name:?} completed by {other:?}"),
-                    });
-                }
-                // Started but never completed: the body runs again (at least once).
-                let Event::StepStarted { at, .. } = self.journal[index] else {
-                    unreachable!("a step call matched a non-step event")
-                };
-                (true, at)
-            }
-            None => (false, now),
-        };
-        self.open_step = Some(OpenStep {
-            id: self.op_counter.to_string(),
+        let position = self.cursor + 1;
+        let id = self.op_counter;
+        let open = |attempt, at, start_recorded| OpenStep {
+            id: id.to_string(),
             name: name.to_owned(),
-            fingerprint: call.fingerprint(),
+            kind,
+            attempt,
+            position,
             at,
-            recorded,
-        });
-        Ok(StepBegin::Run)
+            start_recorded,
+        };
+        let (step, begin) = match self.replay_call(call)? {
+            None => (
+                open(1, now, false),
+                StepBegin::Run {
+                    attempt: 1,
+                    state: None,
+                },
+            ),
+            Some((index, trail)) => match &self.journal[trail.last.unwrap_or(index)] {
+                Event::StepSucceeded { result, .. } => {
+                    return Ok(StepBegin::Succeeded(result.clone()));
+                }
+                Event::StepFailed { error, .. } => return Ok(StepBegin::Failed(error.clone())),
+                Event::StepRetried { .. } => {
+                    self.pending = Some((position, call.to_string()));
+                    return Ok(StepBegin::Pending);
+                }
+                Event::StepReady { attempt, state, .. } => (
+                    open(*attempt, now, false),
+                    StepBegin::Run {
+                        attempt: *attempt,
+                        state: state.clone(),
+                    },
+                ),
+                // The attempt began and never ended.
+                Event::StepStarted { attempt, at, .. } => {
+                    let begin = match semantics {
+                        Semantics::AtLeastOncePerRetry => StepBegin::Run {
+                            attempt: *attempt,
+                            state: trail.ready.and_then(|ready| match &self.journal[ready] {
+                                Event::StepReady { state, .. } => state.clone(),
+                                _ => None,
+                            }),
+                        },
+                        Semantics::AtMostOncePerRetry => {
+                            StepBegin::Interrupted { attempt: *attempt }
+                        }
+                    };
+                    (open(*attempt, *at, true), begin)
+                }
+                other => unreachable!("step {name:?} followed by {other:?}"),
+            },
+        };
+        self.open_step = Some(step);
+        if semantics == Semantics::AtMostOncePerRetry {
+            self.record_start();
+        }
+        Ok(begin)
     }
 
+    /// Ends the open step with its final result.
     pub fn end_step(
         &mut self,
         result: Result<String, ErrorObject>,
         now: Millis,
     ) -> Result<(), Fault> {
-        let step = self
-            .open_step
-            .take()
-            .ok_or_else(|| Fault::Misuse("end-step was called with no step running".into()))?;
-        if !step.recorded {
-            self.record_call(Event::StepStarted {
-                id: step.id.clone(),
-                name: step.name,
-                fingerprint: step.fingerprint,
-                at: step.at,
-            });
+        if self.open_step.is_none() {
+            return Err(Fault::Misuse(
+                "end-step was called with no step running".into(),
+            ));
         }
+        self.record_start();
+        let step = self.open_step.take().expect("checked above");
         self.journal.push(match result {
             Ok(result) => Event::StepSucceeded {
                 id: step.id,
@@ -218,6 +291,67 @@ impl Replayer {
             },
         });
         Ok(())
+    }
+
+    /// Ends the open step's attempt: another follows after `delay_seconds`,
+    /// durably. The step is pending meanwhile.
+    pub fn retry_step(
+        &mut self,
+        reason: RetryReason,
+        delay_seconds: u64,
+        now: Millis,
+    ) -> Result<(), Fault> {
+        if self.open_step.is_none() {
+            return Err(Fault::Misuse(
+                "retry-step was called with no step running".into(),
+            ));
+        }
+        if !(1..=MAX_WAIT_SECONDS).contains(&delay_seconds) {
+            return Err(Fault::Misuse(format!(
+                "a retry delay of {delay_seconds} s: a delay lasts 1 to {MAX_WAIT_SECONDS} seconds"
+            )));
+        }
+        self.record_start();
+        let step = self.open_step.take().expect("checked above");
+        let call = Call::Step {
+            name: &step.name,
+            kind: step.kind,
+        };
+        self.pending = Some((step.position, call.to_string()));
+        self.journal.push(Event::StepRetried {
+            id: step.id,
+            attempt: step.attempt,
+            reason,
+            delay_seconds,
+            next_attempt_at: now.saturating_add(delay_seconds * 1000),
+            at: now,
+        });
+        Ok(())
+    }
+
+    /// Records the open attempt's StepStarted, if it is not yet recorded.
+    fn record_start(&mut self) {
+        let Some(step) = self.open_step.as_mut().filter(|step| !step.start_recorded) else {
+            return;
+        };
+        step.start_recorded = true;
+        let event = Event::StepStarted {
+            id: step.id.clone(),
+            name: step.name.clone(),
+            kind: step.kind,
+            fingerprint: Call::Step {
+                name: &step.name,
+                kind: step.kind,
+            }
+            .fingerprint(),
+            attempt: step.attempt,
+            at: step.at,
+        };
+        if event.is_call() {
+            self.record_call(event);
+        } else {
+            self.journal.push(event);
+        }
     }
 
     pub fn wait(&mut self, name: &str, seconds: u64, now: Millis) -> Result<Progress, Fault> {
@@ -236,8 +370,8 @@ impl Replayer {
         self.op_counter += 1;
         let position = self.cursor + 1;
         match self.replay_call(call)? {
-            Some((_, Some(_))) => return Ok(Progress::Done),
-            Some((_, None)) => {}
+            Some((_, trail)) if trail.last.is_some() => return Ok(Progress::Done),
+            Some(_) => {}
             None => self.record_call(Event::WaitStarted {
                 id: self.op_counter.to_string(),
                 name: name.to_owned(),
@@ -377,8 +511,8 @@ impl Replayer {
     }
 
     /// While replaying, the journal index of the recorded event for `call`
-    /// (checked against it) and of the event completing it; else `None`.
-    fn replay_call(&mut self, call: Call<'_>) -> Result<Option<(usize, Option<usize>)>, Fault> {
+    /// (checked against it) and what followed it; else `None`.
+    fn replay_call(&mut self, call: Call<'_>) -> Result<Option<(usize, Trail)>, Fault> {
         if let Some((position, pending)) = &self.pending {
             return Err(Fault::Misuse(format!(
                 "the workflow made a {call} after {pending} at position {position} returned pending; \
@@ -397,13 +531,14 @@ impl Replayer {
                 new: call.to_string(),
             });
         }
-        let completion = self.completions[self.cursor];
+        let trail = self.trails[self.cursor];
         self.cursor += 1;
-        Ok(Some((index, completion)))
+        Ok(Some((index, trail)))
     }
 
     fn record_call(&mut self, event: Event) {
         self.calls.push(self.journal.len());
+        self.trails.push(Trail::default());
         self.journal.push(event);
         self.cursor += 1;
     }
@@ -432,24 +567,73 @@ impl Hasher for Fnv {
     }
 }
 
-/// Timers started and not yet fired: (operation id, scheduled end).
-pub fn pending_timers(journal: &[Event]) -> Vec<(OpId, Millis)> {
-    let fired: std::collections::HashSet<&str> = journal
-        .iter()
-        .filter_map(|event| match event {
-            Event::WaitSucceeded { id, .. } => Some(id.as_str()),
-            _ => None,
-        })
-        .collect();
-    journal
-        .iter()
-        .filter_map(|event| match event {
+/// A durable timer the scheduler owes: a wait, or a step's retry delay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timer<'a> {
+    pub id: &'a str,
+    pub due: Millis,
+    started: &'a Event,
+}
+
+impl Timer<'_> {
+    /// The event that fires this timer at `now`.
+    pub fn fire(&self, now: Millis) -> Event {
+        match self.started {
+            Event::WaitStarted { id, .. } => Event::WaitSucceeded {
+                id: id.clone(),
+                at: now,
+            },
+            Event::StepRetried {
+                id,
+                attempt,
+                reason,
+                ..
+            } => Event::StepReady {
+                id: id.clone(),
+                attempt: attempt + 1,
+                state: match reason {
+                    RetryReason::Polled(state) => Some(state.clone()),
+                    RetryReason::Failed(_) => None,
+                },
+                at: now,
+            },
+            other => unreachable!("{other:?} starts no timer"),
+        }
+    }
+}
+
+/// Timers started and not yet fired, in the order they started.
+pub fn pending_timers(journal: &[Event]) -> Vec<Timer<'_>> {
+    let mut timers: Vec<Option<Timer<'_>>> = Vec::new();
+    let mut by_id: HashMap<&str, usize, BuildHasherDefault<Fnv>> = HashMap::default();
+    for event in journal {
+        match event {
             Event::WaitStarted {
-                id, scheduled_end, ..
-            } if !fired.contains(id.as_str()) => Some((id.clone(), *scheduled_end)),
-            _ => None,
-        })
-        .collect()
+                id,
+                scheduled_end: due,
+                ..
+            }
+            | Event::StepRetried {
+                id,
+                next_attempt_at: due,
+                ..
+            } => {
+                by_id.insert(id, timers.len());
+                timers.push(Some(Timer {
+                    id,
+                    due: *due,
+                    started: event,
+                }));
+            }
+            Event::WaitSucceeded { id, .. } | Event::StepReady { id, .. } => {
+                if let Some(index) = by_id.remove(id.as_str()) {
+                    timers[index] = None;
+                }
+            }
+            _ => {}
+        }
+    }
+    timers.into_iter().flatten().collect()
 }
 
 /// The events that fire every pending timer due at `now` (all of them when
@@ -457,8 +641,8 @@ pub fn pending_timers(journal: &[Event]) -> Vec<(OpId, Millis)> {
 pub fn fire_due_timers(journal: &[Event], now: Millis, skip_time: bool) -> Vec<Event> {
     pending_timers(journal)
         .into_iter()
-        .filter(|(_, due)| skip_time || *due <= now)
-        .map(|(id, _)| Event::WaitSucceeded { id, at: now })
+        .filter(|timer| skip_time || timer.due <= now)
+        .map(|timer| timer.fire(now))
         .collect()
 }
 

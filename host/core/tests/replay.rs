@@ -2,33 +2,40 @@
 //! over the recorded journal answers from it, and changed calls diverge.
 
 use cairn_core::replay::{fire_due_timers, pending_timers};
-use cairn_core::{ErrorObject, Event, Fault, Finish, GuestOutcome, Progress, Replayer, StepBegin};
+use cairn_core::{
+    ErrorObject, Event, Fault, Finish, GuestOutcome, Progress, Replayer, RetryReason, Semantics,
+    StepBegin, StepKind,
+};
+
+const ONCE: Semantics = Semantics::AtLeastOncePerRetry;
+const STEP: StepKind = StepKind::Step;
 
 /// A tiny workflow: clock, step "a", wait "w" 5 s, step "b", random(4).
 /// Returns the outcome and how many step bodies ran.
 fn run_workflow(replayer: &mut Replayer, wait_seconds: u64) -> Result<(Finish, u32), Fault> {
     let mut bodies = 0;
     let (secs, _) = replayer.wall_clock(|| (1_000, 7))?;
-    let a = match replayer.begin_step("a", 10)? {
-        StepBegin::Run => {
+    let a = match replayer.begin_step("a", STEP, ONCE, 10)? {
+        StepBegin::Run { .. } => {
             bodies += 1;
             replayer.end_step(Ok(format!("{secs}")), 11)?;
             format!("{secs}")
         }
         StepBegin::Succeeded(result) => result,
-        StepBegin::Failed(error) => panic!("{error}"),
+        other => panic!("{other:?}"),
     };
     if replayer.wait("w", wait_seconds, 12)? == Progress::Pending {
         return Ok((replayer.finish(GuestOutcome::Pending, 13)?, bodies));
     }
-    let b = match replayer.begin_step("b", 20)? {
-        StepBegin::Run => {
+    let b = match replayer.begin_step("b", STEP, ONCE, 20)? {
+        StepBegin::Run { .. } => {
             bodies += 1;
             replayer.end_step(Err(ErrorObject::new("Boom", "b failed")), 21)?;
             "failed".to_string()
         }
         StepBegin::Succeeded(result) => result,
         StepBegin::Failed(_) => "failed".to_string(),
+        other => panic!("{other:?}"),
     };
     let bytes = replayer.random(4, |n| vec![9; n as usize])?;
     let out = format!("{a}/{b}/{bytes:?}");
@@ -52,10 +59,11 @@ fn records_then_replays_without_running_bodies() {
     assert_eq!(finish, Finish::Suspended);
     assert_eq!(bodies, 1);
     persist(&mut journal, &mut first);
-    assert_eq!(
-        pending_timers(&journal),
-        vec![("2".to_string(), 12 + 5_000)]
-    );
+    let timers: Vec<(&str, u64)> = pending_timers(&journal)
+        .iter()
+        .map(|t| (t.id, t.due))
+        .collect();
+    assert_eq!(timers, [("2", 12 + 5_000)]);
     assert!(fire_due_timers(&journal, 5_000, false).is_empty());
     let fired = fire_due_timers(&journal, 5_012, false);
     assert_eq!(
@@ -79,7 +87,7 @@ fn records_then_replays_without_running_bodies() {
     let replayed = std::panic::catch_unwind(move || {
         let mut bodies = 0;
         let _ = third.wall_clock(|| panic!("live clock read during replay"));
-        if let StepBegin::Run = third.begin_step("a", 0).unwrap() {
+        if let StepBegin::Run { .. } = third.begin_step("a", STEP, ONCE, 0).unwrap() {
             bodies += 1;
         }
         (third.wait("w", 5, 0).unwrap(), bodies)
@@ -117,7 +125,7 @@ fn changed_arguments_and_order_diverge_with_both_calls_named() {
     );
 
     let mut reordered = Replayer::new(journal.clone());
-    let fault = reordered.begin_step("a", 0).unwrap_err();
+    let fault = reordered.begin_step("a", STEP, ONCE, 0).unwrap_err();
     assert!(
         fault.to_string().contains(
             "position 1: the history records wall-clock read, but the workflow now makes step \"a\""
@@ -141,7 +149,7 @@ fn changed_arguments_and_order_diverge_with_both_calls_named() {
 fn misuse_is_reported() {
     let mut r = Replayer::new(vec![]);
     assert_eq!(r.wait("w", 1, 0).unwrap(), Progress::Pending);
-    let fault = r.begin_step("after", 0).unwrap_err();
+    let fault = r.begin_step("after", STEP, ONCE, 0).unwrap_err();
     assert!(fault.to_string().contains("after wait \"w\""), "{fault}");
     let fault = r
         .finish(GuestOutcome::Succeeded("1".into()), 0)
@@ -159,9 +167,15 @@ fn misuse_is_reported() {
             .to_string()
             .contains("1 to 31622400")
     );
-    assert_eq!(r.begin_step("outer", 0).unwrap(), StepBegin::Run);
+    assert_eq!(
+        r.begin_step("outer", STEP, ONCE, 0).unwrap(),
+        StepBegin::Run {
+            attempt: 1,
+            state: None
+        }
+    );
     assert!(
-        r.begin_step("inner", 0)
+        r.begin_step("inner", STEP, ONCE, 0)
             .unwrap_err()
             .to_string()
             .contains("cannot nest")
@@ -189,5 +203,151 @@ fn monotonic_clock_never_goes_back_across_invocations() {
         again.monotonic_clock(|| 100).unwrap(),
         500,
         "clamped to the last value"
+    );
+}
+
+/// Persists what `replayer` recorded, then fires every timer as if due.
+fn persist_and_fire(journal: &mut Vec<Event>, replayer: Replayer) {
+    journal.extend_from_slice(replayer.unflushed());
+    let fired = fire_due_timers(journal, 99_000, true);
+    journal.extend(fired);
+}
+
+#[test]
+fn a_failed_attempt_is_retried_after_a_durable_delay() {
+    let mut journal = vec![];
+    let mut first = Replayer::new(journal.clone());
+    assert_eq!(
+        first.begin_step("s", STEP, ONCE, 1).unwrap(),
+        StepBegin::Run {
+            attempt: 1,
+            state: None
+        }
+    );
+    first
+        .retry_step(RetryReason::Failed(ErrorObject::new("Flaky", "no")), 5, 2)
+        .unwrap();
+    assert_eq!(
+        first.finish(GuestOutcome::Pending, 3).unwrap(),
+        Finish::Suspended
+    );
+    journal.extend_from_slice(first.unflushed());
+    let timers: Vec<(&str, u64)> = pending_timers(&journal)
+        .iter()
+        .map(|t| (t.id, t.due))
+        .collect();
+    assert_eq!(timers, [("1", 5_002)]);
+
+    // Not yet due: the step is still pending.
+    let mut early = Replayer::new(journal.clone());
+    assert_eq!(
+        early.begin_step("s", STEP, ONCE, 4).unwrap(),
+        StepBegin::Pending
+    );
+
+    let mut journal2 = journal.clone();
+    persist_and_fire(&mut journal2, Replayer::new(vec![]));
+    assert!(matches!(
+        journal2.last(),
+        Some(Event::StepReady {
+            attempt: 2,
+            state: None,
+            ..
+        })
+    ));
+    let mut second = Replayer::new(journal2.clone());
+    assert_eq!(
+        second.begin_step("s", STEP, ONCE, 6).unwrap(),
+        StepBegin::Run {
+            attempt: 2,
+            state: None
+        }
+    );
+    second.end_step(Ok("7".into()), 7).unwrap();
+    let recorded: Vec<&Event> = second.unflushed().iter().collect();
+    assert!(matches!(recorded[0], Event::StepStarted { attempt: 2, .. }));
+    assert!(matches!(recorded[1], Event::StepSucceeded { .. }));
+    journal2.extend_from_slice(second.unflushed());
+
+    let mut third = Replayer::new(journal2);
+    assert_eq!(
+        third.begin_step("s", STEP, ONCE, 8).unwrap(),
+        StepBegin::Succeeded("7".into())
+    );
+}
+
+#[test]
+fn an_at_most_once_attempt_found_started_is_interrupted() {
+    let mut first = Replayer::new(vec![]);
+    let most = Semantics::AtMostOncePerRetry;
+    assert_eq!(
+        first.begin_step("pay", STEP, most, 1).unwrap(),
+        StepBegin::Run {
+            attempt: 1,
+            state: None
+        }
+    );
+    // Durable before the body runs:
+    assert!(matches!(
+        first.unflushed(),
+        [Event::StepStarted { attempt: 1, .. }]
+    ));
+    let journal = first.unflushed().to_vec(); // the process dies in the body
+
+    let mut second = Replayer::new(journal.clone());
+    assert_eq!(
+        second.begin_step("pay", STEP, most, 2).unwrap(),
+        StepBegin::Interrupted { attempt: 1 }
+    );
+    second
+        .end_step(Err(ErrorObject::new("StepInterrupted", "x")), 3)
+        .unwrap();
+    assert!(
+        matches!(second.unflushed(), [Event::StepFailed { .. }]),
+        "{:?}",
+        second.unflushed()
+    );
+
+    // At least once, the same record runs the attempt again instead.
+    let mut third = Replayer::new(journal);
+    assert_eq!(
+        third.begin_step("pay", STEP, ONCE, 2).unwrap(),
+        StepBegin::Run {
+            attempt: 1,
+            state: None
+        }
+    );
+}
+
+#[test]
+fn a_poll_carries_its_state_to_the_next_attempt() {
+    let poll = StepKind::WaitForCondition;
+    let mut journal = vec![];
+    let mut first = Replayer::new(vec![]);
+    assert_eq!(
+        first.begin_step("p", poll, ONCE, 1).unwrap(),
+        StepBegin::Run {
+            attempt: 1,
+            state: None
+        }
+    );
+    first
+        .retry_step(RetryReason::Polled("3".into()), 1, 2)
+        .unwrap();
+    persist_and_fire(&mut journal, first);
+    let mut second = Replayer::new(journal.clone());
+    assert_eq!(
+        second.begin_step("p", poll, ONCE, 3).unwrap(),
+        StepBegin::Run {
+            attempt: 2,
+            state: Some("3".into())
+        }
+    );
+    // A plain step of the same name is another call.
+    let mut other = Replayer::new(journal);
+    let answer = other.begin_step("p", STEP, ONCE, 3);
+    assert!(
+        matches!(answer, Err(Fault::Divergence { .. })),
+        "{answer:?}"
     );
 }

@@ -172,7 +172,7 @@ fn resume(
             InvocationEnd::Finished(Finish::Suspended) => {
                 let wake_at = pending_timers(&journal)
                     .into_iter()
-                    .map(|(_, due)| due)
+                    .map(|timer| timer.due)
                     .min();
                 db.set_wake_at(execution.id, wake_at)?;
                 let Some(wake_at) = wake_at else {

@@ -1,23 +1,48 @@
 //! `cairn:workflow/durable`: steps and waits, answered by the replay core.
 
 use crate::bindings::ErrorObject;
-use crate::bindings::cairn::workflow::durable::{Host, Progress, StepBegin};
+use crate::bindings::cairn::workflow::durable::{
+    Attempt, Host, Progress, RetryReason, Semantics, StepBegin, StepKind, StepOptions,
+};
 use crate::invocation::{Abort, HostState, from_wit, now_millis, to_wit};
 
 impl Host for HostState {
-    fn begin_step(&mut self, name: String) -> wasmtime::Result<StepBegin> {
-        match self.replayer.begin_step(&name, now_millis()) {
-            Ok(cairn_core::StepBegin::Run) => {
-                // Invariant 4: what the body could depend on is durable before it runs.
-                if let Err(error) = self.persist() {
-                    return self.abort(Abort::Storage(error));
-                }
-                Ok(StepBegin::Run)
+    fn begin_step(&mut self, name: String, options: StepOptions) -> wasmtime::Result<StepBegin> {
+        let kind = match options.kind {
+            StepKind::Step => cairn_core::StepKind::Step,
+            StepKind::WaitForCondition => cairn_core::StepKind::WaitForCondition,
+        };
+        let semantics = match options.semantics {
+            Semantics::AtLeastOncePerRetry => cairn_core::Semantics::AtLeastOncePerRetry,
+            Semantics::AtMostOncePerRetry => cairn_core::Semantics::AtMostOncePerRetry,
+        };
+        let begin = match self
+            .replayer
+            .begin_step(&name, kind, semantics, now_millis())
+        {
+            Ok(begin) => begin,
+            Err(fault) => return self.abort(fault),
+        };
+        if matches!(
+            begin,
+            cairn_core::StepBegin::Run { .. } | cairn_core::StepBegin::Interrupted { .. }
+        ) {
+            // Invariant 4: what the body could depend on is durable before it
+            // runs (and an at-most-once attempt's start, before it runs at all).
+            if let Err(error) = self.persist() {
+                return self.abort(Abort::Storage(error));
             }
-            Ok(cairn_core::StepBegin::Succeeded(result)) => Ok(StepBegin::Succeeded(result)),
-            Ok(cairn_core::StepBegin::Failed(error)) => Ok(StepBegin::Failed(to_wit(error))),
-            Err(fault) => self.abort(fault),
         }
+        Ok(match begin {
+            cairn_core::StepBegin::Run { attempt, state } => StepBegin::Run(Attempt {
+                number: attempt,
+                state,
+            }),
+            cairn_core::StepBegin::Interrupted { attempt } => StepBegin::Interrupted(attempt),
+            cairn_core::StepBegin::Succeeded(result) => StepBegin::Succeeded(result),
+            cairn_core::StepBegin::Failed(error) => StepBegin::Failed(to_wit(error)),
+            cairn_core::StepBegin::Pending => StepBegin::Pending,
+        })
     }
 
     fn end_step(&mut self, result: Result<String, ErrorObject>) -> wasmtime::Result<()> {
@@ -27,6 +52,23 @@ impl Host for HostState {
         match self
             .replayer
             .end_step(result.map_err(from_wit), now_millis())
+        {
+            Ok(()) => Ok(()),
+            Err(fault) => self.abort(fault),
+        }
+    }
+
+    fn retry_step(&mut self, reason: RetryReason, delay_seconds: u64) -> wasmtime::Result<()> {
+        let reason = match reason {
+            RetryReason::Failed(error) => cairn_core::RetryReason::Failed(from_wit(error)),
+            RetryReason::Polled(state) => {
+                self.check_payload("a poll's state", &state)?;
+                cairn_core::RetryReason::Polled(state)
+            }
+        };
+        match self
+            .replayer
+            .retry_step(reason, delay_seconds, now_millis())
         {
             Ok(()) => Ok(()),
             Err(fault) => self.abort(fault),

@@ -2,7 +2,7 @@
 //! can count how often bodies run) and may sleep `sleep_ms` inside the body.
 //! With `wait_after` set, waits `wait_seconds` after that many steps.
 
-use cairn::{Context, Error, Level};
+use cairn::{Context, Error, Level, RetryStrategy, StepConfig};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -25,7 +25,12 @@ fn one() -> u64 {
 fn steps(ctx: &mut Context, input: Input) -> Result<u64, Error> {
     let mut sum = 0u64;
     for i in 1..=input.count {
-        let result = ctx.step(&format!("step-{i}"), || {
+        // No retries: this guest counts how often each body runs.
+        let once = StepConfig {
+            retry: RetryStrategy::none(),
+            ..StepConfig::default()
+        };
+        let result = ctx.step_with(&format!("step-{i}"), once, || {
             cairn::log(Level::Info, format!("body ran: step-{i}"));
             if input.sleep_ms > 0 {
                 std::thread::sleep(Duration::from_millis(input.sleep_ms));
