@@ -51,3 +51,37 @@ fn changed_component_and_changed_arguments_are_refused_and_history_kept() {
     assert_eq!(finished.code, 0, "{}", finished.stderr);
     assert_eq!(finished.stdout, "\"ab\"");
 }
+
+#[test]
+fn an_upgrade_that_replays_cleanly_finishes_on_the_new_component() {
+    let cairn = Cairn::new();
+    let (v1, v3, v4) = (guest("flow-v1"), guest("flow-v3"), guest("flow-v4"));
+    let (v1, v3, v4) = (
+        v1.to_str().unwrap(),
+        v3.to_str().unwrap(),
+        v4.to_str().unwrap(),
+    );
+    cairn.kill_when(cairn.spawn(&["run", v1, "--name", "f"]), "f", |events| {
+        count(events, "WaitStarted") == 1
+    });
+
+    // A component that traps while replaying: refused, nothing recorded.
+    let before = cairn.history("f");
+    let broken = cairn.run(&["run", v4, "--name", "f", "--upgrade"]);
+    assert_eq!(broken.code, 2, "{}", broken.stderr);
+    assert!(
+        broken.stderr.contains("failed while replaying its recorded history, at position 1: Runtime.Trap: the workflow panicked"),
+        "{}",
+        broken.stderr
+    );
+    assert_eq!(cairn.history("f")[..before.len()], before[..]);
+    assert_eq!(cairn.get("f")["Status"], "RUNNING");
+
+    // Same calls, new code: it resumes, finishes, and is pinned to v3.
+    let upgraded = cairn.run(&["run", v3, "--name", "f", "--upgrade", "--skip-time"]);
+    assert_eq!(upgraded.code, 0, "{}", upgraded.stderr);
+    assert_eq!(upgraded.stdout, "\"a+b\"");
+    let execution = cairn.get("f");
+    assert_eq!(execution["Status"], "SUCCEEDED");
+    assert_eq!(execution["Result"], "\"a+b\"");
+}

@@ -141,20 +141,37 @@ fn clock_and_randomness_replay_identically() {
 fn clock_and_randomness_survive_a_crash() {
     let cairn = Cairn::new();
     let entropy = guest("entropy");
+    // Killed inside the body of a slow step that follows 500 clock and random
+    // reads in workflow code.
     let args = [
         "run",
         entropy.to_str().unwrap(),
         "--name",
         "e",
         "--input",
-        r#"{"reads":1000,"wait_seconds":30}"#,
+        r#"{"reads":1000,"slow_step_ms":1500}"#,
     ];
     let child = cairn.spawn(&args);
-    cairn.kill_when(child, "e", |events| count(events, "WaitStarted") == 1);
+    let killed = cairn.kill_when(child, "e", |events| {
+        succeeded_steps(events) == ["digest-first-half"]
+    });
+    assert!(killed.stdout.is_empty(), "it was killed before it finished");
+
+    // The reads were durable before the body started (invariant 4).
+    let db = Db::open(&cairn.db(), Durability::Full).unwrap();
+    let journal = db.journal(db.find("e").unwrap().unwrap().id).unwrap();
+    let reads = journal
+        .iter()
+        .filter(|e| matches!(e, Event::WallClock { .. }))
+        .count();
+    assert_eq!(reads, 500);
+    drop(db);
+
     let resumed = cairn.run(&[&args[..], &["--skip-time"]].concat());
     assert_eq!(resumed.code, 0, "{}", resumed.stderr);
     let output: Value = serde_json::from_str(&resumed.stdout).unwrap();
     assert_eq!(output["first_half_recorded"], output["first_half_seen"]);
+    assert_eq!(output["monotonic_ok"], true);
 }
 
 #[test]

@@ -1,6 +1,5 @@
 use crate::Error;
 use crate::bindings::durable::{self, Progress, RetryReason, StepBegin, StepKind, StepOptions};
-use crate::bindings::log;
 use crate::strategy::{PollDecision, RetryStrategy, WaitStrategy};
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Display;
@@ -71,11 +70,12 @@ impl Context {
             ),
             StepBegin::Run(attempt) => match with_attempt(attempt.number, body)
                 .map_err(Into::into)
-                .and_then(|value| encode(name, value))
+                .and_then(|value| encode(name, &value))
             {
-                Ok((value, json)) => {
+                Ok(json) => {
                     durable::end_step(Ok(&json));
-                    return Ok(value);
+                    // What replay will return, so that both runs see the same value.
+                    return decode(name, &json);
                 }
                 Err(error) => (error, attempt.number),
             },
@@ -131,8 +131,8 @@ impl Context {
             None => Ok(initial_state),
         }
         .and_then(|state| with_attempt(attempt.number, || check(state, attempt.number)))
-        .and_then(|state| encode(name, state));
-        let (state, json) = match polled {
+        .and_then(|state| Ok((encode(name, &state)?, state)));
+        let (json, state) = match polled {
             Ok(polled) => polled,
             Err(error) => {
                 durable::end_step(Err(&error.clone().into_object()));
@@ -142,7 +142,7 @@ impl Context {
         match strategy.decide(&state, attempt.number) {
             PollDecision::Done => {
                 durable::end_step(Ok(&json));
-                Ok(state)
+                decode(name, &json)
             }
             PollDecision::Again(delay) => {
                 durable::retry_step(&RetryReason::Polled(json), whole_seconds(delay));
@@ -169,11 +169,6 @@ impl Context {
             Progress::Done => Ok(()),
             Progress::Pending => Err(Error::pending()),
         }
-    }
-
-    /// True while the workflow re-runs recorded history.
-    pub fn is_replaying(&self) -> bool {
-        log::is_replaying()
     }
 
     /// Logs `message` unless the workflow is replaying. (In a step body,
@@ -241,9 +236,9 @@ fn whole_seconds(delay: Duration) -> u64 {
     (delay.as_secs() + u64::from(delay.subsec_nanos() > 0)).max(1)
 }
 
-fn encode<T: Serialize>(name: &str, value: T) -> Result<(T, String), Error> {
-    match serde_json::to_string(&value) {
-        Ok(json) => Ok((value, json)),
+fn encode<T: Serialize>(name: &str, value: &T) -> Result<String, Error> {
+    match serde_json::to_string(value) {
+        Ok(json) => Ok(json),
         Err(error) => Err(Error::new(
             "SerializationError",
             format!("step {name:?}: its result cannot be serialized: {error}"),

@@ -25,11 +25,15 @@ pub fn guest(name: &str) -> PathBuf {
         let guests = [
             "hello",
             "order",
+            "flaky",
+            "poller",
             "steps",
             "entropy",
             "misbehave",
             "flow-v1",
             "flow-v2",
+            "flow-v3",
+            "flow-v4",
             "other-world",
         ];
         cairn_engine::crate_build::build_workspace_guests(

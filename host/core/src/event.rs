@@ -184,13 +184,4 @@ impl Event {
             _ => None,
         }
     }
-
-    /// The outcome of the execution, if this event ends it.
-    pub fn final_outcome(&self) -> Option<Result<&str, &ErrorObject>> {
-        match self {
-            Event::ExecutionSucceeded { result, .. } => Some(Ok(result)),
-            Event::ExecutionFailed { error, .. } => Some(Err(error)),
-            _ => None,
-        }
-    }
 }

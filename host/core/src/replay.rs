@@ -171,6 +171,11 @@ impl Replayer {
         self.cursor < self.recorded_calls
     }
 
+    /// The 1-based position of the next call.
+    pub fn position(&self) -> usize {
+        self.cursor + 1
+    }
+
     /// Events recorded in this invocation and not yet persisted.
     pub fn unflushed(&self) -> &[Event] {
         &self.journal[self.durable_len..]
@@ -181,8 +186,22 @@ impl Replayer {
         self.durable_len = self.journal.len();
     }
 
-    pub fn journal(&self) -> &[Event] {
-        &self.journal
+    /// `wasi:random/insecure-seed`: fixed for the execution and not
+    /// journaled, so it is the same in workflow code and step bodies, live
+    /// or replayed (std seeds `HashMap`s from it once per thread, wherever
+    /// the first one is made).
+    pub fn insecure_seed(&self) -> (u64, u64) {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"cairn insecure-seed\0");
+        if let Some(Event::ExecutionStarted { input, at }) = self.journal.first() {
+            hasher.update(&at.to_le_bytes()).update(input.as_bytes());
+        }
+        let hash = hasher.finalize();
+        let bytes = hash.as_bytes();
+        (
+            u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")),
+            u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")),
+        )
     }
 
     pub fn into_journal(self) -> Vec<Event> {
@@ -644,9 +663,4 @@ pub fn fire_due_timers(journal: &[Event], now: Millis, skip_time: bool) -> Vec<E
         .filter(|timer| skip_time || timer.due <= now)
         .map(|timer| timer.fire(now))
         .collect()
-}
-
-/// The execution's final outcome, if it has finished.
-pub fn final_outcome(journal: &[Event]) -> Option<Result<&str, &ErrorObject>> {
-    journal.iter().rev().find_map(Event::final_outcome)
 }

@@ -351,3 +351,23 @@ fn a_poll_carries_its_state_to_the_next_attempt() {
         "{answer:?}"
     );
 }
+
+#[test]
+fn an_unfired_wait_stays_pending_and_a_failed_execution_keeps_its_record() {
+    let mut first = Replayer::new(vec![]);
+    assert_eq!(first.wait("w", 60, 0).unwrap(), Progress::Pending);
+    first.finish(GuestOutcome::Pending, 1).unwrap();
+    let journal = first.unflushed().to_vec();
+
+    let mut again = Replayer::new(journal.clone());
+    assert_eq!(again.wait("w", 60, 2).unwrap(), Progress::Pending);
+    assert!(
+        again.unflushed().is_empty(),
+        "a replayed wait records nothing"
+    );
+    again.fail_execution(ErrorObject::new("Runtime.Trap", "boom"), 3);
+    assert!(matches!(
+        again.unflushed(),
+        [Event::InvocationCompleted { at: 3 }, Event::ExecutionFailed { error, .. }] if error.error_type == "Runtime.Trap"
+    ));
+}

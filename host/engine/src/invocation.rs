@@ -3,7 +3,7 @@
 
 use crate::bindings::{self, cairn::workflow::log::Level};
 use crate::component::{Engine, Workflow};
-use crate::limits::{EPOCH_TICK, Limits, MAX_PAYLOAD_BYTES, MemoryCap};
+use crate::limits::{EPOCH_TICK, Limits, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MemoryCap};
 use anyhow::Result;
 use cairn_core::{ErrorObject, Event, Fault, Finish, GuestOutcome, Millis, Replayer};
 use std::sync::Arc;
@@ -25,9 +25,11 @@ pub type Logger = Arc<dyn Fn(Level, &str) + Send + Sync>;
 pub enum InvocationEnd {
     /// The guest returned and its outcome was recorded.
     Finished(Finish),
-    /// The guest's calls differ from the history. Nothing was recorded and
-    /// the execution is as it was.
-    Diverged(Fault),
+    /// The guest could not replay the execution's history: its calls differ
+    /// from the record, or it trapped, hit a limit or broke the protocol
+    /// before replay caught up. Nothing was recorded; the execution is as it
+    /// was (another component, or other limits, may still resume it).
+    CannotReplay(String),
     /// The guest trapped, hit a limit or broke the protocol: the execution
     /// failed with this error, recorded after everything recorded before.
     Failed(ErrorObject),
@@ -95,18 +97,38 @@ impl HostState {
     }
 
     /// Fails the invocation when a payload from the guest is too large.
-    pub(crate) fn check_payload(&mut self, what: &str, payload: &str) -> wasmtime::Result<()> {
-        if payload.len() > MAX_PAYLOAD_BYTES {
-            return self.abort(Abort::Fail(ErrorObject::new(
-                "Runtime.PayloadTooLarge",
-                format!(
-                    "{what} is {} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes",
-                    payload.len()
-                ),
-            )));
+    pub(crate) fn check_payload(&mut self, what: &str, bytes: usize) -> wasmtime::Result<()> {
+        match too_large(what, bytes, MAX_PAYLOAD_BYTES) {
+            Some(error) => self.abort(Abort::Fail(error)),
+            None => Ok(()),
         }
-        Ok(())
     }
+
+    /// Fails the invocation when an operation's name is too long to record.
+    pub(crate) fn check_name(&mut self, name: &str) -> wasmtime::Result<()> {
+        match too_large("an operation's name", name.len(), MAX_NAME_BYTES) {
+            Some(error) => self.abort(Abort::Fail(error)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The `Runtime.PayloadTooLarge` error for `bytes` over `limit`, if they are.
+fn too_large(what: &str, bytes: usize, limit: usize) -> Option<ErrorObject> {
+    (bytes > limit).then(|| {
+        ErrorObject::new(
+            "Runtime.PayloadTooLarge",
+            format!("{what} is {bytes} bytes; the limit is {limit} bytes"),
+        )
+    })
+}
+
+/// How many bytes an error object records.
+pub(crate) fn error_size(error: &ErrorObject) -> usize {
+    error.error_type.len()
+        + error.error_message.len()
+        + error.error_data.as_ref().map_or(0, String::len)
+        + error.stack_trace.iter().map(String::len).sum::<usize>()
 }
 
 pub fn now_millis() -> Millis {
@@ -148,10 +170,13 @@ pub fn invoke(
     store.set_epoch_deadline(ticks);
     store.epoch_deadline_trap();
 
-    let returned = workflow
+    // A failure to instantiate is the host's (a full pool, say), not the
+    // workflow's: the invocation may be retried.
+    let instance = workflow
         .pre
         .instantiate(&mut store)
-        .and_then(|instance| instance.call_run(&mut store, input));
+        .map_err(|e| anyhow::anyhow!("cannot instantiate the workflow: {e}"))?;
+    let returned = instance.call_run(&mut store, input);
     let now = now_millis();
     let mut state = store.into_data();
     let end = match returned {
@@ -161,15 +186,17 @@ pub fn invoke(
                 bindings::Outcome::Failed(error) => GuestOutcome::Failed(from_wit(error)),
                 bindings::Outcome::Pending => GuestOutcome::Pending,
             };
-            let too_large = match &outcome {
-                GuestOutcome::Succeeded(result) => result.len() > MAX_PAYLOAD_BYTES,
-                _ => false,
+            let oversized = match &outcome {
+                GuestOutcome::Succeeded(result) => {
+                    too_large("the workflow's result", result.len(), MAX_PAYLOAD_BYTES)
+                }
+                GuestOutcome::Failed(error) => {
+                    too_large("the workflow's error", error_size(error), MAX_PAYLOAD_BYTES)
+                }
+                GuestOutcome::Pending => None,
             };
-            if too_large {
-                Abort::Fail(ErrorObject::new(
-                    "Runtime.PayloadTooLarge",
-                    format!("the workflow's result is larger than {MAX_PAYLOAD_BYTES} bytes"),
-                ))
+            if let Some(error) = oversized {
+                Abort::Fail(error)
             } else {
                 match state.replayer.finish(outcome, now) {
                     Ok(finish) => {
@@ -187,7 +214,13 @@ pub fn invoke(
     };
     let end = match end {
         Abort::Storage(error) => return Err(error),
-        Abort::Diverged(fault) => InvocationEnd::Diverged(fault),
+        Abort::Diverged(fault) => InvocationEnd::CannotReplay(fault.to_string()),
+        Abort::Fail(error) if state.replayer.is_replaying() => {
+            InvocationEnd::CannotReplay(format!(
+                "it failed while replaying its recorded history, at position {}: {error}",
+                state.replayer.position()
+            ))
+        }
         Abort::Fail(error) => {
             state.replayer.fail_execution(error.clone(), now);
             state.persist()?;

@@ -25,6 +25,9 @@ pub const POOLED_INSTANCES: u32 = 64;
 /// safe per-operation bound.
 pub const MAX_PAYLOAD_BYTES: usize = 256 << 10;
 
+/// Longest operation name (AWS's bound): names are stored with every start.
+pub const MAX_NAME_BYTES: usize = 256;
+
 /// The most bytes one random read may ask for.
 pub const MAX_RANDOM_BYTES: u64 = 64 << 10;
 

@@ -134,14 +134,15 @@ fn resume(
     options: &RunOptions,
 ) -> Result<Outcome> {
     let mut journal = db.journal(execution.id)?;
-    let mut pinned = execution.component_hash == workflow.hash;
+    // An upgrade: the first events the new component writes re-pin the execution.
+    let repin = (execution.component_hash != workflow.hash).then_some(workflow.hash);
     loop {
         let fired = fire_due_timers(&journal, now_millis(), options.skip_time);
         if !fired.is_empty() {
-            db.append(execution.id, journal.len(), &fired)?;
+            db.append(execution.id, journal.len(), &fired, None)?;
             journal.extend(fired);
         }
-        let sink = db.sink(execution.id, journal.len());
+        let sink = db.sink(execution.id, journal.len(), repin);
         let (end, after) = invoke(
             engine,
             workflow,
@@ -152,10 +153,6 @@ fn resume(
             options.logger.clone(),
         )?;
         journal = after;
-        if !pinned && !matches!(end, InvocationEnd::Diverged(_)) {
-            db.repin(execution.id, &workflow.hash)?;
-            pinned = true;
-        }
         match end {
             InvocationEnd::Finished(Finish::Succeeded(result)) => {
                 return Ok(Outcome::Succeeded(result));
@@ -163,9 +160,9 @@ fn resume(
             InvocationEnd::Finished(Finish::Failed(error)) | InvocationEnd::Failed(error) => {
                 return Ok(Outcome::Failed(error));
             }
-            InvocationEnd::Diverged(fault) => {
+            InvocationEnd::CannotReplay(why) => {
                 bail!(
-                    "execution {:?} cannot resume on this component: {fault}",
+                    "execution {:?} cannot resume on this component: {why}",
                     execution.name
                 )
             }
@@ -174,7 +171,6 @@ fn resume(
                     .into_iter()
                     .map(|timer| timer.due)
                     .min();
-                db.set_wake_at(execution.id, wake_at)?;
                 let Some(wake_at) = wake_at else {
                     bail!(
                         "execution {:?} suspended with nothing to wait for",

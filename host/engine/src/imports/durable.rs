@@ -4,10 +4,11 @@ use crate::bindings::ErrorObject;
 use crate::bindings::cairn::workflow::durable::{
     Attempt, Host, Progress, RetryReason, Semantics, StepBegin, StepKind, StepOptions,
 };
-use crate::invocation::{Abort, HostState, from_wit, now_millis, to_wit};
+use crate::invocation::{Abort, HostState, error_size, from_wit, now_millis, to_wit};
 
 impl Host for HostState {
     fn begin_step(&mut self, name: String, options: StepOptions) -> wasmtime::Result<StepBegin> {
+        self.check_name(&name)?;
         let kind = match options.kind {
             StepKind::Step => cairn_core::StepKind::Step,
             StepKind::WaitForCondition => cairn_core::StepKind::WaitForCondition,
@@ -46,13 +47,12 @@ impl Host for HostState {
     }
 
     fn end_step(&mut self, result: Result<String, ErrorObject>) -> wasmtime::Result<()> {
-        if let Ok(payload) = &result {
-            self.check_payload("a step's result", payload)?;
+        let result = result.map_err(from_wit);
+        match &result {
+            Ok(payload) => self.check_payload("a step's result", payload.len())?,
+            Err(error) => self.check_payload("a step's error", error_size(error))?,
         }
-        match self
-            .replayer
-            .end_step(result.map_err(from_wit), now_millis())
-        {
+        match self.replayer.end_step(result, now_millis()) {
             Ok(()) => Ok(()),
             Err(fault) => self.abort(fault),
         }
@@ -60,9 +60,13 @@ impl Host for HostState {
 
     fn retry_step(&mut self, reason: RetryReason, delay_seconds: u64) -> wasmtime::Result<()> {
         let reason = match reason {
-            RetryReason::Failed(error) => cairn_core::RetryReason::Failed(from_wit(error)),
+            RetryReason::Failed(error) => {
+                let error = from_wit(error);
+                self.check_payload("a step's error", error_size(&error))?;
+                cairn_core::RetryReason::Failed(error)
+            }
             RetryReason::Polled(state) => {
-                self.check_payload("a poll's state", &state)?;
+                self.check_payload("a poll's state", state.len())?;
                 cairn_core::RetryReason::Polled(state)
             }
         };
@@ -76,6 +80,7 @@ impl Host for HostState {
     }
 
     fn wait(&mut self, name: String, seconds: u64) -> wasmtime::Result<Progress> {
+        self.check_name(&name)?;
         match self.replayer.wait(&name, seconds, now_millis()) {
             Ok(cairn_core::Progress::Done) => Ok(Progress::Done),
             Ok(cairn_core::Progress::Pending) => Ok(Progress::Pending),

@@ -14,10 +14,6 @@ impl Host for HostState {
         Ok(())
     }
 
-    fn is_replaying(&mut self) -> wasmtime::Result<bool> {
-        Ok(self.replayer.is_replaying())
-    }
-
     fn panicked(&mut self, mut message: String) -> wasmtime::Result<()> {
         if message.len() > MAX_PANIC_MESSAGE {
             let mut cut = MAX_PANIC_MESSAGE;

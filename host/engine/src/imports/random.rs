@@ -1,4 +1,5 @@
-//! `wasi:random`: every read, secure or not, is journaled.
+//! `wasi:random`: every read, secure or not, is journaled; the insecure seed
+//! is a constant of the execution.
 
 use super::WASI_VERSION;
 use crate::invocation::{Abort, HostState};
@@ -35,13 +36,8 @@ pub(super) fn shadow(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         .instance(&format!("wasi:random/insecure-seed@{WASI_VERSION}"))?
         .func_wrap(
             "insecure-seed",
-            |mut store: StoreContextMut<'_, HostState>, (): ()| {
-                let bytes = read(store.data_mut(), 16)?;
-                let (low, high) = bytes.split_at(8);
-                Ok(((
-                    u64::from_le_bytes(low.try_into().expect("8 bytes")),
-                    u64::from_le_bytes(high.try_into().expect("8 bytes")),
-                ),))
+            |store: StoreContextMut<'_, HostState>, (): ()| {
+                Ok((store.data().replayer.insecure_seed(),))
             },
         )?;
     Ok(())

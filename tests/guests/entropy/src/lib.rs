@@ -12,6 +12,10 @@ struct Input {
     reads: u32,
     #[serde(default = "one")]
     wait_seconds: u64,
+    /// A step after the first half whose body sleeps this long (a point to
+    /// kill the process at, with the first half's reads just made durable).
+    #[serde(default)]
+    slow_step_ms: u64,
 }
 
 fn one() -> u64 {
@@ -57,12 +61,19 @@ fn read_some(n: u32, digest: &mut Digest, last: &mut Option<Instant>) -> Result<
 }
 
 fn entropy(ctx: &mut Context, input: Input) -> Result<Output, Error> {
+    ctx.info(format!("reading {} times", input.reads));
     let half = input.reads / 2;
     let mut digest = Digest(0xcbf29ce484222325);
     let mut last = None;
     let mut monotonic_ok = read_some(half, &mut digest, &mut last)?;
     let seen = format!("{:016x}", digest.0);
     let recorded = ctx.step("digest-first-half", || Ok::<_, Error>(seen.clone()))?;
+    if input.slow_step_ms > 0 {
+        ctx.step("slow", || {
+            std::thread::sleep(Duration::from_millis(input.slow_step_ms));
+            Ok::<_, Error>(())
+        })?;
+    }
     ctx.wait("between-halves", Duration::from_secs(input.wait_seconds))?;
     monotonic_ok &= read_some(input.reads - half, &mut digest, &mut last)?;
     Ok(Output {
