@@ -21,9 +21,9 @@ struct Input {
     /// Record each attempt before its body runs (at most once per retry).
     #[serde(default)]
     at_most_once: bool,
-    /// How long one call to the dependency takes.
+    /// How long the first attempt's call takes (a slow first try).
     #[serde(default)]
-    call_ms: u64,
+    first_call_ms: u64,
 }
 
 fn unavailable() -> String {
@@ -58,7 +58,9 @@ fn flaky(ctx: &mut Context, input: Input) -> Result<String, Error> {
     let answer = ctx.step_with("call-dependency", config, || {
         let attempt = cairn::attempt();
         cairn::log(cairn::Level::Info, format!("body ran: attempt {attempt}"));
-        std::thread::sleep(Duration::from_millis(input.call_ms));
+        if attempt == 1 {
+            std::thread::sleep(Duration::from_millis(input.first_call_ms));
+        }
         if attempt <= input.failures {
             return Err(Error::new(
                 input.error_type.as_str(),
