@@ -99,7 +99,10 @@ impl RetryDecision {
 /// Decides, after a step's attempt failed with an error, whether to try again.
 /// `Default` is AWS's: [`Backoff::retry_default`], every error retryable.
 #[derive(Clone)]
-pub struct RetryStrategy(Rc<dyn Fn(&Error, u32) -> RetryDecision>);
+pub struct RetryStrategy(Rc<RetryFn>);
+
+/// `(error, attempts_made) -> decision`.
+type RetryFn = dyn Fn(&Error, u32) -> RetryDecision;
 
 impl RetryStrategy {
     /// Any decision: `decide(error, attempts_made)`.
@@ -216,7 +219,10 @@ pub enum PollDecision {
 }
 
 /// Decides, after each poll of a `wait_for_condition`, what comes next.
-pub struct WaitStrategy<S>(Box<dyn Fn(&S, u32) -> PollDecision>);
+pub struct WaitStrategy<S>(Box<PollFn<S>>);
+
+/// `(state, attempts_made) -> decision`.
+type PollFn<S> = dyn Fn(&S, u32) -> PollDecision;
 
 impl<S> WaitStrategy<S> {
     /// Polls while `should_continue(state)` holds, with AWS's default backoff
