@@ -1,8 +1,10 @@
 use crate::Error;
 use crate::bindings::durable::{self, Progress, RetryReason, StepBegin, StepKind, StepOptions};
+use crate::bindings::durable::{CallbackOptions, CallbackState};
 use crate::strategy::{PollDecision, RetryStrategy, WaitStrategy};
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Display;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 /// Log levels for [`Context::log`].
@@ -155,6 +157,65 @@ impl Context {
         }
     }
 
+    /// Creates a callback: an id the outside world completes (with
+    /// `cairn callback succeed ID RESULT`, or AWS's
+    /// SendDurableExecutionCallbackSuccess) and the workflow waits on with
+    /// [`Context::wait_callback`]. Give the id away from a step.
+    pub fn create_callback<T>(
+        &mut self,
+        name: &str,
+        config: CallbackConfig,
+    ) -> Result<Callback<T>, Error> {
+        let options = CallbackOptions {
+            timeout_seconds: config.timeout.map_or(0, whole_seconds),
+            heartbeat_timeout_seconds: config.heartbeat_timeout.map_or(0, whole_seconds),
+        };
+        Ok(Callback {
+            id: durable::create_callback(name, options),
+            name: name.to_owned(),
+            result: PhantomData,
+        })
+    }
+
+    /// Waits, suspended, until the callback is completed, and returns its
+    /// result (JSON, decoded) or its error: the sender's, or `Callback.Timeout`
+    /// or `Callback.Heartbeat`.
+    pub fn wait_callback<T: DeserializeOwned>(
+        &mut self,
+        callback: &Callback<T>,
+    ) -> Result<T, Error> {
+        match durable::wait_callback(&callback.id) {
+            CallbackState::Succeeded(json) => serde_json::from_str(&json).map_err(|error| {
+                Error::new(
+                    "SerializationError",
+                    format!(
+                        "callback {:?}: its result does not fit the type asked for: {error}",
+                        callback.name
+                    ),
+                )
+            }),
+            CallbackState::Failed(error) => Err(Error::from_object(error)),
+            CallbackState::Pending => Err(Error::pending()),
+        }
+    }
+
+    /// Creates a callback, hands its id to `submitter` in a step (which tells
+    /// the outside world, once: it is recorded), and waits for the result.
+    pub fn wait_for_callback<T, E>(
+        &mut self,
+        name: &str,
+        config: CallbackConfig,
+        submitter: impl FnOnce(&str) -> Result<(), E>,
+    ) -> Result<T, Error>
+    where
+        T: DeserializeOwned,
+        E: Into<Error>,
+    {
+        let callback = self.create_callback(name, config)?;
+        self.step(&format!("{name}-submitter"), || submitter(callback.id()))?;
+        self.wait_callback(&callback)
+    }
+
     /// A durable timer: the workflow suspends (holding no compute) and
     /// resumes after `duration`, rounded up to whole seconds (1 s to 366 days).
     pub fn wait(&mut self, name: &str, duration: Duration) -> Result<(), Error> {
@@ -191,6 +252,28 @@ impl Context {
 
     pub fn error(&self, message: impl Display) {
         self.log(Level::Error, message)
+    }
+}
+
+/// How long a callback may take. `None`: no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallbackConfig {
+    pub timeout: Option<Duration>,
+    /// The longest silence allowed between heartbeats from its holder.
+    pub heartbeat_timeout: Option<Duration>,
+}
+
+/// A callback created by [`Context::create_callback`], whose result is a `T`.
+pub struct Callback<T> {
+    id: String,
+    name: String,
+    result: PhantomData<fn() -> T>,
+}
+
+impl<T> Callback<T> {
+    /// What the outside world completes the callback with.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 }
 

@@ -21,6 +21,9 @@
 //!   [`RetryStrategy`], with durable delays between attempts.
 //! - [`Context::wait_for_condition`] polls a check with a [`WaitStrategy`],
 //!   carrying state from poll to poll.
+//! - [`Context::wait_for_callback`] (or [`Context::create_callback`] and
+//!   [`Context::wait_callback`]) waits for the outside world: a person's
+//!   approval, a webhook, with a timeout and heartbeats.
 //! - [`Context::wait`] is a durable timer: the workflow suspends, holding no
 //!   compute, and resumes when it is due.
 //! - `SystemTime::now()`, `Instant::now()` and random numbers (`getrandom`,
@@ -38,7 +41,7 @@ mod context;
 mod error;
 mod strategy;
 
-pub use context::{Context, Level, Semantics, StepConfig, attempt};
+pub use context::{Callback, CallbackConfig, Context, Level, Semantics, StepConfig, attempt};
 pub use error::Error;
 pub use strategy::{
     Backoff, Jitter, PollDecision, RetryDecision, RetryStrategy, Retryable, WaitStrategy,

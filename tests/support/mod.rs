@@ -27,6 +27,7 @@ pub fn guest(name: &str) -> PathBuf {
             "order",
             "flaky",
             "poller",
+            "approval",
             "steps",
             "entropy",
             "misbehave",

@@ -4,8 +4,10 @@
 //! workflow failed, 2 Cairn could not do what was asked.
 
 use anyhow::{Context as _, Result, bail};
-use cairn_core::history;
+use cairn_core::{ErrorObject, history};
 use cairn_engine::crate_build::build_crate;
+use cairn_engine::invocation::now_millis;
+use cairn_engine::sqlite::Completion;
 use cairn_engine::{
     Db, Durability, Engine, Limits, LogLevel, Notice, Outcome, RunOptions, RunRequest, Status,
 };
@@ -75,6 +77,11 @@ enum Command {
     },
     /// Show one execution, as Lambda's GetDurableExecution does.
     Get { name: String },
+    /// Complete, fail or heartbeat a callback, by its id.
+    Callback {
+        #[command(subcommand)]
+        action: CallbackAction,
+    },
     /// Show an execution's history.
     History {
         name: String,
@@ -82,6 +89,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum CallbackAction {
+    /// Complete the callback with a result (text; JSON by convention).
+    Succeed {
+        id: String,
+        #[arg(default_value = "null")]
+        result: String,
+    },
+    /// Fail the callback with an error.
+    Fail {
+        id: String,
+        #[arg(long = "type", default_value = "CallbackFailed")]
+        error_type: String,
+        #[arg(long, default_value = "")]
+        message: String,
+        /// JSON data carried by the error.
+        #[arg(long)]
+        data: Option<String>,
+    },
+    /// Tell the workflow the callback's holder is still at work.
+    Heartbeat { id: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -148,10 +178,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     eprintln!("[{label}] {} {message}", level_name(level));
                 }),
                 notify: Arc::new(|notice| match notice {
-                    Notice::Suspended { until } => eprintln!(
+                    Notice::Suspended { until: Some(until) } => eprintln!(
                         "cairn: suspended until {} (no instance is held meanwhile)",
                         history::iso8601(until)
                     ),
+                    Notice::Suspended { until: None } => {
+                        eprintln!(
+                            "cairn: suspended until a callback is completed (cairn callback ...)"
+                        )
+                    }
                     Notice::Resumed => eprintln!("cairn: resuming by replay"),
                 }),
             };
@@ -199,6 +234,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         .unwrap_or_else(|| "-".into()),
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Callback { action } => {
+            let db = Db::open(&cli.db, Durability::Full)?;
+            let (id, completion) = match action {
+                CallbackAction::Succeed { id, result } => {
+                    if result.len() > cairn_engine::limits::MAX_PAYLOAD_BYTES {
+                        bail!(
+                            "the result is {} bytes; the limit is {} bytes",
+                            result.len(),
+                            cairn_engine::limits::MAX_PAYLOAD_BYTES
+                        );
+                    }
+                    (id, Completion::Succeed(result))
+                }
+                CallbackAction::Fail {
+                    id,
+                    error_type,
+                    message,
+                    data,
+                } => {
+                    let mut error = ErrorObject::new(error_type, message);
+                    error.error_data = data;
+                    (id, Completion::Fail(error))
+                }
+                CallbackAction::Heartbeat { id } => (id, Completion::Heartbeat),
+            };
+            db.complete_callback(&id, completion, now_millis())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Get { name } => {

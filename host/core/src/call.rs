@@ -8,11 +8,24 @@ use std::sync::LazyLock;
 /// An import call that replay answers in order and checks against the record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Call<'a> {
-    Step { name: &'a str, kind: StepKind },
-    Wait { name: &'a str, seconds: u64 },
+    Step {
+        name: &'a str,
+        kind: StepKind,
+    },
+    Wait {
+        name: &'a str,
+        seconds: u64,
+    },
     WallClock,
     MonotonicClock,
-    Random { len: u64 },
+    Random {
+        len: u64,
+    },
+    Callback {
+        name: &'a str,
+        timeout_seconds: u64,
+        heartbeat_timeout_seconds: u64,
+    },
 }
 
 impl Call<'_> {
@@ -35,6 +48,16 @@ impl Call<'_> {
             Call::WallClock => hash(b"wall-clock", &[]),
             Call::MonotonicClock => hash(b"monotonic-clock", &[]),
             Call::Random { len } => hash(b"random", &len.to_le_bytes()),
+            Call::Callback {
+                timeout_seconds,
+                heartbeat_timeout_seconds,
+                ..
+            } => {
+                let mut args = [0u8; 16];
+                args[..8].copy_from_slice(&timeout_seconds.to_le_bytes());
+                args[8..].copy_from_slice(&heartbeat_timeout_seconds.to_le_bytes());
+                hash(b"callback", &args)
+            }
         }
     }
 
@@ -53,6 +76,14 @@ impl Call<'_> {
             | (
                 Call::Wait { name, .. },
                 Event::WaitStarted {
+                    name: recorded,
+                    fingerprint,
+                    ..
+                },
+            )
+            | (
+                Call::Callback { name, .. },
+                Event::CallbackStarted {
                     name: recorded,
                     fingerprint,
                     ..
@@ -91,6 +122,14 @@ impl fmt::Display for Call<'_> {
             Call::WallClock => write!(f, "wall-clock read")?,
             Call::MonotonicClock => write!(f, "monotonic-clock read")?,
             Call::Random { len } => write!(f, "random read of {len} bytes")?,
+            Call::Callback {
+                name,
+                timeout_seconds,
+                heartbeat_timeout_seconds,
+            } => write!(
+                f,
+                "callback {name:?} (timeout {timeout_seconds} s, heartbeat timeout {heartbeat_timeout_seconds} s)"
+            )?,
         }
         match self {
             Call::Wait { .. } => write!(f, " (fingerprint {:016x})", self.fingerprint()),
@@ -112,6 +151,17 @@ pub fn describe_recorded(event: &Event) -> String {
         Event::WallClock { .. } => "wall-clock read".into(),
         Event::MonotonicClock { .. } => "monotonic-clock read".into(),
         Event::Random { bytes } => format!("random read of {} bytes", bytes.len()),
+        Event::CallbackStarted {
+            name,
+            timeout_seconds,
+            heartbeat_timeout_seconds,
+            ..
+        } => Call::Callback {
+            name,
+            timeout_seconds: *timeout_seconds,
+            heartbeat_timeout_seconds: *heartbeat_timeout_seconds,
+        }
+        .to_string(),
         other => format!("{other:?}"),
     }
 }

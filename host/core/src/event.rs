@@ -156,6 +156,41 @@ pub enum Event {
         error: ErrorObject,
         at: Millis,
     },
+    /// Call: a callback was created; `callback_id` is what the outside world
+    /// completes it with (random, unguessable). 0 seconds: no timeout.
+    CallbackStarted {
+        id: OpId,
+        name: String,
+        fingerprint: Fingerprint,
+        callback_id: String,
+        timeout_seconds: u64,
+        heartbeat_timeout_seconds: u64,
+        at: Millis,
+    },
+    /// From outside: the callback's result (the sender's bytes, as text).
+    CallbackSucceeded {
+        id: OpId,
+        result: String,
+        at: Millis,
+    },
+    /// From outside: the callback failed with this error.
+    CallbackFailed {
+        id: OpId,
+        error: ErrorObject,
+        at: Millis,
+    },
+    /// From outside: the callback's holder is alive (resets the heartbeat timeout).
+    CallbackHeartbeat {
+        id: OpId,
+        at: Millis,
+    },
+    /// The scheduler closed the callback: its timeout, or its heartbeat
+    /// timeout, passed.
+    CallbackTimedOut {
+        id: OpId,
+        heartbeat: bool,
+        at: Millis,
+    },
 }
 
 impl Event {
@@ -164,6 +199,7 @@ impl Event {
         match self {
             Event::StepStarted { attempt, .. } => *attempt == 1,
             Event::WaitStarted { .. }
+            | Event::CallbackStarted { .. }
             | Event::WallClock { .. }
             | Event::MonotonicClock { .. }
             | Event::Random { .. } => true,
@@ -180,7 +216,11 @@ impl Event {
             | Event::StepFailed { id, .. }
             | Event::StepRetried { id, .. }
             | Event::StepReady { id, .. }
-            | Event::WaitSucceeded { id, .. } => Some(id),
+            | Event::WaitSucceeded { id, .. }
+            | Event::CallbackSucceeded { id, .. }
+            | Event::CallbackFailed { id, .. }
+            | Event::CallbackHeartbeat { id, .. }
+            | Event::CallbackTimedOut { id, .. } => Some(id),
             _ => None,
         }
     }

@@ -119,7 +119,52 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
                 }
             }
             // The backend's own bookkeeping: AWS's history has no event for it.
-            Event::StepReady { .. } => continue,
+            Event::StepReady { .. } | Event::CallbackHeartbeat { .. } => continue,
+            Event::CallbackStarted {
+                id,
+                name,
+                callback_id,
+                timeout_seconds,
+                heartbeat_timeout_seconds,
+                ..
+            } => {
+                names.insert(id, name);
+                (
+                    "CallbackStarted",
+                    wire_id(id),
+                    Some(name.as_str()),
+                    json!({
+                        "CallbackId": callback_id,
+                        "Timeout": timeout_seconds,
+                        "HeartbeatTimeout": heartbeat_timeout_seconds,
+                    }),
+                )
+            }
+            Event::CallbackSucceeded { id, result, .. } => (
+                "CallbackSucceeded",
+                wire_id(id),
+                names.get(id.as_str()).copied(),
+                json!({ "Result": payload(result) }),
+            ),
+            Event::CallbackFailed { id, error, .. } => (
+                "CallbackFailed",
+                wire_id(id),
+                names.get(id.as_str()).copied(),
+                json!({ "Error": error_payload(error) }),
+            ),
+            Event::CallbackTimedOut { id, heartbeat, .. } => {
+                let error_type = if *heartbeat {
+                    "Callback.Heartbeat"
+                } else {
+                    "Callback.Timeout"
+                };
+                (
+                    "CallbackTimedOut",
+                    wire_id(id),
+                    names.get(id.as_str()).copied(),
+                    json!({ "Error": error_payload(&ErrorObject::new(error_type, "the callback timed out")) }),
+                )
+            }
             Event::WaitStarted {
                 id,
                 name,
@@ -216,6 +261,11 @@ fn event_time(event: &Event) -> Millis {
         | Event::StepFailed { at, .. }
         | Event::StepRetried { at, .. }
         | Event::StepReady { at, .. }
+        | Event::CallbackStarted { at, .. }
+        | Event::CallbackSucceeded { at, .. }
+        | Event::CallbackFailed { at, .. }
+        | Event::CallbackHeartbeat { at, .. }
+        | Event::CallbackTimedOut { at, .. }
         | Event::WaitStarted { at, .. }
         | Event::WaitSucceeded { at, .. }
         | Event::InvocationCompleted { at }
@@ -334,6 +384,44 @@ pub fn timeline(journal: &[Event]) -> String {
                 id,
                 names.get(id.as_str()).copied().unwrap_or(""),
                 format!("attempt {attempt} due"),
+            ),
+            Event::CallbackStarted {
+                id,
+                name,
+                callback_id,
+                ..
+            } => {
+                names.insert(id, name);
+                ("CallbackStarted", id, name, format!("id {callback_id}"))
+            }
+            Event::CallbackSucceeded { id, result, .. } => (
+                "CallbackSucceeded",
+                id,
+                names.get(id.as_str()).copied().unwrap_or(""),
+                clip(result),
+            ),
+            Event::CallbackFailed { id, error, .. } => (
+                "CallbackFailed",
+                id,
+                names.get(id.as_str()).copied().unwrap_or(""),
+                clip(&error.to_string()),
+            ),
+            Event::CallbackHeartbeat { id, .. } => (
+                "CallbackHeartbeat",
+                id,
+                names.get(id.as_str()).copied().unwrap_or(""),
+                String::new(),
+            ),
+            Event::CallbackTimedOut { id, heartbeat, .. } => (
+                "CallbackTimedOut",
+                id,
+                names.get(id.as_str()).copied().unwrap_or(""),
+                if *heartbeat {
+                    "heartbeat missed"
+                } else {
+                    "timeout"
+                }
+                .to_string(),
             ),
             Event::StepSucceeded { id, result, .. } => (
                 "StepSucceeded",

@@ -12,4 +12,6 @@ pub mod replay;
 
 pub use call::Call;
 pub use event::{ErrorObject, Event, Fingerprint, Millis, OpId, RetryReason, StepKind};
-pub use replay::{Fault, Finish, GuestOutcome, Progress, Replayer, Semantics, StepBegin};
+pub use replay::{
+    CallbackState, Fault, Finish, GuestOutcome, Progress, Replayer, Semantics, StepBegin,
+};

@@ -73,6 +73,16 @@ pub enum Progress {
     Pending,
 }
 
+/// Where a callback stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallbackState {
+    Succeeded(String),
+    /// Failed from outside, or timed out (`Callback.Timeout`,
+    /// `Callback.Heartbeat`).
+    Failed(ErrorObject),
+    Pending,
+}
+
 /// How the guest's `run` export returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GuestOutcome {
@@ -129,6 +139,8 @@ pub struct Replayer {
     open_step: Option<OpenStep>,
     /// The first operation that answered pending: (position, description).
     pending: Option<(usize, String)>,
+    /// Each callback id's index into `calls`.
+    callbacks: HashMap<String, usize, BuildHasherDefault<Fnv>>,
 }
 
 impl Replayer {
@@ -137,10 +149,18 @@ impl Replayer {
         let mut calls = Vec::new();
         let mut trails = Vec::new();
         let mut started: HashMap<&str, usize, BuildHasherDefault<Fnv>> = HashMap::default();
+        let mut callbacks = HashMap::default();
         for (index, event) in journal.iter().enumerate() {
             if event.is_call() {
                 if let Event::StepStarted { id, .. } | Event::WaitStarted { id, .. } = event {
                     started.insert(id, calls.len());
+                }
+                if let Event::CallbackStarted {
+                    id, callback_id, ..
+                } = event
+                {
+                    started.insert(id, calls.len());
+                    callbacks.insert(callback_id.clone(), calls.len());
                 }
                 calls.push(index);
                 trails.push(Trail::default());
@@ -163,6 +183,7 @@ impl Replayer {
             last_monotonic: 0,
             open_step: None,
             pending: None,
+            callbacks,
         }
     }
 
@@ -404,6 +425,101 @@ impl Replayer {
         Ok(Progress::Pending)
     }
 
+    /// Creates a callback (or finds the recorded one) and returns its id;
+    /// `new_id` makes a fresh one. 0 seconds: no timeout.
+    pub fn create_callback(
+        &mut self,
+        name: &str,
+        timeout_seconds: u64,
+        heartbeat_timeout_seconds: u64,
+        new_id: impl FnOnce() -> String,
+        now: Millis,
+    ) -> Result<String, Fault> {
+        self.check_outside_step(&format!("callback {name:?}"))?;
+        for seconds in [timeout_seconds, heartbeat_timeout_seconds] {
+            if seconds > MAX_WAIT_SECONDS {
+                return Err(Fault::Misuse(format!(
+                    "callback {name:?}: a timeout of {seconds} s; timeouts last at most {MAX_WAIT_SECONDS} seconds"
+                )));
+            }
+        }
+        let call = Call::Callback {
+            name,
+            timeout_seconds,
+            heartbeat_timeout_seconds,
+        };
+        self.op_counter += 1;
+        if let Some((index, _)) = self.replay_call(call)? {
+            let Event::CallbackStarted { callback_id, .. } = &self.journal[index] else {
+                unreachable!("matched a callback call")
+            };
+            return Ok(callback_id.clone());
+        }
+        let callback_id = new_id();
+        self.callbacks.insert(callback_id.clone(), self.calls.len());
+        self.record_call(Event::CallbackStarted {
+            id: self.op_counter.to_string(),
+            name: name.to_owned(),
+            fingerprint: call.fingerprint(),
+            callback_id: callback_id.clone(),
+            timeout_seconds,
+            heartbeat_timeout_seconds,
+            at: now,
+        });
+        Ok(callback_id)
+    }
+
+    /// Where the callback `callback_id` stands; pending means: return pending.
+    pub fn wait_callback(&mut self, callback_id: &str) -> Result<CallbackState, Fault> {
+        self.check_outside_step("a wait on a callback")?;
+        if let Some((position, pending)) = &self.pending {
+            return Err(Fault::Misuse(format!(
+                "the workflow waited on a callback after {pending} at position {position} returned pending; \
+                 propagate pending errors to the end of the workflow (with `?`)"
+            )));
+        }
+        let Some(&call) = self.callbacks.get(callback_id) else {
+            return Err(Fault::Misuse(format!(
+                "the workflow waited on an unknown callback id {callback_id:?}"
+            )));
+        };
+        let index = self.calls[call];
+        let Event::CallbackStarted { name, .. } = &self.journal[index] else {
+            unreachable!("callback ids index callback calls")
+        };
+        let state = match self.trails[call].last.map(|last| &self.journal[last]) {
+            Some(Event::CallbackSucceeded { result, .. }) => {
+                CallbackState::Succeeded(result.clone())
+            }
+            Some(Event::CallbackFailed { error, .. }) => CallbackState::Failed(error.clone()),
+            Some(Event::CallbackTimedOut { heartbeat, .. }) => {
+                CallbackState::Failed(if *heartbeat {
+                    ErrorObject::new(
+                        "Callback.Heartbeat",
+                        format!("callback {name:?} missed its heartbeat"),
+                    )
+                } else {
+                    ErrorObject::new("Callback.Timeout", format!("callback {name:?} timed out"))
+                })
+            }
+            _ => CallbackState::Pending,
+        };
+        if state == CallbackState::Pending {
+            self.pending = Some((call + 1, format!("callback {name:?}")));
+        }
+        Ok(state)
+    }
+
+    fn check_outside_step(&self, what: &str) -> Result<(), Fault> {
+        match &self.open_step {
+            Some(step) => Err(Fault::Misuse(format!(
+                "{what} inside the body of step {:?}: a step body cannot use durable operations",
+                step.name
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// `wasi:clocks/wall-clock.now`: (seconds, nanoseconds) since the epoch.
     pub fn wall_clock(&mut self, live: impl FnOnce() -> (u64, u32)) -> Result<(u64, u32), Fault> {
         if self.open_step.is_some() {
@@ -586,12 +702,18 @@ impl Hasher for Fnv {
     }
 }
 
-/// A durable timer the scheduler owes: a wait, or a step's retry delay.
+/// A durable timer the scheduler owes: a wait, a step's retry delay, or a
+/// callback's timeout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timer<'a> {
     pub id: &'a str,
     pub due: Millis,
+    /// Whether skipping time fires it early: waits and retry delays, as in
+    /// AWS's emulator; not callback timeouts.
+    pub skippable: bool,
     started: &'a Event,
+    /// For a callback: the heartbeat timeout comes first.
+    heartbeat: bool,
 }
 
 impl Timer<'_> {
@@ -616,9 +738,44 @@ impl Timer<'_> {
                 },
                 at: now,
             },
+            Event::CallbackStarted { id, .. } => Event::CallbackTimedOut {
+                id: id.clone(),
+                heartbeat: self.heartbeat,
+                at: now,
+            },
             other => unreachable!("{other:?} starts no timer"),
         }
     }
+}
+
+/// A callback's timer, given when its holder was last heard of.
+fn callback_timer(started: &Event, last_beat: Millis) -> Option<Timer<'_>> {
+    let Event::CallbackStarted {
+        id,
+        timeout_seconds,
+        heartbeat_timeout_seconds,
+        at,
+        ..
+    } = started
+    else {
+        return None;
+    };
+    let timeout = (*timeout_seconds > 0).then(|| at.saturating_add(timeout_seconds * 1000));
+    let heartbeat = (*heartbeat_timeout_seconds > 0)
+        .then(|| last_beat.saturating_add(heartbeat_timeout_seconds * 1000));
+    let (due, heartbeat) = match (timeout, heartbeat) {
+        (None, None) => return None,
+        (Some(timeout), Some(beat)) if beat < timeout => (beat, true),
+        (Some(timeout), _) => (timeout, false),
+        (None, Some(beat)) => (beat, true),
+    };
+    Some(Timer {
+        id,
+        due,
+        skippable: false,
+        started,
+        heartbeat,
+    })
 }
 
 /// Timers started and not yet fired, in the order they started.
@@ -641,10 +798,29 @@ pub fn pending_timers(journal: &[Event]) -> Vec<Timer<'_>> {
                 timers.push(Some(Timer {
                     id,
                     due: *due,
+                    skippable: true,
                     started: event,
+                    heartbeat: false,
                 }));
             }
-            Event::WaitSucceeded { id, .. } | Event::StepReady { id, .. } => {
+            Event::CallbackStarted { id, at, .. } => {
+                if let Some(timer) = callback_timer(event, *at) {
+                    by_id.insert(id, timers.len());
+                    timers.push(Some(timer));
+                }
+            }
+            Event::CallbackHeartbeat { id, at } => {
+                if let Some(&index) = by_id.get(id.as_str())
+                    && let Some(timer) = timers[index]
+                {
+                    timers[index] = callback_timer(timer.started, *at);
+                }
+            }
+            Event::WaitSucceeded { id, .. }
+            | Event::StepReady { id, .. }
+            | Event::CallbackSucceeded { id, .. }
+            | Event::CallbackFailed { id, .. }
+            | Event::CallbackTimedOut { id, .. } => {
                 if let Some(index) = by_id.remove(id.as_str()) {
                     timers[index] = None;
                 }
@@ -655,12 +831,12 @@ pub fn pending_timers(journal: &[Event]) -> Vec<Timer<'_>> {
     timers.into_iter().flatten().collect()
 }
 
-/// The events that fire every pending timer due at `now` (all of them when
-/// `skip_time`, as AWS's emulator does).
+/// The events that fire every pending timer due at `now` (and every
+/// skippable one when `skip_time`, as AWS's emulator does).
 pub fn fire_due_timers(journal: &[Event], now: Millis, skip_time: bool) -> Vec<Event> {
     pending_timers(journal)
         .into_iter()
-        .filter(|timer| skip_time || timer.due <= now)
+        .filter(|timer| (skip_time && timer.skippable) || timer.due <= now)
         .map(|timer| timer.fire(now))
         .collect()
 }

@@ -124,7 +124,7 @@ fn main() {
         )
         .unwrap();
         let execution = db.create("e", "steps", &workflow.hash, &input, 0).unwrap();
-        db.append(execution.id, 1, &journal[1..], None).unwrap();
+        db.append(execution.id, &journal[1..], None).unwrap();
         let time = median(201, || {
             let journal = db.journal(execution.id).unwrap();
             invoke(&engine, &workflow, journal, &input);

@@ -9,7 +9,7 @@ use crate::limits::{Limits, MAX_PAYLOAD_BYTES};
 use crate::sqlite::{Db, Execution, Status};
 use anyhow::{Result, bail};
 use cairn_core::replay::{fire_due_timers, pending_timers};
-use cairn_core::{ErrorObject, Finish, Millis};
+use cairn_core::{ErrorObject, Event, Finish, Millis};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,8 +30,9 @@ pub struct RunOptions {
 /// What a run reports as it goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Notice {
-    /// Waiting, with no instance, until this time (epoch milliseconds).
-    Suspended { until: Millis },
+    /// Waiting, with no instance, until this time (epoch milliseconds), or
+    /// until a callback is completed (`None`).
+    Suspended { until: Option<Millis> },
     /// Invoking again after a suspension.
     Resumed,
 }
@@ -133,17 +134,18 @@ fn resume(
     execution: &Execution,
     options: &RunOptions,
 ) -> Result<Outcome> {
-    let mut journal = db.journal(execution.id)?;
     // An upgrade: the first events the new component writes re-pin the execution.
     let repin = (execution.component_hash != workflow.hash).then_some(workflow.hash);
     loop {
+        // Read afresh: callbacks may have been completed from outside.
+        let mut journal = db.journal(execution.id)?;
         let fired = fire_due_timers(&journal, now_millis(), options.skip_time);
         if !fired.is_empty() {
-            db.append(execution.id, journal.len(), &fired, None)?;
-            journal.extend(fired);
+            db.append(execution.id, &fired, None)?;
+            journal = db.journal(execution.id)?;
         }
-        let sink = db.sink(execution.id, journal.len(), repin);
-        let (end, after) = invoke(
+        let sink = db.sink(execution.id, repin);
+        let (end, journal) = invoke(
             engine,
             workflow,
             journal,
@@ -152,7 +154,6 @@ fn resume(
             options.limits,
             options.logger.clone(),
         )?;
-        journal = after;
         match end {
             InvocationEnd::Finished(Finish::Succeeded(result)) => {
                 return Ok(Outcome::Succeeded(result));
@@ -167,25 +168,44 @@ fn resume(
                 )
             }
             InvocationEnd::Finished(Finish::Suspended) => {
-                let wake_at = pending_timers(&journal)
-                    .into_iter()
-                    .map(|timer| timer.due)
-                    .min();
-                let Some(wake_at) = wake_at else {
-                    bail!(
-                        "execution {:?} suspended with nothing to wait for",
-                        execution.name
-                    );
-                };
-                (options.notify)(Notice::Suspended { until: wake_at });
-                if !options.skip_time {
-                    let now = now_millis();
-                    if wake_at > now {
-                        std::thread::sleep(Duration::from_millis(wake_at - now));
-                    }
-                }
+                sleep_until_due(db, execution, &journal, options)?;
                 (options.notify)(Notice::Resumed);
             }
+        }
+    }
+}
+
+/// How often a suspended foreground run looks for events from outside.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Sleeps until the next timer is due (at once for skippable ones with
+/// `skip_time`) or until an event arrives from outside (a callback completed).
+fn sleep_until_due(
+    db: &Db,
+    execution: &Execution,
+    journal: &[Event],
+    options: &RunOptions,
+) -> Result<()> {
+    let timers = pending_timers(journal);
+    if options.skip_time && timers.iter().any(|timer| timer.skippable) {
+        (options.notify)(Notice::Suspended {
+            until: Some(now_millis()),
+        });
+        return Ok(());
+    }
+    let wake_at = timers.iter().map(|timer| timer.due).min();
+    (options.notify)(Notice::Suspended { until: wake_at });
+    loop {
+        let now = now_millis();
+        if wake_at.is_some_and(|due| due <= now) {
+            return Ok(());
+        }
+        let nap = wake_at.map_or(POLL_INTERVAL, |due| {
+            POLL_INTERVAL.min(Duration::from_millis(due - now))
+        });
+        std::thread::sleep(nap);
+        if db.journal_len(execution.id)? != journal.len() {
+            return Ok(());
         }
     }
 }

@@ -77,6 +77,12 @@ CREATE TABLE IF NOT EXISTS executions (
     ended_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status);
+CREATE TABLE IF NOT EXISTS callbacks (
+    callback_id TEXT PRIMARY KEY,
+    execution INTEGER NOT NULL REFERENCES executions(id),
+    op_id TEXT NOT NULL,
+    status TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     execution INTEGER NOT NULL REFERENCES executions(id),
     seq INTEGER NOT NULL,
@@ -251,13 +257,12 @@ impl Db {
         Ok(events)
     }
 
-    /// Appends `events` at `first_seq` in one transaction; an event that
-    /// ends the execution also sets its status, and `repin` pins it to
-    /// another component in the same transaction.
+    /// Appends `events` in one transaction; an event that ends the
+    /// execution also sets its status, and `repin` pins it to another
+    /// component in the same transaction.
     pub fn append(
         &self,
         execution: i64,
-        first_seq: usize,
         events: &[Event],
         repin: Option<&ComponentHash>,
     ) -> Result<()> {
@@ -269,50 +274,70 @@ impl Db {
                 params![execution, &hash[..]],
             )?;
         }
-        {
-            let mut insert =
-                tx.prepare_cached("INSERT INTO events (execution, seq, body) VALUES (?1, ?2, ?3)")?;
-            for (offset, event) in events.iter().enumerate() {
-                insert
-                    .execute(params![execution, (first_seq + offset) as i64, encode(event)?])
-                    .with_context(|| {
-                        format!("cannot append event {} of execution {execution} (was it resumed twice at once?)", first_seq + offset)
-                    })?;
-            }
-        }
-        for event in events {
-            match event {
-                Event::ExecutionSucceeded { result, at } => {
-                    tx.execute(
-                        "UPDATE executions SET status = 'SUCCEEDED', result = ?2, ended_at = ?3 WHERE id = ?1",
-                        params![execution, result, *at as i64],
-                    )?;
-                }
-                Event::ExecutionFailed { error, at } => {
-                    tx.execute(
-                        "UPDATE executions SET status = 'FAILED', error = ?2, ended_at = ?3 WHERE id = ?1",
-                        params![execution, serde_json::to_string(error)?, *at as i64],
-                    )?;
-                }
-                _ => {}
-            }
-        }
+        insert_events(&tx, execution, events)?;
         tx.commit().context("cannot commit to the store")
     }
 
-    /// A sink that appends to `execution`'s journal, which has `len` events,
-    /// and pins the execution to `repin` with the first events it writes
-    /// (an upgrade: only a component that replayed the history writes).
-    pub fn sink(
+    /// How many events the execution's journal holds: it grows from outside
+    /// (a callback completed) while the execution is suspended.
+    pub fn journal_len(&self, execution: i64) -> Result<usize> {
+        let conn = self.conn.lock().unwrap();
+        let len: i64 = conn
+            .prepare_cached("SELECT COUNT(*) FROM events WHERE execution = ?1")?
+            .query_row([execution], |row| row.get(0))?;
+        Ok(len as usize)
+    }
+
+    /// Completes, fails or heartbeats the callback `callback_id` from outside.
+    pub fn complete_callback(
         &self,
-        execution: i64,
-        len: usize,
-        repin: Option<ComponentHash>,
-    ) -> Box<dyn JournalSink> {
+        callback_id: &str,
+        completion: Completion,
+        now: Millis,
+    ) -> Result<()> {
+        let mut conn = self.conn.lock().unwrap();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let found: Option<(i64, String, String)> = tx
+            .query_row(
+                "SELECT execution, op_id, status FROM callbacks WHERE callback_id = ?1",
+                [callback_id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?;
+        let Some((execution, id, status)) = found else {
+            bail!("no callback has the id {callback_id:?}");
+        };
+        if status != "STARTED" {
+            bail!("callback {callback_id:?} is already closed ({status})");
+        }
+        let running: String = tx.query_row(
+            "SELECT status FROM executions WHERE id = ?1",
+            [execution],
+            |row| row.get(0),
+        )?;
+        if running != Status::Running.as_str() {
+            bail!("callback {callback_id:?} belongs to an execution that has ended ({running})");
+        }
+        let event = match completion {
+            Completion::Succeed(result) => Event::CallbackSucceeded {
+                id,
+                result,
+                at: now,
+            },
+            Completion::Fail(error) => Event::CallbackFailed { id, error, at: now },
+            Completion::Heartbeat => Event::CallbackHeartbeat { id, at: now },
+        };
+        insert_events(&tx, execution, &[event])?;
+        tx.commit().context("cannot commit to the store")
+    }
+
+    /// A sink that appends to `execution`'s journal, and pins the execution
+    /// to `repin` with the first events it writes (an upgrade: only a
+    /// component that replayed the history writes).
+    pub fn sink(&self, execution: i64, repin: Option<ComponentHash>) -> Box<dyn JournalSink> {
         Box::new(SqliteSink {
             db: self.clone(),
             execution,
-            next_seq: len,
             repin,
         })
     }
@@ -321,18 +346,74 @@ impl Db {
 struct SqliteSink {
     db: Db,
     execution: i64,
-    next_seq: usize,
     repin: Option<ComponentHash>,
 }
 
 impl JournalSink for SqliteSink {
     fn persist(&mut self, events: &[Event]) -> Result<()> {
         self.db
-            .append(self.execution, self.next_seq, events, self.repin.as_ref())?;
-        self.repin = None;
-        self.next_seq += events.len();
-        Ok(())
+            .append(self.execution, events, self.repin.take().as_ref())
     }
+}
+
+/// What the outside world does to a callback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Completion {
+    Succeed(String),
+    Fail(ErrorObject),
+    Heartbeat,
+}
+
+/// Appends `events` at the end of the journal (numbered in the statement, so
+/// events from outside, such as callback completions, interleave safely)
+/// and keeps the execution's and its callbacks' status in step with them.
+fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event]) -> Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO events (execution, seq, body) \
+         VALUES (?1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE execution = ?1), ?2)",
+    )?;
+    for event in events {
+        insert
+            .execute(params![execution, encode(event)?])
+            .with_context(|| format!("cannot append to the journal of execution {execution}"))?;
+        match event {
+            Event::ExecutionSucceeded { result, at } => {
+                tx.execute(
+                    "UPDATE executions SET status = 'SUCCEEDED', result = ?2, ended_at = ?3 WHERE id = ?1",
+                    params![execution, result, *at as i64],
+                )?;
+            }
+            Event::ExecutionFailed { error, at } => {
+                tx.execute(
+                    "UPDATE executions SET status = 'FAILED', error = ?2, ended_at = ?3 WHERE id = ?1",
+                    params![execution, serde_json::to_string(error)?, *at as i64],
+                )?;
+            }
+            Event::CallbackStarted {
+                id, callback_id, ..
+            } => {
+                tx.execute(
+                    "INSERT INTO callbacks (callback_id, execution, op_id, status) VALUES (?1, ?2, ?3, 'STARTED')",
+                    params![callback_id, execution, id],
+                )?;
+            }
+            Event::CallbackSucceeded { id, .. }
+            | Event::CallbackFailed { id, .. }
+            | Event::CallbackTimedOut { id, .. } => {
+                let status = match event {
+                    Event::CallbackSucceeded { .. } => "SUCCEEDED",
+                    Event::CallbackFailed { .. } => "FAILED",
+                    _ => "TIMED_OUT",
+                };
+                tx.execute(
+                    "UPDATE callbacks SET status = ?3 WHERE execution = ?1 AND op_id = ?2",
+                    params![execution, id, status],
+                )?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn encode(event: &Event) -> Result<Vec<u8>> {

@@ -2,7 +2,8 @@
 
 use crate::bindings::ErrorObject;
 use crate::bindings::cairn::workflow::durable::{
-    Attempt, Host, Progress, RetryReason, Semantics, StepBegin, StepKind, StepOptions,
+    Attempt, CallbackOptions, CallbackState, Host, Progress, RetryReason, Semantics, StepBegin,
+    StepKind, StepOptions,
 };
 use crate::invocation::{Abort, HostState, error_size, from_wit, now_millis, to_wit};
 
@@ -79,6 +80,37 @@ impl Host for HostState {
         }
     }
 
+    fn create_callback(
+        &mut self,
+        name: String,
+        options: CallbackOptions,
+    ) -> wasmtime::Result<String> {
+        self.check_name(&name)?;
+        match self.replayer.create_callback(
+            &name,
+            options.timeout_seconds,
+            options.heartbeat_timeout_seconds,
+            new_callback_id,
+            now_millis(),
+        ) {
+            Ok(id) => Ok(id),
+            Err(fault) => self.abort(fault),
+        }
+    }
+
+    fn wait_callback(&mut self, id: String) -> wasmtime::Result<CallbackState> {
+        match self.replayer.wait_callback(&id) {
+            Ok(cairn_core::CallbackState::Succeeded(result)) => {
+                Ok(CallbackState::Succeeded(result))
+            }
+            Ok(cairn_core::CallbackState::Failed(error)) => {
+                Ok(CallbackState::Failed(to_wit(error)))
+            }
+            Ok(cairn_core::CallbackState::Pending) => Ok(CallbackState::Pending),
+            Err(fault) => self.abort(fault),
+        }
+    }
+
     fn wait(&mut self, name: String, seconds: u64) -> wasmtime::Result<Progress> {
         self.check_name(&name)?;
         match self.replayer.wait(&name, seconds, now_millis()) {
@@ -90,3 +122,11 @@ impl Host for HostState {
 }
 
 impl crate::bindings::cairn::workflow::types::Host for HostState {}
+
+/// 128 random bits from the host's entropy, as hex: a callback id nobody can
+/// guess. (Recorded with the callback, so replay hands out the same id.)
+fn new_callback_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the host's entropy source failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
