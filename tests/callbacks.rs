@@ -58,6 +58,22 @@ fn a_callback_completed_from_outside_resumes_the_workflow() {
     let id = callback_id(&cairn, "ok");
     assert_eq!(id.len(), 32, "128 random bits, in hex");
 
+    // Only one process runs an execution at a time.
+    let twice = cairn.run(&[
+        "run",
+        approval,
+        "--name",
+        "ok",
+        "--input",
+        r#"{"amount_cents":500,"approver":"ada"}"#,
+    ]);
+    assert_eq!(twice.code, 2);
+    assert!(
+        twice.stderr.contains("is being run by process"),
+        "{}",
+        twice.stderr
+    );
+
     let done = cairn.run(&[
         "callback",
         "succeed",

@@ -6,7 +6,7 @@
 use crate::component::{Engine, Workflow, hex};
 use crate::invocation::{InvocationEnd, Logger, invoke, now_millis};
 use crate::limits::{Limits, MAX_PAYLOAD_BYTES};
-use crate::sqlite::{Db, Execution, Status};
+use crate::sqlite::{Db, Execution, LEASE, Status};
 use anyhow::{Result, bail};
 use cairn_core::replay::{fire_due_timers, pending_timers};
 use cairn_core::{ErrorObject, Event, Finish, Millis};
@@ -134,9 +134,23 @@ fn resume(
     execution: &Execution,
     options: &RunOptions,
 ) -> Result<Outcome> {
+    db.claim(execution, now_millis())?;
+    let outcome = run_claimed(engine, db, workflow, execution, options);
+    db.release(execution.id)?;
+    outcome
+}
+
+fn run_claimed(
+    engine: &Engine,
+    db: &Db,
+    workflow: &Workflow,
+    execution: &Execution,
+    options: &RunOptions,
+) -> Result<Outcome> {
     // An upgrade: the first events the new component writes re-pin the execution.
     let repin = (execution.component_hash != workflow.hash).then_some(workflow.hash);
     loop {
+        db.renew(execution.id, now_millis())?;
         // Read afresh: callbacks may have been completed from outside.
         let mut journal = db.journal(execution.id)?;
         let fired = fire_due_timers(&journal, now_millis(), options.skip_time);
@@ -195,6 +209,7 @@ fn sleep_until_due(
     }
     let wake_at = timers.iter().map(|timer| timer.due).min();
     (options.notify)(Notice::Suspended { until: wake_at });
+    let mut renewed_at = now_millis();
     loop {
         let now = now_millis();
         if wake_at.is_some_and(|due| due <= now) {
@@ -204,6 +219,10 @@ fn sleep_until_due(
             POLL_INTERVAL.min(Duration::from_millis(due - now))
         });
         std::thread::sleep(nap);
+        if now.saturating_sub(renewed_at) > LEASE.as_millis() as Millis / 3 {
+            db.renew(execution.id, now)?;
+            renewed_at = now;
+        }
         if db.journal_len(execution.id)? != journal.len() {
             return Ok(());
         }

@@ -74,7 +74,10 @@ CREATE TABLE IF NOT EXISTS executions (
     result TEXT,
     error TEXT,
     started_at INTEGER NOT NULL,
-    ended_at INTEGER
+    ended_at INTEGER,
+    -- The process running the execution now, and until when its claim holds.
+    owner_pid INTEGER,
+    lease_until INTEGER
 );
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status);
 CREATE TABLE IF NOT EXISTS callbacks (
@@ -93,6 +96,10 @@ CREATE TABLE IF NOT EXISTS events (
 
 const EXECUTION_COLUMNS: &str =
     "id, name, workflow, component_hash, input, status, result, error, started_at, ended_at";
+
+/// How long a claim on an execution lasts unless renewed: a process that
+/// hangs (rather than dies) holds its executions this long at most.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The journal format this build reads and writes (`PRAGMA user_version`).
 /// Events are postcard: a new variant or field is a new format.
@@ -276,6 +283,71 @@ impl Db {
         }
         insert_events(&tx, execution, events)?;
         tx.commit().context("cannot commit to the store")
+    }
+
+    /// Claims the execution for this process, so that no other process runs
+    /// it at the same time. A claim lapses when its lease runs out or its
+    /// process is gone (a `kill -9` frees it at once on this host).
+    pub fn claim(&self, execution: &Execution, now: Millis) -> Result<()> {
+        let conn = self.conn.lock().unwrap();
+        let me = std::process::id() as i64;
+        let (owner, lease_until): (Option<i64>, Option<i64>) = conn.query_row(
+            "SELECT owner_pid, lease_until FROM executions WHERE id = ?1",
+            [execution.id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        if let (Some(pid), Some(until)) = (owner, lease_until)
+            && pid != me
+            && until > now as i64
+            && Path::new(&format!("/proc/{pid}")).exists()
+        {
+            bail!(
+                "execution {:?} is being run by process {pid}: wait for it to end, or stop that process",
+                execution.name
+            );
+        }
+        let claimed = conn.execute(
+            "UPDATE executions SET owner_pid = ?2, lease_until = ?3 \
+             WHERE id = ?1 AND owner_pid IS ?4 AND lease_until IS ?5",
+            params![
+                execution.id,
+                me,
+                (now + LEASE.as_millis() as Millis) as i64,
+                owner,
+                lease_until
+            ],
+        )?;
+        if claimed == 0 {
+            bail!(
+                "execution {:?} was claimed by another process just now",
+                execution.name
+            );
+        }
+        Ok(())
+    }
+
+    /// Extends this process's claim on the execution.
+    pub fn renew(&self, execution: i64, now: Millis) -> Result<()> {
+        let conn = self.conn.lock().unwrap();
+        conn.execute(
+            "UPDATE executions SET lease_until = ?3 WHERE id = ?1 AND owner_pid = ?2",
+            params![
+                execution,
+                std::process::id() as i64,
+                (now + LEASE.as_millis() as Millis) as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Gives up this process's claim on the execution.
+    pub fn release(&self, execution: i64) -> Result<()> {
+        let conn = self.conn.lock().unwrap();
+        conn.execute(
+            "UPDATE executions SET owner_pid = NULL, lease_until = NULL WHERE id = ?1 AND owner_pid = ?2",
+            params![execution, std::process::id() as i64],
+        )?;
+        Ok(())
     }
 
     /// How many events the execution's journal holds: it grows from outside
