@@ -1,7 +1,7 @@
 //! A guest's import call as replay sees it, its fingerprint, and how it is
 //! named in divergence reports.
 
-use crate::event::{Event, Fingerprint, StepKind};
+use crate::event::{ContextKind, Event, Fingerprint, StepKind};
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -26,6 +26,10 @@ pub enum Call<'a> {
         timeout_seconds: u64,
         heartbeat_timeout_seconds: u64,
     },
+    Context {
+        name: &'a str,
+        kind: ContextKind,
+    },
 }
 
 impl Call<'_> {
@@ -48,6 +52,7 @@ impl Call<'_> {
             Call::WallClock => hash(b"wall-clock", &[]),
             Call::MonotonicClock => hash(b"monotonic-clock", &[]),
             Call::Random { len } => hash(b"random", &len.to_le_bytes()),
+            Call::Context { kind, .. } => hash(b"context", kind.subtype().as_bytes()),
             Call::Callback {
                 timeout_seconds,
                 heartbeat_timeout_seconds,
@@ -82,6 +87,14 @@ impl Call<'_> {
                 },
             )
             | (
+                Call::Context { name, .. },
+                Event::ContextStarted {
+                    name: recorded,
+                    fingerprint,
+                    ..
+                },
+            )
+            | (
                 Call::Callback { name, .. },
                 Event::CallbackStarted {
                     name: recorded,
@@ -91,7 +104,7 @@ impl Call<'_> {
             ) => name == recorded && *fingerprint == self.fingerprint(),
             (Call::WallClock, Event::WallClock { .. }) => true,
             (Call::MonotonicClock, Event::MonotonicClock { .. }) => true,
-            (Call::Random { len }, Event::Random { bytes }) => bytes.len() as u64 == len,
+            (Call::Random { len }, Event::Random { bytes, .. }) => bytes.len() as u64 == len,
             _ => false,
         }
     }
@@ -122,6 +135,7 @@ impl fmt::Display for Call<'_> {
             Call::WallClock => write!(f, "wall-clock read")?,
             Call::MonotonicClock => write!(f, "monotonic-clock read")?,
             Call::Random { len } => write!(f, "random read of {len} bytes")?,
+            Call::Context { name, kind } => write!(f, "context {name:?} ({})", kind.subtype())?,
             Call::Callback {
                 name,
                 timeout_seconds,
@@ -150,7 +164,8 @@ pub fn describe_recorded(event: &Event) -> String {
         } => format!("wait {name:?} of {seconds} s (fingerprint {fingerprint:016x})"),
         Event::WallClock { .. } => "wall-clock read".into(),
         Event::MonotonicClock { .. } => "monotonic-clock read".into(),
-        Event::Random { bytes } => format!("random read of {} bytes", bytes.len()),
+        Event::Random { bytes, .. } => format!("random read of {} bytes", bytes.len()),
+        Event::ContextStarted { name, kind, .. } => Call::Context { name, kind: *kind }.to_string(),
         Event::CallbackStarted {
             name,
             timeout_seconds,

@@ -62,6 +62,29 @@ impl StepKind {
     }
 }
 
+/// Which kind of context (AWS's CONTEXT SubTypes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContextKind {
+    Child,
+    Parallel,
+    ParallelBranch,
+    Map,
+    MapIteration,
+}
+
+impl ContextKind {
+    /// AWS's SubType for the kind.
+    pub fn subtype(self) -> &'static str {
+        match self {
+            ContextKind::Child => "RunInChildContext",
+            ContextKind::Parallel => "Parallel",
+            ContextKind::ParallelBranch => "ParallelBranch",
+            ContextKind::Map => "Map",
+            ContextKind::MapIteration => "MapIteration",
+        }
+    }
+}
+
 /// Why an attempt of a step will be followed by another.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RetryReason {
@@ -131,17 +154,20 @@ pub enum Event {
         id: OpId,
         at: Millis,
     },
-    /// Call: `wasi:clocks/wall-clock.now`.
+    /// Call: `wasi:clocks/wall-clock.now`, in context `context`.
     WallClock {
+        context: OpId,
         seconds: u64,
         nanoseconds: u32,
     },
     /// Call: `wasi:clocks/monotonic-clock.now`.
     MonotonicClock {
+        context: OpId,
         nanos: u64,
     },
     /// Call: any `wasi:random` read; `bytes.len()` is part of the call.
     Random {
+        context: OpId,
         bytes: Vec<u8>,
     },
     /// An invocation ended (suspended, finished or failed).
@@ -191,6 +217,25 @@ pub enum Event {
         heartbeat: bool,
         at: Millis,
     },
+    /// Call: a context began: a group of operations with ids of their own
+    /// (`id-1`, `id-2`, ...), replayed apart from its siblings'.
+    ContextStarted {
+        id: OpId,
+        name: String,
+        kind: ContextKind,
+        fingerprint: Fingerprint,
+        at: Millis,
+    },
+    ContextSucceeded {
+        id: OpId,
+        result: String,
+        at: Millis,
+    },
+    ContextFailed {
+        id: OpId,
+        error: ErrorObject,
+        at: Millis,
+    },
 }
 
 impl Event {
@@ -200,10 +245,32 @@ impl Event {
             Event::StepStarted { attempt, .. } => *attempt == 1,
             Event::WaitStarted { .. }
             | Event::CallbackStarted { .. }
+            | Event::ContextStarted { .. }
             | Event::WallClock { .. }
             | Event::MonotonicClock { .. }
             | Event::Random { .. } => true,
             _ => false,
+        }
+    }
+
+    /// The id of the operation this call starts (ambient reads start none).
+    pub fn op_id(&self) -> Option<&str> {
+        match self {
+            Event::StepStarted { id, .. }
+            | Event::WaitStarted { id, .. }
+            | Event::CallbackStarted { id, .. }
+            | Event::ContextStarted { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The context a call was made in: empty for the root.
+    pub fn context(&self) -> &str {
+        match self {
+            Event::WallClock { context, .. }
+            | Event::MonotonicClock { context, .. }
+            | Event::Random { context, .. } => context,
+            other => other.op_id().map_or("", crate::replay::parent_of),
         }
     }
 
@@ -220,7 +287,9 @@ impl Event {
             | Event::CallbackSucceeded { id, .. }
             | Event::CallbackFailed { id, .. }
             | Event::CallbackHeartbeat { id, .. }
-            | Event::CallbackTimedOut { id, .. } => Some(id),
+            | Event::CallbackTimedOut { id, .. }
+            | Event::ContextSucceeded { id, .. }
+            | Event::ContextFailed { id, .. } => Some(id),
             _ => None,
         }
     }

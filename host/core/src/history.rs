@@ -118,6 +118,28 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
                     ),
                 }
             }
+            Event::ContextStarted { id, name, kind, .. } => {
+                names.insert(id, name);
+                subtypes.insert(id, kind.subtype());
+                (
+                    "ContextStarted",
+                    wire_id(id),
+                    Some(name.as_str()),
+                    json!({}),
+                )
+            }
+            Event::ContextSucceeded { id, result, .. } => (
+                "ContextSucceeded",
+                wire_id(id),
+                names.get(id.as_str()).copied(),
+                json!({ "Result": payload(result) }),
+            ),
+            Event::ContextFailed { id, error, .. } => (
+                "ContextFailed",
+                wire_id(id),
+                names.get(id.as_str()).copied(),
+                json!({ "Error": error_payload(error) }),
+            ),
             // The backend's own bookkeeping: AWS's history has no event for it.
             Event::StepReady { .. } | Event::CallbackHeartbeat { .. } => continue,
             Event::CallbackStarted {
@@ -236,12 +258,16 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
         if let Some(name) = name {
             object["Name"] = json!(name);
         }
+        let parent = event
+            .op_id()
+            .or(event.follows_up())
+            .map_or("", crate::replay::parent_of);
+        if !parent.is_empty() {
+            object["ParentId"] = json!(wire_id(parent));
+        }
         if let Some(subtype) = event
-            .follows_up()
-            .or(match event {
-                Event::StepStarted { id, .. } => Some(id.as_str()),
-                _ => None,
-            })
+            .op_id()
+            .or(event.follows_up())
             .and_then(|id| subtypes.get(id))
         {
             object["SubType"] = json!(subtype);
@@ -266,6 +292,9 @@ fn event_time(event: &Event) -> Millis {
         | Event::CallbackFailed { at, .. }
         | Event::CallbackHeartbeat { at, .. }
         | Event::CallbackTimedOut { at, .. }
+        | Event::ContextStarted { at, .. }
+        | Event::ContextSucceeded { at, .. }
+        | Event::ContextFailed { at, .. }
         | Event::WaitStarted { at, .. }
         | Event::WaitSucceeded { at, .. }
         | Event::InvocationCompleted { at }
@@ -274,6 +303,7 @@ fn event_time(event: &Event) -> Millis {
         Event::WallClock {
             seconds,
             nanoseconds,
+            ..
         } => seconds * 1000 + u64::from(*nanoseconds) / 1_000_000,
         Event::MonotonicClock { .. } | Event::Random { .. } => 0,
     }
@@ -394,6 +424,22 @@ pub fn timeline(journal: &[Event]) -> String {
                 names.insert(id, name);
                 ("CallbackStarted", id, name, format!("id {callback_id}"))
             }
+            Event::ContextStarted { id, name, kind, .. } => {
+                names.insert(id, name);
+                ("ContextStarted", id, name, kind.subtype().to_string())
+            }
+            Event::ContextSucceeded { id, result, .. } => (
+                "ContextSucceeded",
+                id,
+                names.get(id.as_str()).copied().unwrap_or(""),
+                clip(result),
+            ),
+            Event::ContextFailed { id, error, .. } => (
+                "ContextFailed",
+                id,
+                names.get(id.as_str()).copied().unwrap_or(""),
+                clip(&error.to_string()),
+            ),
             Event::CallbackSucceeded { id, result, .. } => (
                 "CallbackSucceeded",
                 id,
@@ -459,14 +505,17 @@ pub fn timeline(journal: &[Event]) -> String {
             Event::WallClock {
                 seconds,
                 nanoseconds,
+                ..
             } => (
                 "WallClock",
                 "",
                 "",
                 iso8601(seconds * 1000 + u64::from(*nanoseconds) / 1_000_000),
             ),
-            Event::MonotonicClock { nanos } => ("MonotonicClock", "", "", format!("{nanos} ns")),
-            Event::Random { bytes } => ("Random", "", "", format!("{} bytes", bytes.len())),
+            Event::MonotonicClock { nanos, .. } => {
+                ("MonotonicClock", "", "", format!("{nanos} ns"))
+            }
+            Event::Random { bytes, .. } => ("Random", "", "", format!("{} bytes", bytes.len())),
             Event::InvocationCompleted { .. } => ("InvocationCompleted", "", "", String::new()),
             Event::ExecutionSucceeded { result, .. } => {
                 ("ExecutionSucceeded", "", "", clip(result))

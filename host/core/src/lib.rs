@@ -11,7 +11,10 @@ pub mod history;
 pub mod replay;
 
 pub use call::Call;
-pub use event::{ErrorObject, Event, Fingerprint, Millis, OpId, RetryReason, StepKind};
+pub use event::{
+    ContextKind, ErrorObject, Event, Fingerprint, Millis, OpId, RetryReason, StepKind,
+};
 pub use replay::{
-    CallbackState, Fault, Finish, GuestOutcome, Progress, Replayer, Semantics, StepBegin,
+    CallbackState, ContextBegin, Fault, Finish, GuestOutcome, Progress, Replayer, Semantics,
+    StepBegin,
 };

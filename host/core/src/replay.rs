@@ -8,7 +8,7 @@
 //! the caller persists [`Replayer::unflushed`] events when told to.
 
 use crate::call::{Call, describe_recorded};
-use crate::event::{ErrorObject, Event, Millis, OpId, RetryReason, StepKind};
+use crate::event::{ContextKind, ErrorObject, Event, Millis, OpId, RetryReason, StepKind};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -21,17 +21,38 @@ pub enum Fault {
     /// The guest's calls differ from the recorded ones: the component or its
     /// inputs changed. Nothing may be recorded past this point.
     #[error(
-        "replay diverged at position {position}: the history records {recorded}, but the workflow now makes {new}"
+        "replay diverged at position {position}{}: the history records {recorded}, but the workflow now makes {new}",
+        in_context(.context)
     )]
     Divergence {
-        /// 1-based index among the execution's journaled calls.
+        /// 1-based index among the calls of its context.
         position: usize,
+        /// The context's operation id; empty for the workflow's own calls.
+        context: String,
         recorded: String,
         new: String,
     },
     /// The guest broke the protocol (a bug in the workflow or its SDK).
     #[error("{0}")]
     Misuse(String),
+}
+
+fn in_context(context: &str) -> String {
+    if context.is_empty() {
+        String::new()
+    } else {
+        format!(" in context {context}")
+    }
+}
+
+/// What the guest must do with the context it asked to begin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContextBegin {
+    /// Run the context's body; then end or suspend it.
+    Run,
+    /// Recorded: do not run the body; this is its result.
+    Succeeded(String),
+    Failed(ErrorObject),
 }
 
 /// What the guest must do with the step it asked to begin.
@@ -126,7 +147,26 @@ pub struct Replayer {
     journal: Vec<Event>,
     /// `journal[..durable_len]` is persisted.
     durable_len: usize,
-    /// Journal indices of call events, in call order.
+    /// The context the guest is in now.
+    scope: Scope,
+    /// The contexts it is nested in, innermost last.
+    parents: Vec<Scope>,
+    /// Recorded contexts not entered yet in this invocation, by id.
+    recorded: HashMap<OpId, Scope, BuildHasherDefault<Fnv>>,
+    last_monotonic: u64,
+    open_step: Option<OpenStep>,
+    /// Each callback id's context and index into that context's calls.
+    callbacks: HashMap<String, (OpId, usize), BuildHasherDefault<Fnv>>,
+}
+
+/// One context's calls: each context (the root, a child context, a parallel
+/// branch) numbers and replays its own calls, so branches that suspend and
+/// resume at different times replay in any interleaving.
+#[derive(Default)]
+struct Scope {
+    /// The context's operation id; empty for the root.
+    context: OpId,
+    /// Journal indices of the context's call events, in call order.
     calls: Vec<usize>,
     /// How many of `calls` came from the recorded history.
     recorded_calls: usize,
@@ -135,66 +175,95 @@ pub struct Replayer {
     /// For each call, what followed it in the recorded journal.
     trails: Vec<Trail>,
     op_counter: u64,
-    last_monotonic: u64,
-    open_step: Option<OpenStep>,
-    /// The first operation that answered pending: (position, description).
+    /// The first operation of this context that answered pending:
+    /// (position, description). The context may make no call after it.
     pending: Option<(usize, String)>,
-    /// Each callback id's index into `calls`.
-    callbacks: HashMap<String, usize, BuildHasherDefault<Fnv>>,
+    /// Child contexts suspended with something pending.
+    pending_children: usize,
+}
+
+impl Scope {
+    fn new(context: OpId) -> Self {
+        Scope {
+            context,
+            ..Scope::default()
+        }
+    }
+
+    /// The id of this context's `n`th operation: `n`, or `context-n`.
+    fn op_id(&self, n: u64) -> OpId {
+        if self.context.is_empty() {
+            n.to_string()
+        } else {
+            format!("{}-{n}", self.context)
+        }
+    }
+
+    fn is_blocked(&self) -> bool {
+        self.pending.is_some() || self.pending_children > 0
+    }
+}
+
+/// The context an operation id belongs to: `2-1` is in `2`, `3` in the root.
+pub fn parent_of(id: &str) -> &str {
+    id.rsplit_once('-').map_or("", |(parent, _)| parent)
 }
 
 impl Replayer {
     /// A replayer over an execution's recorded (and persisted) journal.
     pub fn new(journal: Vec<Event>) -> Self {
-        let mut calls = Vec::new();
-        let mut trails = Vec::new();
-        let mut started: HashMap<&str, usize, BuildHasherDefault<Fnv>> = HashMap::default();
+        let mut recorded: HashMap<OpId, Scope, BuildHasherDefault<Fnv>> = HashMap::default();
+        // Each operation's context and index among that context's calls.
+        let mut started: HashMap<&str, (&str, usize), BuildHasherDefault<Fnv>> = HashMap::default();
         let mut callbacks = HashMap::default();
         for (index, event) in journal.iter().enumerate() {
             if event.is_call() {
-                if let Event::StepStarted { id, .. } | Event::WaitStarted { id, .. } = event {
-                    started.insert(id, calls.len());
+                let context = event.context();
+                let scope = recorded
+                    .entry(context.to_owned())
+                    .or_insert_with(|| Scope::new(context.to_owned()));
+                if let Some(id) = event.op_id() {
+                    started.insert(id, (context, scope.calls.len()));
                 }
-                if let Event::CallbackStarted {
-                    id, callback_id, ..
-                } = event
-                {
-                    started.insert(id, calls.len());
-                    callbacks.insert(callback_id.clone(), calls.len());
+                if let Event::CallbackStarted { callback_id, .. } = event {
+                    callbacks.insert(callback_id.clone(), (context.to_owned(), scope.calls.len()));
                 }
-                calls.push(index);
-                trails.push(Trail::default());
-            } else if let Some(&call) = event.follows_up().and_then(|id| started.get(id)) {
-                trails[call].last = Some(index);
+                scope.calls.push(index);
+                scope.trails.push(Trail::default());
+            } else if let Some(&(context, call)) = event.follows_up().and_then(|id| started.get(id))
+            {
+                let trail = &mut recorded.get_mut(context).expect("its call made it").trails[call];
+                trail.last = Some(index);
                 if let Event::StepReady { .. } = event {
-                    trails[call].ready = Some(index);
+                    trail.ready = Some(index);
                 }
             }
         }
         drop(started);
+        for scope in recorded.values_mut() {
+            scope.recorded_calls = scope.calls.len();
+        }
+        let scope = recorded.remove("").unwrap_or_default();
         Replayer {
             durable_len: journal.len(),
-            recorded_calls: calls.len(),
             journal,
-            calls,
-            cursor: 0,
-            trails,
-            op_counter: 0,
+            scope,
+            parents: Vec::new(),
+            recorded,
             last_monotonic: 0,
             open_step: None,
-            pending: None,
             callbacks,
         }
     }
 
     /// True while the guest is re-running recorded calls.
     pub fn is_replaying(&self) -> bool {
-        self.cursor < self.recorded_calls
+        self.scope.cursor < self.scope.recorded_calls
     }
 
     /// The 1-based position of the next call.
     pub fn position(&self) -> usize {
-        self.cursor + 1
+        self.scope.cursor + 1
     }
 
     /// Events recorded in this invocation and not yet persisted.
@@ -243,11 +312,11 @@ impl Replayer {
             )));
         }
         let call = Call::Step { name, kind };
-        self.op_counter += 1;
-        let position = self.cursor + 1;
-        let id = self.op_counter;
+        self.scope.op_counter += 1;
+        let position = self.scope.cursor + 1;
+        let id = self.scope.op_id(self.scope.op_counter);
         let open = |attempt, at, start_recorded| OpenStep {
-            id: id.to_string(),
+            id: id.clone(),
             name: name.to_owned(),
             kind,
             attempt,
@@ -269,7 +338,7 @@ impl Replayer {
                 }
                 Event::StepFailed { error, .. } => return Ok(StepBegin::Failed(error.clone())),
                 Event::StepRetried { .. } => {
-                    self.pending = Some((position, call.to_string()));
+                    self.scope.pending = Some((position, call.to_string()));
                     return Ok(StepBegin::Pending);
                 }
                 Event::StepReady { attempt, state, .. } => (
@@ -357,7 +426,7 @@ impl Replayer {
             name: &step.name,
             kind: step.kind,
         };
-        self.pending = Some((step.position, call.to_string()));
+        self.scope.pending = Some((step.position, call.to_string()));
         self.journal.push(Event::StepRetried {
             id: step.id,
             attempt: step.attempt,
@@ -407,13 +476,13 @@ impl Replayer {
             )));
         }
         let call = Call::Wait { name, seconds };
-        self.op_counter += 1;
-        let position = self.cursor + 1;
+        self.scope.op_counter += 1;
+        let position = self.scope.cursor + 1;
         match self.replay_call(call)? {
             Some((_, trail)) if trail.last.is_some() => return Ok(Progress::Done),
             Some(_) => {}
             None => self.record_call(Event::WaitStarted {
-                id: self.op_counter.to_string(),
+                id: self.scope.op_id(self.scope.op_counter),
                 name: name.to_owned(),
                 fingerprint: call.fingerprint(),
                 seconds,
@@ -421,7 +490,7 @@ impl Replayer {
                 at: now,
             }),
         }
-        self.pending = Some((position, call.to_string()));
+        self.scope.pending = Some((position, call.to_string()));
         Ok(Progress::Pending)
     }
 
@@ -448,7 +517,7 @@ impl Replayer {
             timeout_seconds,
             heartbeat_timeout_seconds,
         };
-        self.op_counter += 1;
+        self.scope.op_counter += 1;
         if let Some((index, _)) = self.replay_call(call)? {
             let Event::CallbackStarted { callback_id, .. } = &self.journal[index] else {
                 unreachable!("matched a callback call")
@@ -456,9 +525,12 @@ impl Replayer {
             return Ok(callback_id.clone());
         }
         let callback_id = new_id();
-        self.callbacks.insert(callback_id.clone(), self.calls.len());
+        self.callbacks.insert(
+            callback_id.clone(),
+            (self.scope.context.clone(), self.scope.calls.len()),
+        );
         self.record_call(Event::CallbackStarted {
-            id: self.op_counter.to_string(),
+            id: self.scope.op_id(self.scope.op_counter),
             name: name.to_owned(),
             fingerprint: call.fingerprint(),
             callback_id: callback_id.clone(),
@@ -472,22 +544,28 @@ impl Replayer {
     /// Where the callback `callback_id` stands; pending means: return pending.
     pub fn wait_callback(&mut self, callback_id: &str) -> Result<CallbackState, Fault> {
         self.check_outside_step("a wait on a callback")?;
-        if let Some((position, pending)) = &self.pending {
+        if let Some((position, pending)) = &self.scope.pending {
             return Err(Fault::Misuse(format!(
                 "the workflow waited on a callback after {pending} at position {position} returned pending; \
                  propagate pending errors to the end of the workflow (with `?`)"
             )));
         }
-        let Some(&call) = self.callbacks.get(callback_id) else {
+        let Some((context, call)) = self.callbacks.get(callback_id) else {
             return Err(Fault::Misuse(format!(
                 "the workflow waited on an unknown callback id {callback_id:?}"
             )));
         };
-        let index = self.calls[call];
+        if *context != self.scope.context {
+            return Err(Fault::Misuse(format!(
+                "the workflow waited on callback {callback_id:?} outside the context that created it"
+            )));
+        }
+        let call = *call;
+        let index = self.scope.calls[call];
         let Event::CallbackStarted { name, .. } = &self.journal[index] else {
             unreachable!("callback ids index callback calls")
         };
-        let state = match self.trails[call].last.map(|last| &self.journal[last]) {
+        let state = match self.scope.trails[call].last.map(|last| &self.journal[last]) {
             Some(Event::CallbackSucceeded { result, .. }) => {
                 CallbackState::Succeeded(result.clone())
             }
@@ -505,7 +583,7 @@ impl Replayer {
             _ => CallbackState::Pending,
         };
         if state == CallbackState::Pending {
-            self.pending = Some((call + 1, format!("callback {name:?}")));
+            self.scope.pending = Some((call + 1, format!("callback {name:?}")));
         }
         Ok(state)
     }
@@ -530,12 +608,14 @@ impl Replayer {
                 Event::WallClock {
                     seconds,
                     nanoseconds,
+                    ..
                 } => Ok((seconds, nanoseconds)),
                 _ => unreachable!("matched a wall-clock call"),
             },
             None => {
                 let (seconds, nanoseconds) = live();
                 self.record_call(Event::WallClock {
+                    context: self.scope.context.clone(),
                     seconds,
                     nanoseconds,
                 });
@@ -552,12 +632,15 @@ impl Replayer {
         }
         let nanos = match self.replay_call(Call::MonotonicClock)? {
             Some((index, _)) => match self.journal[index] {
-                Event::MonotonicClock { nanos } => nanos,
+                Event::MonotonicClock { nanos, .. } => nanos,
                 _ => unreachable!("matched a monotonic-clock call"),
             },
             None => {
                 let nanos = live().max(self.last_monotonic);
-                self.record_call(Event::MonotonicClock { nanos });
+                self.record_call(Event::MonotonicClock {
+                    context: self.scope.context.clone(),
+                    nanos,
+                });
                 nanos
             }
         };
@@ -576,17 +659,125 @@ impl Replayer {
         }
         match self.replay_call(Call::Random { len })? {
             Some((index, _)) => match &self.journal[index] {
-                Event::Random { bytes } => Ok(bytes.clone()),
+                Event::Random { bytes, .. } => Ok(bytes.clone()),
                 _ => unreachable!("matched a random call"),
             },
             None => {
                 let bytes = live(len);
                 self.record_call(Event::Random {
+                    context: self.scope.context.clone(),
                     bytes: bytes.clone(),
                 });
                 Ok(bytes)
             }
         }
+    }
+
+    /// Begins (or replays) a child context named `name`; the calls that
+    /// follow belong to it until it ends or is suspended.
+    pub fn begin_context(
+        &mut self,
+        name: &str,
+        kind: ContextKind,
+        now: Millis,
+    ) -> Result<ContextBegin, Fault> {
+        self.check_outside_step(&format!("context {name:?}"))?;
+        let call = Call::Context { name, kind };
+        self.scope.op_counter += 1;
+        let id = self.scope.op_id(self.scope.op_counter);
+        match self.replay_call(call)? {
+            Some((_, trail)) => match trail.last.map(|last| &self.journal[last]) {
+                Some(Event::ContextSucceeded { result, .. }) => {
+                    return Ok(ContextBegin::Succeeded(result.clone()));
+                }
+                Some(Event::ContextFailed { error, .. }) => {
+                    return Ok(ContextBegin::Failed(error.clone()));
+                }
+                _ => {}
+            },
+            None => self.record_call(Event::ContextStarted {
+                id: id.clone(),
+                name: name.to_owned(),
+                kind,
+                fingerprint: call.fingerprint(),
+                at: now,
+            }),
+        }
+        let child = self.recorded.remove(&id).unwrap_or_else(|| Scope::new(id));
+        let parent = std::mem::replace(&mut self.scope, child);
+        self.parents.push(parent);
+        Ok(ContextBegin::Run)
+    }
+
+    /// Ends the current context with its result. Children it suspended and
+    /// never finished are abandoned (they stay started in the history).
+    pub fn end_context(
+        &mut self,
+        result: Result<String, ErrorObject>,
+        now: Millis,
+    ) -> Result<(), Fault> {
+        self.check_in_context("end-context")?;
+        if let Some((position, call)) = &self.scope.pending {
+            return Err(Fault::Misuse(format!(
+                "context {} ended while {call} at position {position} was pending; \
+                 propagate pending errors out of the context (with `?`)",
+                self.scope.context
+            )));
+        }
+        if self.is_replaying() {
+            return Err(Fault::Divergence {
+                position: self.scope.cursor + 1,
+                context: self.scope.context.clone(),
+                recorded: describe_recorded(&self.journal[self.scope.calls[self.scope.cursor]]),
+                new: "no further call (the context returned)".into(),
+            });
+        }
+        let id = self.exit_context();
+        self.journal.push(match result {
+            Ok(result) => Event::ContextSucceeded {
+                id,
+                result,
+                at: now,
+            },
+            Err(error) => Event::ContextFailed { id, error, at: now },
+        });
+        Ok(())
+    }
+
+    /// Leaves the current context unfinished because something in it is
+    /// pending; its parent may go on (other branches) or suspend in turn.
+    pub fn suspend_context(&mut self) -> Result<(), Fault> {
+        self.check_in_context("suspend-context")?;
+        if !self.scope.is_blocked() {
+            return Err(Fault::Misuse(format!(
+                "context {} was suspended, but nothing in it is pending",
+                self.scope.context
+            )));
+        }
+        self.exit_context();
+        self.scope.pending_children += 1;
+        Ok(())
+    }
+
+    fn check_in_context(&self, what: &str) -> Result<(), Fault> {
+        if let Some(step) = &self.open_step {
+            return Err(Fault::Misuse(format!(
+                "{what} inside the body of step {:?}",
+                step.name
+            )));
+        }
+        if self.parents.is_empty() {
+            return Err(Fault::Misuse(format!(
+                "{what} was called outside any context"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Returns to the parent context; gives the id of the one left.
+    fn exit_context(&mut self) -> OpId {
+        let parent = self.parents.pop().expect("checked: in a context");
+        std::mem::replace(&mut self.scope, parent).context
     }
 
     /// The guest's `run` returned `outcome`: check it and record the end of
@@ -598,7 +789,17 @@ impl Replayer {
                 step.name
             )));
         }
-        let finish = match (outcome, &self.pending) {
+        if !self.parents.is_empty() {
+            return Err(Fault::Misuse(format!(
+                "the workflow returned while context {} was open",
+                self.scope.context
+            )));
+        }
+        let blocked = self.scope.pending.clone().or_else(|| {
+            (self.scope.pending_children > 0)
+                .then(|| (self.scope.cursor, "a child context".to_string()))
+        });
+        let finish = match (outcome, &blocked) {
             (GuestOutcome::Pending, None) => {
                 return Err(Fault::Misuse(
                     "the workflow returned pending, but no operation is pending".into(),
@@ -615,9 +816,10 @@ impl Replayer {
             (GuestOutcome::Failed(error), None) => Finish::Failed(error),
         };
         if !matches!(finish, Finish::Suspended) && self.is_replaying() {
-            let recorded = describe_recorded(&self.journal[self.calls[self.cursor]]);
+            let recorded = describe_recorded(&self.journal[self.scope.calls[self.scope.cursor]]);
             return Err(Fault::Divergence {
-                position: self.cursor + 1,
+                position: self.scope.cursor + 1,
+                context: String::new(),
                 recorded,
                 new: "no further call (the workflow returned)".into(),
             });
@@ -648,7 +850,7 @@ impl Replayer {
     /// While replaying, the journal index of the recorded event for `call`
     /// (checked against it) and what followed it; else `None`.
     fn replay_call(&mut self, call: Call<'_>) -> Result<Option<(usize, Trail)>, Fault> {
-        if let Some((position, pending)) = &self.pending {
+        if let Some((position, pending)) = &self.scope.pending {
             return Err(Fault::Misuse(format!(
                 "the workflow made a {call} after {pending} at position {position} returned pending; \
                  propagate pending errors to the end of the workflow (with `?`)"
@@ -657,25 +859,26 @@ impl Replayer {
         if !self.is_replaying() {
             return Ok(None);
         }
-        let index = self.calls[self.cursor];
+        let index = self.scope.calls[self.scope.cursor];
         let event = &self.journal[index];
         if !call.matches(event) {
             return Err(Fault::Divergence {
-                position: self.cursor + 1,
+                context: self.scope.context.clone(),
+                position: self.scope.cursor + 1,
                 recorded: describe_recorded(event),
                 new: call.to_string(),
             });
         }
-        let trail = self.trails[self.cursor];
-        self.cursor += 1;
+        let trail = self.scope.trails[self.scope.cursor];
+        self.scope.cursor += 1;
         Ok(Some((index, trail)))
     }
 
     fn record_call(&mut self, event: Event) {
-        self.calls.push(self.journal.len());
-        self.trails.push(Trail::default());
+        self.scope.calls.push(self.journal.len());
+        self.scope.trails.push(Trail::default());
         self.journal.push(event);
-        self.cursor += 1;
+        self.scope.cursor += 1;
     }
 }
 

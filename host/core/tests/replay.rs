@@ -2,6 +2,7 @@
 //! over the recorded journal answers from it, and changed calls diverge.
 
 use cairn_core::replay::{fire_due_timers, pending_timers};
+use cairn_core::{ContextBegin, ContextKind};
 use cairn_core::{
     ErrorObject, Event, Fault, Finish, GuestOutcome, Progress, Replayer, RetryReason, Semantics,
     StepBegin, StepKind,
@@ -112,6 +113,7 @@ fn changed_arguments_and_order_diverge_with_both_calls_named() {
         position,
         recorded,
         new,
+        ..
     } = &fault
     else {
         panic!("{fault}")
@@ -370,4 +372,83 @@ fn an_unfired_wait_stays_pending_and_a_failed_execution_keeps_its_record() {
         again.unflushed(),
         [Event::InvocationCompleted { at: 3 }, Event::ExecutionFailed { error, .. }] if error.error_type == "Runtime.Trap"
     ));
+}
+
+/// Two parallel branches, one suspended on a wait while the other finishes:
+/// on resume the first goes on with a new call and the second replays from
+/// its record, although their calls now interleave differently.
+#[test]
+fn contexts_replay_their_own_calls_whatever_the_interleaving() {
+    fn run(r: &mut Replayer) -> Result<Finish, Fault> {
+        assert_eq!(
+            r.begin_context("p", ContextKind::Parallel, 1)?,
+            ContextBegin::Run
+        );
+        // Branch a: a wait, then a step.
+        assert_eq!(
+            r.begin_context("a", ContextKind::ParallelBranch, 1)?,
+            ContextBegin::Run
+        );
+        let a_done = if r.wait("w", 5, 1)? == Progress::Done {
+            assert!(matches!(
+                r.begin_step("a2", STEP, ONCE, 2)?,
+                StepBegin::Run { .. }
+            ));
+            r.end_step(Ok("2".into()), 2)?;
+            r.end_context(Ok("a".into()), 2)?;
+            true
+        } else {
+            r.suspend_context()?;
+            false
+        };
+        // Branch b: one step.
+        match r.begin_context("b", ContextKind::ParallelBranch, 1)? {
+            ContextBegin::Run => {
+                assert!(matches!(
+                    r.begin_step("b1", STEP, ONCE, 1)?,
+                    StepBegin::Run { .. }
+                ));
+                r.end_step(Ok("1".into()), 1)?;
+                r.end_context(Ok("b".into()), 1)?;
+            }
+            ContextBegin::Succeeded(result) => assert_eq!(result, "b"),
+            other => panic!("{other:?}"),
+        }
+        if a_done {
+            r.end_context(Ok("ab".into()), 3)?;
+            r.finish(GuestOutcome::Succeeded("ab".into()), 3)
+        } else {
+            r.suspend_context()?;
+            r.finish(GuestOutcome::Pending, 3)
+        }
+    }
+
+    let mut journal = vec![];
+    let mut first = Replayer::new(vec![]);
+    assert_eq!(run(&mut first).unwrap(), Finish::Suspended);
+    persist_and_fire(&mut journal, first);
+    let ids: Vec<&str> = journal.iter().filter_map(Event::op_id).collect();
+    assert_eq!(ids, ["1", "1-1", "1-1-1", "1-2", "1-2-1"]);
+
+    let mut second = Replayer::new(journal.clone());
+    assert_eq!(run(&mut second).unwrap(), Finish::Succeeded("ab".into()));
+    let new_ids: Vec<&str> = second.unflushed().iter().filter_map(Event::op_id).collect();
+    assert_eq!(new_ids, ["1-1-2"], "only branch a's next step is new");
+
+    // A context may not end with a result while something in it is pending.
+    let mut bad = Replayer::new(vec![]);
+    bad.begin_context("c", ContextKind::Child, 0).unwrap();
+    bad.wait("w", 1, 0).unwrap();
+    assert!(
+        bad.end_context(Ok("x".into()), 0)
+            .unwrap_err()
+            .to_string()
+            .contains("was pending")
+    );
+    assert!(
+        bad.finish(GuestOutcome::Pending, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("context 1 was open")
+    );
 }

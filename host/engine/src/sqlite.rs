@@ -103,7 +103,7 @@ pub const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The journal format this build reads and writes (`PRAGMA user_version`).
 /// Events are postcard: a new variant or field is a new format.
-const FORMAT: i64 = 1;
+const FORMAT: i64 = 2;
 
 /// Switches a new store to WAL. Changing the journal mode takes a lock that
 /// SQLite's busy handler does not wait for, so another process opening the
