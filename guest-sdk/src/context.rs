@@ -1,6 +1,7 @@
 use crate::Error;
+use crate::batch::{BatchConfig, BatchResult, run_items};
 use crate::bindings::durable::{self, Progress, RetryReason, StepBegin, StepKind, StepOptions};
-use crate::bindings::durable::{CallbackOptions, CallbackState};
+use crate::bindings::durable::{CallbackOptions, CallbackState, ContextBegin, ContextKind};
 use crate::strategy::{PollDecision, RetryStrategy, WaitStrategy};
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Display;
@@ -216,6 +217,99 @@ impl Context {
         self.wait_callback(&callback)
     }
 
+    /// Runs `body` as a child context: its operations get ids of their own,
+    /// and once it has finished, replay returns its recorded result without
+    /// running it again.
+    pub fn run_in_child_context<T>(
+        &mut self,
+        name: &str,
+        body: impl FnOnce(&mut Context) -> Result<T, Error>,
+    ) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        self.in_context(name, ContextKind::Child, body)
+    }
+
+    /// Runs `branches`, each in a child context, with a completion policy.
+    /// A branch that waits does not hold up the others.
+    pub fn parallel<T>(
+        &mut self,
+        name: &str,
+        branches: Vec<Branch<'_, T>>,
+        config: BatchConfig,
+    ) -> Result<BatchResult<T>, Error>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        let mut branches: Vec<Option<Branch<'_, T>>> = branches.into_iter().map(Some).collect();
+        let count = branches.len();
+        self.in_context(name, ContextKind::Parallel, |ctx| {
+            run_items(count, &config, |index| {
+                let branch = branches[index]
+                    .take()
+                    .expect("each branch runs once per invocation");
+                ctx.in_context(
+                    &format!("{name}-{index}"),
+                    ContextKind::ParallelBranch,
+                    branch,
+                )
+            })
+        })
+    }
+
+    /// Runs `function` on every item, each in a child context, with a
+    /// completion policy. An item that waits does not hold up the others.
+    pub fn map<I, T>(
+        &mut self,
+        name: &str,
+        items: &[I],
+        config: BatchConfig,
+        mut function: impl FnMut(&mut Context, &I, usize) -> Result<T, Error>,
+    ) -> Result<BatchResult<T>, Error>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        self.in_context(name, ContextKind::Map, |ctx| {
+            run_items(items.len(), &config, |index| {
+                ctx.in_context(
+                    &format!("{name}-{index}"),
+                    ContextKind::MapIteration,
+                    |ctx| function(ctx, &items[index], index),
+                )
+            })
+        })
+    }
+
+    fn in_context<T>(
+        &mut self,
+        name: &str,
+        kind: ContextKind,
+        body: impl FnOnce(&mut Context) -> Result<T, Error>,
+    ) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        match durable::begin_context(name, kind) {
+            ContextBegin::Succeeded(json) => decode(name, &json),
+            ContextBegin::Failed(error) => Err(Error::from_object(error)),
+            ContextBegin::Run => match body(self).and_then(|value| encode(name, &value)) {
+                Ok(json) => {
+                    durable::end_context(Ok(&json));
+                    decode(name, &json)
+                }
+                Err(error) if error.is_pending() => {
+                    durable::suspend_context();
+                    Err(error)
+                }
+                Err(error) => {
+                    durable::end_context(Err(&error.clone().into_object()));
+                    Err(error)
+                }
+            },
+        }
+    }
+
     /// A durable timer: the workflow suspends (holding no compute) and
     /// resumes after `duration`, rounded up to whole seconds (1 s to 366 days).
     pub fn wait(&mut self, name: &str, duration: Duration) -> Result<(), Error> {
@@ -254,6 +348,9 @@ impl Context {
         self.log(Level::Error, message)
     }
 }
+
+/// One branch of [`Context::parallel`].
+pub type Branch<'a, T> = Box<dyn FnOnce(&mut Context) -> Result<T, Error> + 'a>;
 
 /// How long a callback may take. `None`: no limit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -109,6 +109,39 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for Error {
     }
 }
 
+/// An error's recorded form, as AWS's APIs spell it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ErrorShape {
+    #[serde(rename = "ErrorType")]
+    error_type: String,
+    #[serde(rename = "ErrorMessage")]
+    error_message: String,
+    #[serde(rename = "ErrorData", default, skip_serializing_if = "Option::is_none")]
+    error_data: Option<String>,
+}
+
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ErrorShape {
+            error_type: self.error_type().to_owned(),
+            error_message: self.message().to_owned(),
+            error_data: self.data().map(str::to_owned),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Error {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let shape = ErrorShape::deserialize(deserializer)?;
+        Ok(Error(Repr::Failure {
+            error_type: shape.error_type,
+            message: shape.error_message,
+            data: shape.error_data,
+        }))
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.error_type(), self.message())

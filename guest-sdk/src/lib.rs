@@ -35,13 +35,19 @@
 
 extern crate self as cairn;
 
+mod batch;
 #[doc(hidden)]
 pub mod bindings;
 mod context;
 mod error;
 mod strategy;
 
-pub use context::{Callback, CallbackConfig, Context, Level, Semantics, StepConfig, attempt};
+pub use batch::{
+    BatchConfig, BatchItem, BatchItemStatus, BatchResult, CompletionConfig, CompletionReason,
+};
+pub use context::{
+    Branch, Callback, CallbackConfig, Context, Level, Semantics, StepConfig, attempt,
+};
 pub use error::Error;
 pub use strategy::{
     Backoff, Jitter, PollDecision, RetryDecision, RetryStrategy, Retryable, WaitStrategy,

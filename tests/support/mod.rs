@@ -28,6 +28,7 @@ pub fn guest(name: &str) -> PathBuf {
             "flaky",
             "poller",
             "approval",
+            "fanout",
             "steps",
             "entropy",
             "misbehave",
@@ -35,6 +36,7 @@ pub fn guest(name: &str) -> PathBuf {
             "flow-v2",
             "flow-v3",
             "flow-v4",
+            "branches",
             "other-world",
         ];
         cairn_engine::crate_build::build_workspace_guests(

@@ -1,9 +1,10 @@
-//! `cairn:workflow/durable`: steps and waits, answered by the replay core.
+//! `cairn:workflow/durable`: steps, waits, callbacks and contexts, answered by the
+//! replay core.
 
 use crate::bindings::ErrorObject;
 use crate::bindings::cairn::workflow::durable::{
-    Attempt, CallbackOptions, CallbackState, Host, Progress, RetryReason, Semantics, StepBegin,
-    StepKind, StepOptions,
+    Attempt, CallbackOptions, CallbackState, ContextBegin, ContextKind, Host, Progress,
+    RetryReason, Semantics, StepBegin, StepKind, StepOptions,
 };
 use crate::invocation::{Abort, HostState, error_size, from_wit, now_millis, to_wit};
 
@@ -107,6 +108,46 @@ impl Host for HostState {
                 Ok(CallbackState::Failed(to_wit(error)))
             }
             Ok(cairn_core::CallbackState::Pending) => Ok(CallbackState::Pending),
+            Err(fault) => self.abort(fault),
+        }
+    }
+
+    fn begin_context(&mut self, name: String, kind: ContextKind) -> wasmtime::Result<ContextBegin> {
+        self.check_name(&name)?;
+        let kind = match kind {
+            ContextKind::Child => cairn_core::ContextKind::Child,
+            ContextKind::Parallel => cairn_core::ContextKind::Parallel,
+            ContextKind::ParallelBranch => cairn_core::ContextKind::ParallelBranch,
+            ContextKind::Map => cairn_core::ContextKind::Map,
+            ContextKind::MapIteration => cairn_core::ContextKind::MapIteration,
+        };
+        match self.replayer.begin_context(&name, kind, now_millis()) {
+            Ok(cairn_core::ContextBegin::Run) => Ok(ContextBegin::Run),
+            Ok(cairn_core::ContextBegin::Succeeded(result)) => Ok(ContextBegin::Succeeded(result)),
+            Ok(cairn_core::ContextBegin::Failed(error)) => Ok(ContextBegin::Failed(to_wit(error))),
+            Err(fault) => self.abort(fault),
+        }
+    }
+
+    fn end_context(&mut self, result: Result<String, ErrorObject>) -> wasmtime::Result<()> {
+        let result = result.map_err(from_wit);
+        match &result {
+            Ok(payload) => self.check_payload("a context's result", payload.len())?,
+            Err(error) => self.check_payload("a context's error", error_size(error))?,
+        }
+        match self.replayer.end_context(result, now_millis()) {
+            Ok(()) => Ok(()),
+            Err(fault) => self.abort(fault),
+        }
+    }
+
+    fn has_recorded_call(&mut self) -> wasmtime::Result<bool> {
+        Ok(self.replayer.is_replaying())
+    }
+
+    fn suspend_context(&mut self) -> wasmtime::Result<()> {
+        match self.replayer.suspend_context() {
+            Ok(()) => Ok(()),
             Err(fault) => self.abort(fault),
         }
     }
