@@ -100,6 +100,15 @@ impl Cairn {
         value["Events"].as_array().unwrap().clone()
     }
 
+    /// The execution's history, or nothing if it does not exist yet.
+    pub fn history_if_any(&self, name: &str) -> Vec<Value> {
+        let run = self.run(&["history", name, "--json"]);
+        match serde_json::from_str::<Value>(&run.stdout) {
+            Ok(value) if run.code == 0 => value["Events"].as_array().unwrap().clone(),
+            _ => Vec::new(),
+        }
+    }
+
     /// `cairn get NAME` as JSON.
     pub fn get(&self, name: &str) -> Value {
         let run = self.run(&["get", name]);

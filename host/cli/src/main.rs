@@ -64,6 +64,10 @@ enum Command {
         /// Memory cap of the guest, in MiB.
         #[arg(long, default_value_t = Limits::default().memory >> 20)]
         memory_limit: usize,
+        /// How long a new execution may take in all, in seconds (at most 366
+        /// days); past it, it ends as TIMED_OUT.
+        #[arg(long)]
+        timeout: Option<u64>,
         /// Resume an execution started by another component: replay checks
         /// that this one makes the same calls, then pins the execution to it.
         #[arg(long)]
@@ -71,12 +75,21 @@ enum Command {
     },
     /// List executions, newest first.
     List {
-        /// Only executions with this status (RUNNING, SUCCEEDED, FAILED).
+        /// Only executions with this status (RUNNING, SUCCEEDED, FAILED,
+        /// TIMED_OUT, STOPPED).
         #[arg(long)]
         status: Option<String>,
     },
     /// Show one execution, as Lambda's GetDurableExecution does.
     Get { name: String },
+    /// Stop a running execution, with an error.
+    Stop {
+        name: String,
+        #[arg(long = "type", default_value = "Execution.Stopped")]
+        error_type: String,
+        #[arg(long, default_value = "stopped by request")]
+        message: String,
+    },
     /// Complete, fail or heartbeat a callback, by its id.
     Callback {
         #[command(subcommand)]
@@ -142,7 +155,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             time_budget,
             memory_limit,
             upgrade,
+            timeout,
         } => {
+            if timeout.is_some_and(|t| t == 0 || t > cairn_core::replay::MAX_WAIT_SECONDS) {
+                bail!(
+                    "--timeout must be 1 to {} seconds",
+                    cairn_core::replay::MAX_WAIT_SECONDS
+                );
+            }
             let durability = match durability {
                 DurabilityArg::Full => Durability::Full,
                 DurabilityArg::Process => Durability::Process,
@@ -196,6 +216,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 workflow_name: &workflow_name,
                 name: &name,
                 input: &input,
+                timeout: timeout.map(Duration::from_secs),
             };
             match cairn_engine::run_to_completion(&engine, &db, &request, &options)? {
                 Outcome::Succeeded(result) => {
@@ -234,6 +255,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         .unwrap_or_else(|| "-".into()),
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stop {
+            name,
+            error_type,
+            message,
+        } => {
+            let db = Db::open(&cli.db, Durability::Full)?;
+            db.stop(&name, ErrorObject::new(error_type, message), now_millis())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Callback { action } => {

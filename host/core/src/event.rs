@@ -38,6 +38,13 @@ impl ErrorObject {
     }
 }
 
+impl ErrorObject {
+    /// The error of an execution that ran past its timeout.
+    pub fn timed_out() -> Self {
+        ErrorObject::new("Execution.TimedOut", "the execution ran past its timeout")
+    }
+}
+
 impl std::fmt::Display for ErrorObject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.error_type, self.error_message)
@@ -99,6 +106,8 @@ pub enum RetryReason {
 pub enum Event {
     ExecutionStarted {
         input: String,
+        /// The execution's whole time, after which it times out; 0: none.
+        timeout_seconds: u64,
         at: Millis,
     },
     /// An attempt of a step began: written with its outcome for
@@ -233,6 +242,15 @@ pub enum Event {
     },
     ContextFailed {
         id: OpId,
+        error: ErrorObject,
+        at: Millis,
+    },
+    /// The scheduler ended the execution: its timeout passed.
+    ExecutionTimedOut {
+        at: Millis,
+    },
+    /// Someone stopped the execution, with this error.
+    ExecutionStopped {
         error: ErrorObject,
         at: Millis,
     },

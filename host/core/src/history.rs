@@ -52,12 +52,31 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
     let mut events = Vec::new();
     for event in journal {
         let (event_type, id, name, details): (&str, String, Option<&str>, Value) = match event {
-            Event::ExecutionStarted { input, .. } => (
+            Event::ExecutionStarted {
+                input,
+                timeout_seconds,
+                ..
+            } => (
                 "ExecutionStarted",
                 execution_name.to_owned(),
                 Some(execution_name),
-                // No execution timeout exists yet: report the longest AWS allows.
-                json!({ "Input": payload(input), "ExecutionTimeout": crate::replay::MAX_WAIT_SECONDS }),
+                // No timeout: report the longest AWS allows.
+                json!({
+                    "Input": payload(input),
+                    "ExecutionTimeout": if *timeout_seconds > 0 { *timeout_seconds } else { crate::replay::MAX_WAIT_SECONDS },
+                }),
+            ),
+            Event::ExecutionTimedOut { .. } => (
+                "ExecutionTimedOut",
+                execution_name.to_owned(),
+                Some(execution_name),
+                json!({ "Error": error_payload(&ErrorObject::timed_out()) }),
+            ),
+            Event::ExecutionStopped { error, .. } => (
+                "ExecutionStopped",
+                execution_name.to_owned(),
+                Some(execution_name),
+                json!({ "Error": error_payload(error) }),
             ),
             Event::StepStarted {
                 id,
@@ -292,6 +311,8 @@ fn event_time(event: &Event) -> Millis {
         | Event::CallbackFailed { at, .. }
         | Event::CallbackHeartbeat { at, .. }
         | Event::CallbackTimedOut { at, .. }
+        | Event::ExecutionTimedOut { at }
+        | Event::ExecutionStopped { at, .. }
         | Event::ContextStarted { at, .. }
         | Event::ContextSucceeded { at, .. }
         | Event::ContextFailed { at, .. }
@@ -522,6 +543,10 @@ pub fn timeline(journal: &[Event]) -> String {
             }
             Event::ExecutionFailed { error, .. } => {
                 ("ExecutionFailed", "", "", clip(&error.to_string()))
+            }
+            Event::ExecutionTimedOut { .. } => ("ExecutionTimedOut", "", "", String::new()),
+            Event::ExecutionStopped { error, .. } => {
+                ("ExecutionStopped", "", "", clip(&error.to_string()))
             }
         };
         let _ = writeln!(

@@ -283,7 +283,7 @@ impl Replayer {
     pub fn insecure_seed(&self) -> (u64, u64) {
         let mut hasher = blake3::Hasher::new();
         hasher.update(b"cairn insecure-seed\0");
-        if let Some(Event::ExecutionStarted { input, at }) = self.journal.first() {
+        if let Some(Event::ExecutionStarted { input, at, .. }) = self.journal.first() {
             hasher.update(&at.to_le_bytes()).update(input.as_bytes());
         }
         let hash = hasher.finalize();
@@ -946,6 +946,7 @@ impl Timer<'_> {
                 heartbeat: self.heartbeat,
                 at: now,
             },
+            Event::ExecutionStarted { .. } => Event::ExecutionTimedOut { at: now },
             other => unreachable!("{other:?} starts no timer"),
         }
     }
@@ -987,6 +988,17 @@ pub fn pending_timers(journal: &[Event]) -> Vec<Timer<'_>> {
     let mut by_id: HashMap<&str, usize, BuildHasherDefault<Fnv>> = HashMap::default();
     for event in journal {
         match event {
+            Event::ExecutionStarted {
+                timeout_seconds,
+                at,
+                ..
+            } if *timeout_seconds > 0 => timers.push(Some(Timer {
+                id: "",
+                due: at.saturating_add(timeout_seconds * 1000),
+                skippable: false,
+                started: event,
+                heartbeat: false,
+            })),
             Event::WaitStarted {
                 id,
                 scheduled_end: due,
@@ -1037,9 +1049,18 @@ pub fn pending_timers(journal: &[Event]) -> Vec<Timer<'_>> {
 /// The events that fire every pending timer due at `now` (and every
 /// skippable one when `skip_time`, as AWS's emulator does).
 pub fn fire_due_timers(journal: &[Event], now: Millis, skip_time: bool) -> Vec<Event> {
-    pending_timers(journal)
+    let mut fired: Vec<Event> = pending_timers(journal)
         .into_iter()
         .filter(|timer| (skip_time && timer.skippable) || timer.due <= now)
         .map(|timer| timer.fire(now))
-        .collect()
+        .collect();
+    // An execution that timed out records nothing after that.
+    if let Some(end) = fired
+        .iter()
+        .position(|e| matches!(e, Event::ExecutionTimedOut { .. }))
+    {
+        fired.drain(..end);
+        fired.truncate(1);
+    }
+    fired
 }

@@ -52,6 +52,7 @@ fn persist(journal: &mut Vec<Event>, replayer: &mut Replayer) {
 fn records_then_replays_without_running_bodies() {
     let mut journal = vec![Event::ExecutionStarted {
         input: "{}".into(),
+        timeout_seconds: 0,
         at: 0,
     }];
 
@@ -101,6 +102,7 @@ fn records_then_replays_without_running_bodies() {
 fn changed_arguments_and_order_diverge_with_both_calls_named() {
     let mut journal = vec![Event::ExecutionStarted {
         input: "{}".into(),
+        timeout_seconds: 0,
         at: 0,
     }];
     let mut first = Replayer::new(journal.clone());

@@ -100,6 +100,7 @@ fn main() {
         let input = steps_input(count, true);
         let start = vec![Event::ExecutionStarted {
             input: input.clone(),
+            timeout_seconds: 0,
             at: 0,
         }];
         let (end, journal) = invoke(&engine, &workflow, start, &input);
@@ -123,7 +124,9 @@ fn main() {
             Durability::Process,
         )
         .unwrap();
-        let execution = db.create("e", "steps", &workflow.hash, &input, 0).unwrap();
+        let execution = db
+            .create("e", "steps", &workflow.hash, &input, 0, 0)
+            .unwrap();
         db.append(execution.id, &journal[1..], None).unwrap();
         let time = median(201, || {
             let journal = db.journal(execution.id).unwrap();
@@ -140,6 +143,7 @@ fn main() {
         let live = median(51, || {
             let start = vec![Event::ExecutionStarted {
                 input: input.clone(),
+                timeout_seconds: 0,
                 at: 0,
             }];
             invoke(&engine, &workflow, start, &input);
@@ -189,6 +193,7 @@ fn main() {
             workflow_name: "steps",
             name: "e2e",
             input: &input,
+            timeout: None,
         };
         let start = Instant::now();
         cairn_engine::run_to_completion(&engine, &db, &request, &options).unwrap();

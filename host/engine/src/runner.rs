@@ -55,6 +55,8 @@ pub struct RunRequest<'a> {
     pub name: &'a str,
     /// JSON text.
     pub input: &'a str,
+    /// How long the execution may take in all (a new execution's setting).
+    pub timeout: Option<Duration>,
 }
 
 /// Parses `input` and writes it canonically (sorted keys, no spaces), so the
@@ -88,6 +90,7 @@ pub fn run_to_completion(
             request.workflow_name,
             &request.workflow.hash,
             &input,
+            request.timeout.map_or(0, |t| t.as_secs().max(1)),
             now_millis(),
         )?,
         Some(existing) => {
@@ -121,9 +124,11 @@ fn recorded_outcome(execution: &Execution) -> Option<Outcome> {
         Status::Succeeded => Some(Outcome::Succeeded(
             execution.result.clone().unwrap_or_default(),
         )),
-        Status::Failed => Some(Outcome::Failed(execution.error.clone().unwrap_or_else(
-            || ErrorObject::new("Unknown", "the recorded error is unreadable"),
-        ))),
+        Status::Failed | Status::TimedOut | Status::Stopped => {
+            Some(Outcome::Failed(execution.error.clone().unwrap_or_else(
+                || ErrorObject::new("Unknown", "the recorded error is unreadable"),
+            )))
+        }
     }
 }
 
@@ -150,6 +155,14 @@ fn run_claimed(
     // An upgrade: the first events the new component writes re-pin the execution.
     let repin = (execution.component_hash != workflow.hash).then_some(workflow.hash);
     loop {
+        // Stopped or timed out meanwhile?
+        if let Some(outcome) = db
+            .find(&execution.name)?
+            .as_ref()
+            .and_then(recorded_outcome)
+        {
+            return Ok(outcome);
+        }
         db.renew(execution.id, now_millis())?;
         // Read afresh: callbacks may have been completed from outside.
         let mut journal = db.journal(execution.id)?;
@@ -159,7 +172,7 @@ fn run_claimed(
             journal = db.journal(execution.id)?;
         }
         let sink = db.sink(execution.id, repin);
-        let (end, journal) = invoke(
+        let invoked = invoke(
             engine,
             workflow,
             journal,
@@ -167,7 +180,19 @@ fn run_claimed(
             sink,
             options.limits,
             options.logger.clone(),
-        )?;
+        );
+        let (end, journal) = match invoked {
+            Ok(invoked) => invoked,
+            // Stopped while it ran: its writes were refused; the stop stands.
+            Err(error) => match db
+                .find(&execution.name)?
+                .as_ref()
+                .and_then(recorded_outcome)
+            {
+                Some(outcome) => return Ok(outcome),
+                None => return Err(error),
+            },
+        };
         match end {
             InvocationEnd::Finished(Finish::Succeeded(result)) => {
                 return Ok(Outcome::Succeeded(result));

@@ -26,6 +26,8 @@ pub enum Status {
     Running,
     Succeeded,
     Failed,
+    TimedOut,
+    Stopped,
 }
 
 impl Status {
@@ -34,6 +36,8 @@ impl Status {
             Status::Running => "RUNNING",
             Status::Succeeded => "SUCCEEDED",
             Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+            Status::Stopped => "STOPPED",
         }
     }
 
@@ -42,6 +46,8 @@ impl Status {
             "RUNNING" => Some(Status::Running),
             "SUCCEEDED" => Some(Status::Succeeded),
             "FAILED" => Some(Status::Failed),
+            "TIMED_OUT" => Some(Status::TimedOut),
+            "STOPPED" => Some(Status::Stopped),
             _ => None,
         }
     }
@@ -216,6 +222,7 @@ impl Db {
         workflow: &str,
         hash: &ComponentHash,
         input: &str,
+        timeout_seconds: u64,
         now: Millis,
     ) -> Result<Execution> {
         let mut conn = self.conn.lock().unwrap();
@@ -228,6 +235,7 @@ impl Db {
         let id = tx.last_insert_rowid();
         let started = Event::ExecutionStarted {
             input: input.to_owned(),
+            timeout_seconds,
             at: now,
         };
         tx.execute(
@@ -360,6 +368,20 @@ impl Db {
         Ok(len as usize)
     }
 
+    /// Stops the running execution `name` with `error`, from outside.
+    pub fn stop(&self, name: &str, error: ErrorObject, now: Millis) -> Result<()> {
+        let mut conn = self.conn.lock().unwrap();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let id: Option<i64> = tx
+            .query_row("SELECT id FROM executions WHERE name = ?1", [name], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        let id = id.with_context(|| format!("no execution named {name:?}"))?;
+        insert_events(&tx, id, &[Event::ExecutionStopped { error, at: now }])?;
+        tx.commit().context("cannot commit to the store")
+    }
+
     /// Completes, fails or heartbeats the callback `callback_id` from outside.
     pub fn complete_callback(
         &self,
@@ -440,6 +462,15 @@ pub enum Completion {
 /// events from outside, such as callback completions, interleave safely)
 /// and keeps the execution's and its callbacks' status in step with them.
 fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event]) -> Result<()> {
+    // An execution that ended records nothing more (a run racing a stop).
+    let (name, status): (String, String) = tx.query_row(
+        "SELECT name, status FROM executions WHERE id = ?1",
+        [execution],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    if status != Status::Running.as_str() {
+        bail!("execution {name:?} has already ended ({status})");
+    }
     let mut insert = tx.prepare_cached(
         "INSERT INTO events (execution, seq, body) \
          VALUES (?1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE execution = ?1), ?2)",
@@ -455,10 +486,25 @@ fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event
                     params![execution, result, *at as i64],
                 )?;
             }
-            Event::ExecutionFailed { error, at } => {
+            Event::ExecutionFailed { error, at } | Event::ExecutionStopped { error, at } => {
+                let status = match event {
+                    Event::ExecutionFailed { .. } => Status::Failed,
+                    _ => Status::Stopped,
+                };
                 tx.execute(
-                    "UPDATE executions SET status = 'FAILED', error = ?2, ended_at = ?3 WHERE id = ?1",
-                    params![execution, serde_json::to_string(error)?, *at as i64],
+                    "UPDATE executions SET status = ?4, error = ?2, ended_at = ?3 WHERE id = ?1",
+                    params![
+                        execution,
+                        serde_json::to_string(error)?,
+                        *at as i64,
+                        status.as_str()
+                    ],
+                )?;
+            }
+            Event::ExecutionTimedOut { at } => {
+                tx.execute(
+                    "UPDATE executions SET status = 'TIMED_OUT', error = ?2, ended_at = ?3 WHERE id = ?1",
+                    params![execution, serde_json::to_string(&ErrorObject::timed_out())?, *at as i64],
                 )?;
             }
             Event::CallbackStarted {
