@@ -217,6 +217,22 @@ impl Context {
         self.wait_callback(&callback)
     }
 
+    /// Invokes the workflow registered as `workflow` (`cairn deploy`) on
+    /// `input`, and waits, suspended, for its result. Its failure comes back
+    /// as an error to handle.
+    pub fn invoke<I, O>(&mut self, name: &str, workflow: &str, input: &I) -> Result<O, Error>
+    where
+        I: Serialize,
+        O: DeserializeOwned,
+    {
+        let input = encode(name, input)?;
+        match durable::invoke(name, workflow, &input) {
+            CallbackState::Succeeded(json) => decode(name, &json),
+            CallbackState::Failed(error) => Err(Error::from_object(error)),
+            CallbackState::Pending => Err(Error::pending()),
+        }
+    }
+
     /// Runs `body` as a child context: its operations get ids of their own,
     /// and once it has finished, replay returns its recorded result without
     /// running it again.

@@ -29,6 +29,8 @@ pub fn guest(name: &str) -> PathBuf {
             "poller",
             "approval",
             "fanout",
+            "parent",
+            "child",
             "steps",
             "entropy",
             "misbehave",

@@ -82,6 +82,12 @@ enum Command {
     },
     /// Show one execution, as Lambda's GetDurableExecution does.
     Get { name: String },
+    /// Register a workflow by name, so that other workflows can invoke it.
+    Deploy {
+        name: String,
+        /// A component (.wasm) or a workflow crate directory (built first).
+        target: PathBuf,
+    },
     /// Stop a running execution, with an error.
     Stop {
         name: String,
@@ -255,6 +261,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         .unwrap_or_else(|| "-".into()),
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Deploy { name, target } => {
+            let (wasm, _) = resolve_target(&target)?;
+            let wasm = wasm
+                .canonicalize()
+                .with_context(|| format!("cannot find {}", wasm.display()))?;
+            // Refuse what could never run before anything invokes it.
+            Engine::new(Some(cache_dir(&cli.db)))?.load_file(&wasm)?;
+            Db::open(&cli.db, Durability::Full)?.deploy(&name, &wasm)?;
+            eprintln!("cairn: workflow {name} is {}", wasm.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Stop {

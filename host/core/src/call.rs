@@ -30,6 +30,11 @@ pub enum Call<'a> {
         name: &'a str,
         kind: ContextKind,
     },
+    Invoke {
+        name: &'a str,
+        workflow: &'a str,
+        input: &'a str,
+    },
 }
 
 impl Call<'_> {
@@ -53,6 +58,14 @@ impl Call<'_> {
             Call::MonotonicClock => hash(b"monotonic-clock", &[]),
             Call::Random { len } => hash(b"random", &len.to_le_bytes()),
             Call::Context { kind, .. } => hash(b"context", kind.subtype().as_bytes()),
+            Call::Invoke {
+                workflow, input, ..
+            } => {
+                let mut args = workflow.as_bytes().to_vec();
+                args.push(0);
+                args.extend_from_slice(input.as_bytes());
+                hash(b"invoke", &args)
+            }
             Call::Callback {
                 timeout_seconds,
                 heartbeat_timeout_seconds,
@@ -81,6 +94,14 @@ impl Call<'_> {
             | (
                 Call::Wait { name, .. },
                 Event::WaitStarted {
+                    name: recorded,
+                    fingerprint,
+                    ..
+                },
+            )
+            | (
+                Call::Invoke { name, .. },
+                Event::InvokeStarted {
                     name: recorded,
                     fingerprint,
                     ..
@@ -136,6 +157,9 @@ impl fmt::Display for Call<'_> {
             Call::MonotonicClock => write!(f, "monotonic-clock read")?,
             Call::Random { len } => write!(f, "random read of {len} bytes")?,
             Call::Context { name, kind } => write!(f, "context {name:?} ({})", kind.subtype())?,
+            Call::Invoke { name, workflow, .. } => {
+                write!(f, "invoke {name:?} of workflow {workflow:?}")?
+            }
             Call::Callback {
                 name,
                 timeout_seconds,
@@ -146,7 +170,9 @@ impl fmt::Display for Call<'_> {
             )?,
         }
         match self {
-            Call::Wait { .. } => write!(f, " (fingerprint {:016x})", self.fingerprint()),
+            Call::Wait { .. } | Call::Invoke { .. } => {
+                write!(f, " (fingerprint {:016x})", self.fingerprint())
+            }
             _ => Ok(()),
         }
     }
@@ -166,6 +192,12 @@ pub fn describe_recorded(event: &Event) -> String {
         Event::MonotonicClock { .. } => "monotonic-clock read".into(),
         Event::Random { bytes, .. } => format!("random read of {} bytes", bytes.len()),
         Event::ContextStarted { name, kind, .. } => Call::Context { name, kind: *kind }.to_string(),
+        Event::InvokeStarted {
+            name,
+            workflow,
+            fingerprint,
+            ..
+        } => format!("invoke {name:?} of workflow {workflow:?} (fingerprint {fingerprint:016x})"),
         Event::CallbackStarted {
             name,
             timeout_seconds,

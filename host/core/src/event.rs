@@ -254,6 +254,26 @@ pub enum Event {
         error: ErrorObject,
         at: Millis,
     },
+    /// Call: another workflow was invoked with `input` (JSON); its
+    /// execution runs apart, and its outcome comes back as a follow-up.
+    InvokeStarted {
+        id: OpId,
+        name: String,
+        fingerprint: Fingerprint,
+        workflow: String,
+        input: String,
+        at: Millis,
+    },
+    InvokeSucceeded {
+        id: OpId,
+        result: String,
+        at: Millis,
+    },
+    InvokeFailed {
+        id: OpId,
+        error: ErrorObject,
+        at: Millis,
+    },
 }
 
 impl Event {
@@ -264,6 +284,7 @@ impl Event {
             Event::WaitStarted { .. }
             | Event::CallbackStarted { .. }
             | Event::ContextStarted { .. }
+            | Event::InvokeStarted { .. }
             | Event::WallClock { .. }
             | Event::MonotonicClock { .. }
             | Event::Random { .. } => true,
@@ -277,7 +298,8 @@ impl Event {
             Event::StepStarted { id, .. }
             | Event::WaitStarted { id, .. }
             | Event::CallbackStarted { id, .. }
-            | Event::ContextStarted { id, .. } => Some(id),
+            | Event::ContextStarted { id, .. }
+            | Event::InvokeStarted { id, .. } => Some(id),
             _ => None,
         }
     }
@@ -307,7 +329,9 @@ impl Event {
             | Event::CallbackHeartbeat { id, .. }
             | Event::CallbackTimedOut { id, .. }
             | Event::ContextSucceeded { id, .. }
-            | Event::ContextFailed { id, .. } => Some(id),
+            | Event::ContextFailed { id, .. }
+            | Event::InvokeSucceeded { id, .. }
+            | Event::InvokeFailed { id, .. } => Some(id),
             _ => None,
         }
     }

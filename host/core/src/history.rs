@@ -159,6 +159,33 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
                 names.get(id.as_str()).copied(),
                 json!({ "Error": error_payload(error) }),
             ),
+            Event::InvokeStarted {
+                id,
+                name,
+                workflow,
+                input,
+                ..
+            } => {
+                names.insert(id, name);
+                (
+                    "ChainedInvokeStarted",
+                    wire_id(id),
+                    Some(name.as_str()),
+                    json!({ "FunctionName": workflow, "Input": payload(input) }),
+                )
+            }
+            Event::InvokeSucceeded { id, result, .. } => (
+                "ChainedInvokeSucceeded",
+                wire_id(id),
+                names.get(id.as_str()).copied(),
+                json!({ "Result": payload(result) }),
+            ),
+            Event::InvokeFailed { id, error, .. } => (
+                "ChainedInvokeFailed",
+                wire_id(id),
+                names.get(id.as_str()).copied(),
+                json!({ "Error": error_payload(error) }),
+            ),
             // The backend's own bookkeeping: AWS's history has no event for it.
             Event::StepReady { .. } | Event::CallbackHeartbeat { .. } => continue,
             Event::CallbackStarted {
@@ -312,6 +339,9 @@ fn event_time(event: &Event) -> Millis {
         | Event::CallbackHeartbeat { at, .. }
         | Event::CallbackTimedOut { at, .. }
         | Event::ExecutionTimedOut { at }
+        | Event::InvokeStarted { at, .. }
+        | Event::InvokeSucceeded { at, .. }
+        | Event::InvokeFailed { at, .. }
         | Event::ExecutionStopped { at, .. }
         | Event::ContextStarted { at, .. }
         | Event::ContextSucceeded { at, .. }
@@ -545,6 +575,24 @@ pub fn timeline(journal: &[Event]) -> String {
                 ("ExecutionFailed", "", "", clip(&error.to_string()))
             }
             Event::ExecutionTimedOut { .. } => ("ExecutionTimedOut", "", "", String::new()),
+            Event::InvokeStarted {
+                id, name, workflow, ..
+            } => {
+                names.insert(id, name);
+                ("InvokeStarted", id, name, format!("workflow {workflow}"))
+            }
+            Event::InvokeSucceeded { id, result, .. } => (
+                "InvokeSucceeded",
+                id,
+                names.get(id.as_str()).copied().unwrap_or(""),
+                clip(result),
+            ),
+            Event::InvokeFailed { id, error, .. } => (
+                "InvokeFailed",
+                id,
+                names.get(id.as_str()).copied().unwrap_or(""),
+                clip(&error.to_string()),
+            ),
             Event::ExecutionStopped { error, .. } => {
                 ("ExecutionStopped", "", "", clip(&error.to_string()))
             }

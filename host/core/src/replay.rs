@@ -673,6 +673,49 @@ impl Replayer {
         }
     }
 
+    /// Invokes workflow `workflow` on `input` (or finds the recorded call):
+    /// its outcome, once the host has run it, or pending.
+    pub fn invoke(
+        &mut self,
+        name: &str,
+        workflow: &str,
+        input: &str,
+        now: Millis,
+    ) -> Result<CallbackState, Fault> {
+        self.check_outside_step(&format!("invoke {name:?}"))?;
+        let call = Call::Invoke {
+            name,
+            workflow,
+            input,
+        };
+        self.scope.op_counter += 1;
+        let position = self.scope.cursor + 1;
+        let state = match self.replay_call(call)? {
+            Some((_, trail)) => match trail.last.map(|last| &self.journal[last]) {
+                Some(Event::InvokeSucceeded { result, .. }) => {
+                    CallbackState::Succeeded(result.clone())
+                }
+                Some(Event::InvokeFailed { error, .. }) => CallbackState::Failed(error.clone()),
+                _ => CallbackState::Pending,
+            },
+            None => {
+                self.record_call(Event::InvokeStarted {
+                    id: self.scope.op_id(self.scope.op_counter),
+                    name: name.to_owned(),
+                    fingerprint: call.fingerprint(),
+                    workflow: workflow.to_owned(),
+                    input: input.to_owned(),
+                    at: now,
+                });
+                CallbackState::Pending
+            }
+        };
+        if state == CallbackState::Pending {
+            self.scope.pending = Some((position, call.to_string()));
+        }
+        Ok(state)
+    }
+
     /// Begins (or replays) a child context named `name`; the calls that
     /// follow belong to it until it ends or is suspended.
     pub fn begin_context(
@@ -1044,6 +1087,32 @@ pub fn pending_timers(journal: &[Event]) -> Vec<Timer<'_>> {
         }
     }
     timers.into_iter().flatten().collect()
+}
+
+/// Invocations of other workflows whose outcome is not recorded yet:
+/// (operation id, workflow, input).
+pub fn pending_invokes(journal: &[Event]) -> Vec<(&str, &str, &str)> {
+    let done: std::collections::HashSet<&str> = journal
+        .iter()
+        .filter_map(|event| match event {
+            Event::InvokeSucceeded { id, .. } | Event::InvokeFailed { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    journal
+        .iter()
+        .filter_map(|event| match event {
+            Event::InvokeStarted {
+                id,
+                workflow,
+                input,
+                ..
+            } if !done.contains(id.as_str()) => {
+                Some((id.as_str(), workflow.as_str(), input.as_str()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The events that fire every pending timer due at `now` (and every

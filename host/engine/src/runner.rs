@@ -8,7 +8,7 @@ use crate::invocation::{InvocationEnd, Logger, invoke, now_millis};
 use crate::limits::{Limits, MAX_PAYLOAD_BYTES};
 use crate::sqlite::{Db, Execution, LEASE, Status};
 use anyhow::{Result, bail};
-use cairn_core::replay::{fire_due_timers, pending_timers};
+use cairn_core::replay::{fire_due_timers, pending_invokes, pending_timers};
 use cairn_core::{ErrorObject, Event, Finish, Millis};
 use std::sync::Arc;
 use std::time::Duration;
@@ -207,12 +207,74 @@ fn run_claimed(
                 )
             }
             InvocationEnd::Finished(Finish::Suspended) => {
+                let invokes = pending_invokes(&journal);
+                if !invokes.is_empty() {
+                    for (id, workflow_name, input) in invokes {
+                        let outcome =
+                            run_child(engine, db, execution, id, workflow_name, input, options)?;
+                        let event = match outcome {
+                            Outcome::Succeeded(result) => Event::InvokeSucceeded {
+                                id: id.to_owned(),
+                                result,
+                                at: now_millis(),
+                            },
+                            Outcome::Failed(error) => Event::InvokeFailed {
+                                id: id.to_owned(),
+                                error,
+                                at: now_millis(),
+                            },
+                        };
+                        db.append(execution.id, &[event], None)?;
+                    }
+                    continue;
+                }
                 sleep_until_due(db, execution, &journal, options)?;
                 (options.notify)(Notice::Resumed);
             }
         }
     }
 }
+
+/// Runs the execution that operation `id` of `parent` invoked, to its end
+/// (or finds its outcome, if an earlier run finished it). Its name derives
+/// from the parent's and the operation's, so a resumed parent finds it.
+fn run_child(
+    engine: &Engine,
+    db: &Db,
+    parent: &Execution,
+    id: &str,
+    workflow_name: &str,
+    input: &str,
+    options: &RunOptions,
+) -> Result<Outcome> {
+    let name = format!("{}--{id}", parent.name);
+    if name.len() > MAX_CHILD_NAME {
+        return Ok(Outcome::Failed(ErrorObject::new(
+            "InvokeTooDeep",
+            format!("invocations nest too deep (execution name {name:?})"),
+        )));
+    }
+    let Some(path) = db.workflow_path(workflow_name)? else {
+        return Ok(Outcome::Failed(ErrorObject::new(
+            "WorkflowNotFound",
+            format!(
+                "no workflow is registered as {workflow_name:?} (cairn deploy {workflow_name} COMPONENT)"
+            ),
+        )));
+    };
+    let workflow = engine.load_file(&path)?;
+    let request = RunRequest {
+        workflow: &workflow,
+        workflow_name,
+        name: &name,
+        input,
+        timeout: None,
+    };
+    run_to_completion(engine, db, &request, options)
+}
+
+/// The longest name of an invoked execution: bounds how deep invocations nest.
+const MAX_CHILD_NAME: usize = 200;
 
 /// How often a suspended foreground run looks for events from outside.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);

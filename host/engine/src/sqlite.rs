@@ -86,6 +86,10 @@ CREATE TABLE IF NOT EXISTS executions (
     lease_until INTEGER
 );
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status);
+CREATE TABLE IF NOT EXISTS workflows (
+    name TEXT PRIMARY KEY,
+    component_path TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS callbacks (
     callback_id TEXT PRIMARY KEY,
     execution INTEGER NOT NULL REFERENCES executions(id),
@@ -366,6 +370,30 @@ impl Db {
             .prepare_cached("SELECT COUNT(*) FROM events WHERE execution = ?1")?
             .query_row([execution], |row| row.get(0))?;
         Ok(len as usize)
+    }
+
+    /// Registers the component at `path` as the workflow `name` (for invoke).
+    pub fn deploy(&self, name: &str, path: &Path) -> Result<()> {
+        let conn = self.conn.lock().unwrap();
+        conn.execute(
+            "INSERT INTO workflows (name, component_path) VALUES (?1, ?2) \
+             ON CONFLICT (name) DO UPDATE SET component_path = excluded.component_path",
+            params![name, path.to_string_lossy()],
+        )?;
+        Ok(())
+    }
+
+    /// The component registered as the workflow `name`.
+    pub fn workflow_path(&self, name: &str) -> Result<Option<std::path::PathBuf>> {
+        let conn = self.conn.lock().unwrap();
+        let path: Option<String> = conn
+            .query_row(
+                "SELECT component_path FROM workflows WHERE name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(path.map(Into::into))
     }
 
     /// Stops the running execution `name` with `error`, from outside.

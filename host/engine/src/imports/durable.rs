@@ -141,6 +141,26 @@ impl Host for HostState {
         }
     }
 
+    fn invoke(
+        &mut self,
+        name: String,
+        workflow: String,
+        input: String,
+    ) -> wasmtime::Result<CallbackState> {
+        self.check_name(&name)?;
+        self.check_payload("an invocation's input", input.len())?;
+        match self.replayer.invoke(&name, &workflow, &input, now_millis()) {
+            Ok(cairn_core::CallbackState::Succeeded(result)) => {
+                Ok(CallbackState::Succeeded(result))
+            }
+            Ok(cairn_core::CallbackState::Failed(error)) => {
+                Ok(CallbackState::Failed(to_wit(error)))
+            }
+            Ok(cairn_core::CallbackState::Pending) => Ok(CallbackState::Pending),
+            Err(fault) => self.abort(fault),
+        }
+    }
+
     fn has_recorded_call(&mut self) -> wasmtime::Result<bool> {
         Ok(self.replayer.is_replaying())
     }
