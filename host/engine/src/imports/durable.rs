@@ -49,15 +49,9 @@ impl Host for HostState {
     }
 
     fn end_step(&mut self, result: Result<String, ErrorObject>) -> wasmtime::Result<()> {
-        let result = result.map_err(from_wit);
-        match &result {
-            Ok(payload) => self.check_payload("a step's result", payload.len())?,
-            Err(error) => self.check_payload("a step's error", error_size(error))?,
-        }
-        match self.replayer.end_step(result, now_millis()) {
-            Ok(()) => Ok(()),
-            Err(fault) => self.abort(fault),
-        }
+        let result = self.checked("a step", result)?;
+        let answer = self.replayer.end_step(result, now_millis());
+        self.answer(answer)
     }
 
     fn retry_step(&mut self, reason: RetryReason, delay_seconds: u64) -> wasmtime::Result<()> {
@@ -130,15 +124,9 @@ impl Host for HostState {
     }
 
     fn end_context(&mut self, result: Result<String, ErrorObject>) -> wasmtime::Result<()> {
-        let result = result.map_err(from_wit);
-        match &result {
-            Ok(payload) => self.check_payload("a context's result", payload.len())?,
-            Err(error) => self.check_payload("a context's error", error_size(error))?,
-        }
-        match self.replayer.end_context(result, now_millis()) {
-            Ok(()) => Ok(()),
-            Err(fault) => self.abort(fault),
-        }
+        let result = self.checked("a context", result)?;
+        let answer = self.replayer.end_context(result, now_millis());
+        self.answer(answer)
     }
 
     fn invoke(
@@ -166,10 +154,8 @@ impl Host for HostState {
     }
 
     fn suspend_context(&mut self) -> wasmtime::Result<()> {
-        match self.replayer.suspend_context() {
-            Ok(()) => Ok(()),
-            Err(fault) => self.abort(fault),
-        }
+        let answer = self.replayer.suspend_context();
+        self.answer(answer)
     }
 
     fn wait(&mut self, name: String, seconds: u64) -> wasmtime::Result<Progress> {
@@ -183,6 +169,30 @@ impl Host for HostState {
 }
 
 impl crate::bindings::cairn::workflow::types::Host for HostState {}
+
+impl HostState {
+    /// The guest's result for `what`, in the core's terms, within the payload limit.
+    fn checked(
+        &mut self,
+        what: &str,
+        result: Result<String, ErrorObject>,
+    ) -> wasmtime::Result<Result<String, cairn_core::ErrorObject>> {
+        let result = result.map_err(from_wit);
+        match &result {
+            Ok(payload) => self.check_payload(&format!("{what}'s result"), payload.len())?,
+            Err(error) => self.check_payload(&format!("{what}'s error"), error_size(error))?,
+        }
+        Ok(result)
+    }
+
+    /// The core's answer, or the trap that stops the guest when it refused.
+    fn answer<T>(&mut self, answer: Result<T, cairn_core::Fault>) -> wasmtime::Result<T> {
+        match answer {
+            Ok(value) => Ok(value),
+            Err(fault) => self.abort(fault),
+        }
+    }
+}
 
 /// 128 random bits from the host's entropy, as hex: a callback id nobody can
 /// guess. (Recorded with the callback, so replay hands out the same id.)
