@@ -192,15 +192,20 @@ impl Scope {
 
     /// The id of this context's `n`th operation: `n`, or `context-n`.
     fn op_id(&self, n: u64) -> OpId {
-        if self.context.is_empty() {
-            n.to_string()
-        } else {
-            format!("{}-{n}", self.context)
-        }
+        op_id(&self.context, n)
     }
 
     fn is_blocked(&self) -> bool {
         self.pending.is_some() || self.pending_children > 0
+    }
+}
+
+/// The id of the `n`th operation of `context`: `n`, or `context-n`.
+fn op_id(context: &str, n: u64) -> OpId {
+    if context.is_empty() {
+        n.to_string()
+    } else {
+        format!("{context}-{n}")
     }
 }
 
@@ -212,16 +217,23 @@ pub fn parent_of(id: &str) -> &str {
 impl Replayer {
     /// A replayer over an execution's recorded (and persisted) journal.
     pub fn new(journal: Vec<Event>) -> Self {
+        let mut root = Scope::default();
         let mut recorded: HashMap<OpId, Scope, BuildHasherDefault<Fnv>> = HashMap::default();
         // Each operation's context and index among that context's calls.
-        let mut started: HashMap<&str, (&str, usize), BuildHasherDefault<Fnv>> = HashMap::default();
+        let mut started: HashMap<&str, (&str, usize), BuildHasherDefault<Fnv>> =
+            HashMap::with_capacity_and_hasher(journal.len(), Default::default());
         let mut callbacks = HashMap::default();
         for (index, event) in journal.iter().enumerate() {
             if event.is_call() {
                 let context = event.context();
-                let scope = recorded
-                    .entry(context.to_owned())
-                    .or_insert_with(|| Scope::new(context.to_owned()));
+                let scope = if context.is_empty() {
+                    &mut root
+                } else {
+                    if !recorded.contains_key(context) {
+                        recorded.insert(context.to_owned(), Scope::new(context.to_owned()));
+                    }
+                    recorded.get_mut(context).expect("inserted above")
+                };
                 if let Some(id) = event.op_id() {
                     started.insert(id, (context, scope.calls.len()));
                 }
@@ -232,7 +244,12 @@ impl Replayer {
                 scope.trails.push(Trail::default());
             } else if let Some(&(context, call)) = event.follows_up().and_then(|id| started.get(id))
             {
-                let trail = &mut recorded.get_mut(context).expect("its call made it").trails[call];
+                let scope = if context.is_empty() {
+                    &mut root
+                } else {
+                    recorded.get_mut(context).expect("its call made it")
+                };
+                let trail = &mut scope.trails[call];
                 trail.last = Some(index);
                 if let Event::StepReady { .. } = event {
                     trail.ready = Some(index);
@@ -240,10 +257,10 @@ impl Replayer {
             }
         }
         drop(started);
-        for scope in recorded.values_mut() {
+        for scope in recorded.values_mut().chain([&mut root]) {
             scope.recorded_calls = scope.calls.len();
         }
-        let scope = recorded.remove("").unwrap_or_default();
+        let scope = root;
         Replayer {
             durable_len: journal.len(),
             journal,
@@ -314,9 +331,11 @@ impl Replayer {
         let call = Call::Step { name, kind };
         self.scope.op_counter += 1;
         let position = self.scope.cursor + 1;
-        let id = self.scope.op_id(self.scope.op_counter);
+        // The id is made only for a step that runs: replaying a finished one
+        // allocates nothing.
+        let (context, n) = (self.scope.context.clone(), self.scope.op_counter);
         let open = |attempt, at, start_recorded| OpenStep {
-            id: id.clone(),
+            id: op_id(&context, n),
             name: name.to_owned(),
             kind,
             attempt,

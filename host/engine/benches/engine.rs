@@ -153,7 +153,7 @@ fn main() {
             millis(live)
         );
         println!(
-            "| host overhead per step (of the above) | {:.2} us |",
+            "| per live step, guest and host together (of the above) | {:.2} us |",
             micros(live) / 1000.0
         );
     }
