@@ -203,7 +203,6 @@ fn callbacks_time_out_and_heartbeats_keep_them_alive() {
     // Heartbeats every 300 ms keep a 1 s heartbeat timeout from firing for
     // well over a second; then silence makes it fire.
     let input = r#"{"amount_cents":1,"approver":"bo","heartbeat_seconds":1}"#;
-    let started = Instant::now();
     let child = cairn.spawn(&["run", approval, "--name", "beat", "--input", input]);
     let id = callback_id(&cairn, "beat");
     for _ in 0..8 {
@@ -221,9 +220,19 @@ fn callbacks_time_out_and_heartbeats_keep_them_alive() {
             .starts_with("Callback.Heartbeat"),
         "{result}"
     );
+    // The heartbeats kept it alive well past one heartbeat timeout.
+    let history = cairn.history("beat");
+    let at = |event_type: &str| {
+        history
+            .iter()
+            .find(|e| e["EventType"] == event_type)
+            .unwrap()["EventTimestamp"]
+            .as_f64()
+            .unwrap()
+    };
     assert!(
-        started.elapsed() > Duration::from_millis(2400),
-        "the heartbeats kept it alive"
+        at("CallbackTimedOut") - at("CallbackStarted") > 2.4,
+        "{history:?}"
     );
 }
 
@@ -258,4 +267,35 @@ fn a_callback_completed_while_the_engine_is_down_is_seen_on_resume() {
     assert_eq!(result["detail"], "rejected by cy");
     // The submitter step (which handed out the id) did not run again.
     assert_eq!(count(&cairn.history("down"), "StepStarted"), 1);
+}
+
+#[test]
+fn a_completion_after_the_deadline_is_refused_even_with_no_engine_running() {
+    let cairn = Cairn::new();
+    let approval = guest("approval");
+    let args = [
+        "run",
+        approval.to_str().unwrap(),
+        "--name",
+        "late",
+        "--input",
+        r#"{"amount_cents":7,"approver":"cy","timeout_seconds":1}"#,
+    ];
+    let child = cairn.spawn(&args);
+    let id = callback_id(&cairn, "late");
+    cairn.kill_when(child, "late", |_| true);
+    std::thread::sleep(Duration::from_millis(1500));
+
+    let refused = cairn.run(&["callback", "succeed", &id, r#"{"approved":true}"#]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("has timed out"),
+        "{}",
+        refused.stderr
+    );
+    let resumed = cairn.run(&args);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let result: Value = serde_json::from_str(&resumed.stdout).unwrap();
+    assert_eq!(result["status"], "expired");
+    assert_eq!(count(&cairn.history("late"), "CallbackSucceeded"), 0);
 }

@@ -261,13 +261,23 @@ impl Replayer {
             scope.recorded_calls = scope.calls.len();
         }
         let scope = root;
+        // Recorded clock values bound live ones from below, whatever the
+        // order in which contexts replay.
+        let last_monotonic = journal
+            .iter()
+            .filter_map(|event| match event {
+                Event::MonotonicClock { nanos, .. } => Some(*nanos),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
         Replayer {
             durable_len: journal.len(),
             journal,
             scope,
             parents: Vec::new(),
             recorded,
-            last_monotonic: 0,
+            last_monotonic,
             open_step: None,
             callbacks,
         }
@@ -810,6 +820,14 @@ impl Replayer {
     /// pending; its parent may go on (other branches) or suspend in turn.
     pub fn suspend_context(&mut self) -> Result<(), Fault> {
         self.check_in_context("suspend-context")?;
+        if self.is_replaying() {
+            return Err(Fault::Divergence {
+                position: self.scope.cursor + 1,
+                context: self.scope.context.clone(),
+                recorded: describe_recorded(&self.journal[self.scope.calls[self.scope.cursor]]),
+                new: "no further call (the context suspended)".into(),
+            });
+        }
         if !self.scope.is_blocked() {
             return Err(Fault::Misuse(format!(
                 "context {} was suspended, but nothing in it is pending",

@@ -169,6 +169,12 @@ fn run_claimed(
         let fired = fire_due_timers(&journal, now_millis(), options.skip_time);
         if !fired.is_empty() {
             db.append(execution.id, &fired, None)?;
+            if fired
+                .iter()
+                .any(|event| matches!(event, Event::ExecutionTimedOut { .. }))
+            {
+                continue; // ended: nothing to run
+            }
             journal = db.journal(execution.id)?;
         }
         let sink = db.sink(execution.id, repin);
@@ -294,8 +300,9 @@ fn sleep_until_due(
         });
         return Ok(());
     }
-    let wake_at = timers.iter().map(|timer| timer.due).min();
+    let mut wake_at = timers.iter().map(|timer| timer.due).min();
     (options.notify)(Notice::Suspended { until: wake_at });
+    let mut seen = journal.len();
     let mut renewed_at = now_millis();
     loop {
         let now = now_millis();
@@ -310,7 +317,17 @@ fn sleep_until_due(
             db.renew(execution.id, now)?;
             renewed_at = now;
         }
-        if db.journal_len(execution.id)? != journal.len() {
+        if db.journal_len(execution.id)? != seen {
+            let journal = db.journal(execution.id)?;
+            // Heartbeats only move a callback's deadline: no need to replay.
+            if journal[seen..]
+                .iter()
+                .all(|event| matches!(event, Event::CallbackHeartbeat { .. }))
+            {
+                seen = journal.len();
+                wake_at = pending_timers(&journal).iter().map(|timer| timer.due).min();
+                continue;
+            }
             return Ok(());
         }
     }

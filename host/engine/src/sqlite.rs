@@ -109,7 +109,8 @@ const EXECUTION_COLUMNS: &str =
 
 /// How long a claim on an execution lasts unless renewed: a process that
 /// hangs (rather than dies) holds its executions this long at most.
-pub const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+/// Longer than the default invocation budget, as an invocation does not renew it.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(20 * 60);
 
 /// The journal format this build reads and writes (`PRAGMA user_version`).
 /// Events are postcard: a new variant or field is a new format.
@@ -254,26 +255,7 @@ impl Db {
 
     /// The execution's whole journal, in order.
     pub fn journal(&self, execution: i64) -> Result<Vec<Event>> {
-        let conn = self.conn.lock().unwrap();
-        let mut statement =
-            conn.prepare_cached("SELECT seq, body FROM events WHERE execution = ?1 ORDER BY seq")?;
-        let mut rows = statement.query([execution])?;
-        let mut events = Vec::new();
-        while let Some(row) = rows.next()? {
-            let seq: i64 = row.get(0)?;
-            let body = row.get_ref(1)?.as_blob()?;
-            if seq != events.len() as i64 {
-                bail!(
-                    "the journal of execution {execution} has a gap at event {}",
-                    events.len()
-                );
-            }
-            events.push(
-                postcard::from_bytes(body)
-                    .with_context(|| format!("event {seq} of execution {execution} is corrupt"))?,
-            );
-        }
-        Ok(events)
+        read_journal(&self.conn.lock().unwrap(), execution)
     }
 
     /// Appends `events` in one transaction; an event that ends the
@@ -286,7 +268,17 @@ impl Db {
         repin: Option<&ComponentHash>,
     ) -> Result<()> {
         let mut conn = self.conn.lock().unwrap();
-        let tx = conn.transaction()?;
+        // Immediate: outside writers (callbacks, stop) may commit meanwhile.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Only the process holding the claim writes the run's events.
+        let owner: Option<i64> = tx.query_row(
+            "SELECT owner_pid FROM executions WHERE id = ?1",
+            [execution],
+            |row| row.get(0),
+        )?;
+        if let Some(pid) = owner.filter(|pid| *pid != std::process::id() as i64) {
+            bail!("execution {execution} is now run by process {pid}; this run stops writing");
+        }
         if let Some(hash) = repin {
             tx.execute(
                 "UPDATE executions SET component_hash = ?2 WHERE id = ?1",
@@ -440,6 +432,17 @@ impl Db {
         if running != Status::Running.as_str() {
             bail!("callback {callback_id:?} belongs to an execution that has ended ({running})");
         }
+        // Past its deadline (no runner was there to see it): it timed out.
+        let journal = read_journal(&tx, execution)?;
+        let late = cairn_core::replay::pending_timers(&journal)
+            .into_iter()
+            .find(|timer| timer.id == id && timer.due <= now)
+            .map(|timer| timer.fire(now));
+        if let Some(timed_out) = late {
+            insert_events(&tx, execution, &[timed_out])?;
+            tx.commit().context("cannot commit to the store")?;
+            bail!("callback {callback_id:?} has timed out");
+        }
         let event = match completion {
             Completion::Succeed(result) => Event::CallbackSucceeded {
                 id,
@@ -486,6 +489,29 @@ pub enum Completion {
     Heartbeat,
 }
 
+/// An execution's whole journal, in order.
+fn read_journal(conn: &Connection, execution: i64) -> Result<Vec<Event>> {
+    let mut statement =
+        conn.prepare_cached("SELECT seq, body FROM events WHERE execution = ?1 ORDER BY seq")?;
+    let mut rows = statement.query([execution])?;
+    let mut events = Vec::new();
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        let body = row.get_ref(1)?.as_blob()?;
+        if seq != events.len() as i64 {
+            bail!(
+                "the journal of execution {execution} has a gap at event {}",
+                events.len()
+            );
+        }
+        events.push(
+            postcard::from_bytes(body)
+                .with_context(|| format!("event {seq} of execution {execution} is corrupt"))?,
+        );
+    }
+    Ok(events)
+}
+
 /// Appends `events` at the end of the journal (numbered in the statement, so
 /// events from outside, such as callback completions, interleave safely)
 /// and keeps the execution's and its callbacks' status in step with them.
@@ -504,6 +530,25 @@ fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event
          VALUES (?1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE execution = ?1), ?2)",
     )?;
     for event in events {
+        // A callback closes once: a timeout that lost the race with a
+        // completion from outside (or the reverse) is not recorded.
+        if let Event::CallbackSucceeded { id, .. }
+        | Event::CallbackFailed { id, .. }
+        | Event::CallbackTimedOut { id, .. } = event
+        {
+            let status = match event {
+                Event::CallbackSucceeded { .. } => "SUCCEEDED",
+                Event::CallbackFailed { .. } => "FAILED",
+                _ => "TIMED_OUT",
+            };
+            let closed = tx.execute(
+                "UPDATE callbacks SET status = ?3 WHERE execution = ?1 AND op_id = ?2 AND status = 'STARTED'",
+                params![execution, id, status],
+            )?;
+            if closed == 0 {
+                continue;
+            }
+        }
         insert
             .execute(params![execution, encode(event)?])
             .with_context(|| format!("cannot append to the journal of execution {execution}"))?;
@@ -541,19 +586,6 @@ fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event
                 tx.execute(
                     "INSERT INTO callbacks (callback_id, execution, op_id, status) VALUES (?1, ?2, ?3, 'STARTED')",
                     params![callback_id, execution, id],
-                )?;
-            }
-            Event::CallbackSucceeded { id, .. }
-            | Event::CallbackFailed { id, .. }
-            | Event::CallbackTimedOut { id, .. } => {
-                let status = match event {
-                    Event::CallbackSucceeded { .. } => "SUCCEEDED",
-                    Event::CallbackFailed { .. } => "FAILED",
-                    _ => "TIMED_OUT",
-                };
-                tx.execute(
-                    "UPDATE callbacks SET status = ?3 WHERE execution = ?1 AND op_id = ?2",
-                    params![execution, id, status],
                 )?;
             }
             _ => {}
