@@ -9,6 +9,8 @@
 //! - [`sqlite`]: the embedded store.
 //! - [`limits`]: what protects the host from a guest, as named constants.
 //! - [`crate_build`]: building a workflow crate into a component.
+//! - [`testing`]: running workflows from `cargo test`, answering their
+//!   callbacks, asserting on their histories.
 //!
 //! The replay logic itself is in `cairn-core`, which this crate drives.
 
@@ -20,6 +22,7 @@ pub mod invocation;
 pub mod limits;
 pub mod runner;
 pub mod sqlite;
+pub mod testing;
 
 pub use bindings::cairn::workflow::log::Level as LogLevel;
 pub use cairn_core::Finish;

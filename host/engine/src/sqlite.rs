@@ -388,6 +388,31 @@ impl Db {
         Ok(path.map(Into::into))
     }
 
+    /// Callbacks not closed yet, with their names: (callback id, name).
+    pub fn open_callbacks(&self) -> Result<Vec<(String, String)>> {
+        let ids: Vec<(String, i64, String)> = {
+            let conn = self.conn.lock().unwrap();
+            let mut statement = conn.prepare_cached(
+                "SELECT callback_id, execution, op_id FROM callbacks WHERE status = 'STARTED'",
+            )?;
+            statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut open = Vec::new();
+        for (callback_id, execution, op_id) in ids {
+            let name = self
+                .journal(execution)?
+                .into_iter()
+                .find_map(|event| match event {
+                    Event::CallbackStarted { id, name, .. } if id == op_id => Some(name),
+                    _ => None,
+                });
+            open.extend(name.map(|name| (callback_id, name)));
+        }
+        Ok(open)
+    }
+
     /// Stops the running execution `name` with `error`, from outside.
     pub fn stop(&self, name: &str, error: ErrorObject, now: Millis) -> Result<()> {
         let mut conn = self.conn.lock().unwrap();
