@@ -145,7 +145,29 @@ fn resume(
     outcome
 }
 
+/// Runs the claimed execution; when something fails because the execution
+/// was stopped or timed out meanwhile (its writes are refused), the
+/// recorded end stands instead of the error.
 fn run_claimed(
+    engine: &Engine,
+    db: &Db,
+    workflow: &Workflow,
+    execution: &Execution,
+    options: &RunOptions,
+) -> Result<Outcome> {
+    run_until_ended(engine, db, workflow, execution, options).or_else(|error| {
+        match db
+            .find(&execution.name)?
+            .as_ref()
+            .and_then(recorded_outcome)
+        {
+            Some(outcome) => Ok(outcome),
+            None => Err(error),
+        }
+    })
+}
+
+fn run_until_ended(
     engine: &Engine,
     db: &Db,
     workflow: &Workflow,
@@ -187,18 +209,7 @@ fn run_claimed(
             options.limits,
             options.logger.clone(),
         );
-        let (end, journal) = match invoked {
-            Ok(invoked) => invoked,
-            // Stopped while it ran: its writes were refused; the stop stands.
-            Err(error) => match db
-                .find(&execution.name)?
-                .as_ref()
-                .and_then(recorded_outcome)
-            {
-                Some(outcome) => return Ok(outcome),
-                None => return Err(error),
-            },
-        };
+        let (end, journal) = invoked?;
         match end {
             InvocationEnd::Finished(Finish::Succeeded(result)) => {
                 return Ok(Outcome::Succeeded(result));

@@ -66,13 +66,10 @@ impl Host for HostState {
                 cairn_core::RetryReason::Polled(state)
             }
         };
-        match self
+        let answer = self
             .replayer
-            .retry_step(reason, delay_seconds, now_millis())
-        {
-            Ok(()) => Ok(()),
-            Err(fault) => self.abort(fault),
-        }
+            .retry_step(reason, delay_seconds, now_millis());
+        self.answer(answer)
     }
 
     fn create_callback(
@@ -81,29 +78,19 @@ impl Host for HostState {
         options: CallbackOptions,
     ) -> wasmtime::Result<String> {
         self.check_name(&name)?;
-        match self.replayer.create_callback(
+        let answer = self.replayer.create_callback(
             &name,
             options.timeout_seconds,
             options.heartbeat_timeout_seconds,
             new_callback_id,
             now_millis(),
-        ) {
-            Ok(id) => Ok(id),
-            Err(fault) => self.abort(fault),
-        }
+        );
+        self.answer(answer)
     }
 
     fn wait_callback(&mut self, id: String) -> wasmtime::Result<CallbackState> {
-        match self.replayer.wait_callback(&id) {
-            Ok(cairn_core::CallbackState::Succeeded(result)) => {
-                Ok(CallbackState::Succeeded(result))
-            }
-            Ok(cairn_core::CallbackState::Failed(error)) => {
-                Ok(CallbackState::Failed(to_wit(error)))
-            }
-            Ok(cairn_core::CallbackState::Pending) => Ok(CallbackState::Pending),
-            Err(fault) => self.abort(fault),
-        }
+        let answer = self.replayer.wait_callback(&id);
+        self.answer(answer).map(callback_state)
     }
 
     fn begin_context(&mut self, name: String, kind: ContextKind) -> wasmtime::Result<ContextBegin> {
@@ -137,16 +124,8 @@ impl Host for HostState {
     ) -> wasmtime::Result<CallbackState> {
         self.check_name(&name)?;
         self.check_payload("an invocation's input", input.len())?;
-        match self.replayer.invoke(&name, &workflow, &input, now_millis()) {
-            Ok(cairn_core::CallbackState::Succeeded(result)) => {
-                Ok(CallbackState::Succeeded(result))
-            }
-            Ok(cairn_core::CallbackState::Failed(error)) => {
-                Ok(CallbackState::Failed(to_wit(error)))
-            }
-            Ok(cairn_core::CallbackState::Pending) => Ok(CallbackState::Pending),
-            Err(fault) => self.abort(fault),
-        }
+        let answer = self.replayer.invoke(&name, &workflow, &input, now_millis());
+        self.answer(answer).map(callback_state)
     }
 
     fn has_recorded_call(&mut self) -> wasmtime::Result<bool> {
@@ -169,6 +148,15 @@ impl Host for HostState {
 }
 
 impl crate::bindings::cairn::workflow::types::Host for HostState {}
+
+/// A callback's or an invocation's state, for the guest.
+fn callback_state(state: cairn_core::CallbackState) -> CallbackState {
+    match state {
+        cairn_core::CallbackState::Succeeded(result) => CallbackState::Succeeded(result),
+        cairn_core::CallbackState::Failed(error) => CallbackState::Failed(to_wit(error)),
+        cairn_core::CallbackState::Pending => CallbackState::Pending,
+    }
+}
 
 impl HostState {
     /// The guest's result for `what`, in the core's terms, within the payload limit.
