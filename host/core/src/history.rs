@@ -51,6 +51,8 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
     let mut invocations = 0;
     let mut events = Vec::new();
     for event in journal {
+        // The name of the operation this event follows up, if it does.
+        let follow = event.follows_up().and_then(|id| names.get(id).copied());
         let (event_type, id, name, details): (&str, String, Option<&str>, Value) = match event {
             Event::ExecutionStarted {
                 input,
@@ -95,7 +97,7 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
             Event::StepSucceeded { id, result, .. } => (
                 "StepSucceeded",
                 wire_id(id),
-                names.get(id.as_str()).copied(),
+                follow,
                 json!({
                     "Result": payload(result),
                     "RetryDetails": { "CurrentAttempt": attempts.get(id.as_str()).copied().unwrap_or(1) },
@@ -104,7 +106,7 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
             Event::StepFailed { id, error, .. } => (
                 "StepFailed",
                 wire_id(id),
-                names.get(id.as_str()).copied(),
+                follow,
                 json!({
                     "Error": error_payload(error),
                     "RetryDetails": { "CurrentAttempt": attempts.get(id.as_str()).copied().unwrap_or(1) },
@@ -121,7 +123,7 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
             } => {
                 let retry =
                     json!({ "CurrentAttempt": attempt, "NextAttemptDelaySeconds": delay_seconds });
-                let name = names.get(id.as_str()).copied();
+                let name = follow;
                 match reason {
                     RetryReason::Failed(error) => (
                         "StepFailed",
@@ -150,13 +152,13 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
             Event::ContextSucceeded { id, result, .. } => (
                 "ContextSucceeded",
                 wire_id(id),
-                names.get(id.as_str()).copied(),
+                follow,
                 json!({ "Result": payload(result) }),
             ),
             Event::ContextFailed { id, error, .. } => (
                 "ContextFailed",
                 wire_id(id),
-                names.get(id.as_str()).copied(),
+                follow,
                 json!({ "Error": error_payload(error) }),
             ),
             Event::InvokeStarted {
@@ -177,13 +179,13 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
             Event::InvokeSucceeded { id, result, .. } => (
                 "ChainedInvokeSucceeded",
                 wire_id(id),
-                names.get(id.as_str()).copied(),
+                follow,
                 json!({ "Result": payload(result) }),
             ),
             Event::InvokeFailed { id, error, .. } => (
                 "ChainedInvokeFailed",
                 wire_id(id),
-                names.get(id.as_str()).copied(),
+                follow,
                 json!({ "Error": error_payload(error) }),
             ),
             // The backend's own bookkeeping: AWS's history has no event for it.
@@ -211,13 +213,13 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
             Event::CallbackSucceeded { id, result, .. } => (
                 "CallbackSucceeded",
                 wire_id(id),
-                names.get(id.as_str()).copied(),
+                follow,
                 json!({ "Result": payload(result) }),
             ),
             Event::CallbackFailed { id, error, .. } => (
                 "CallbackFailed",
                 wire_id(id),
-                names.get(id.as_str()).copied(),
+                follow,
                 json!({ "Error": error_payload(error) }),
             ),
             Event::CallbackTimedOut { id, heartbeat, .. } => {
@@ -229,7 +231,7 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
                 (
                     "CallbackTimedOut",
                     wire_id(id),
-                    names.get(id.as_str()).copied(),
+                    follow,
                     json!({ "Error": error_payload(&ErrorObject::new(error_type, "the callback timed out")) }),
                 )
             }
@@ -260,7 +262,7 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
                 (
                     "WaitSucceeded",
                     wire_id(id),
-                    names.get(id.as_str()).copied(),
+                    follow,
                     json!({ "Duration": seconds }),
                 )
             }
@@ -425,6 +427,7 @@ pub fn timeline(journal: &[Event]) -> String {
         let since = at
             .map(|at| format!("{:.3}s", at.saturating_sub(start) as f64 / 1000.0))
             .unwrap_or_default();
+        let follow = event.follows_up().and_then(|id| names.get(id).copied());
         let (kind, op, name, detail): (&str, &str, &str, String) = match event {
             Event::ExecutionStarted { input, .. } => {
                 ("ExecutionStarted", "", "", format!("input {}", clip(input)))
@@ -444,7 +447,7 @@ pub fn timeline(journal: &[Event]) -> String {
             } => (
                 "StepRetried",
                 id,
-                names.get(id.as_str()).copied().unwrap_or(""),
+                follow.unwrap_or(""),
                 match reason {
                     RetryReason::Failed(error) => {
                         format!(
@@ -463,7 +466,7 @@ pub fn timeline(journal: &[Event]) -> String {
             Event::StepReady { id, attempt, .. } => (
                 "StepReady",
                 id,
-                names.get(id.as_str()).copied().unwrap_or(""),
+                follow.unwrap_or(""),
                 format!("attempt {attempt} due"),
             ),
             Event::CallbackStarted {
@@ -479,40 +482,31 @@ pub fn timeline(journal: &[Event]) -> String {
                 names.insert(id, name);
                 ("ContextStarted", id, name, kind.subtype().to_string())
             }
-            Event::ContextSucceeded { id, result, .. } => (
-                "ContextSucceeded",
-                id,
-                names.get(id.as_str()).copied().unwrap_or(""),
-                clip(result),
-            ),
+            Event::ContextSucceeded { id, result, .. } => {
+                ("ContextSucceeded", id, follow.unwrap_or(""), clip(result))
+            }
             Event::ContextFailed { id, error, .. } => (
                 "ContextFailed",
                 id,
-                names.get(id.as_str()).copied().unwrap_or(""),
+                follow.unwrap_or(""),
                 clip(&error.to_string()),
             ),
-            Event::CallbackSucceeded { id, result, .. } => (
-                "CallbackSucceeded",
-                id,
-                names.get(id.as_str()).copied().unwrap_or(""),
-                clip(result),
-            ),
+            Event::CallbackSucceeded { id, result, .. } => {
+                ("CallbackSucceeded", id, follow.unwrap_or(""), clip(result))
+            }
             Event::CallbackFailed { id, error, .. } => (
                 "CallbackFailed",
                 id,
-                names.get(id.as_str()).copied().unwrap_or(""),
+                follow.unwrap_or(""),
                 clip(&error.to_string()),
             ),
-            Event::CallbackHeartbeat { id, .. } => (
-                "CallbackHeartbeat",
-                id,
-                names.get(id.as_str()).copied().unwrap_or(""),
-                String::new(),
-            ),
+            Event::CallbackHeartbeat { id, .. } => {
+                ("CallbackHeartbeat", id, follow.unwrap_or(""), String::new())
+            }
             Event::CallbackTimedOut { id, heartbeat, .. } => (
                 "CallbackTimedOut",
                 id,
-                names.get(id.as_str()).copied().unwrap_or(""),
+                follow.unwrap_or(""),
                 if *heartbeat {
                     "heartbeat missed"
                 } else {
@@ -520,16 +514,13 @@ pub fn timeline(journal: &[Event]) -> String {
                 }
                 .to_string(),
             ),
-            Event::StepSucceeded { id, result, .. } => (
-                "StepSucceeded",
-                id,
-                names.get(id.as_str()).copied().unwrap_or(""),
-                clip(result),
-            ),
+            Event::StepSucceeded { id, result, .. } => {
+                ("StepSucceeded", id, follow.unwrap_or(""), clip(result))
+            }
             Event::StepFailed { id, error, .. } => (
                 "StepFailed",
                 id,
-                names.get(id.as_str()).copied().unwrap_or(""),
+                follow.unwrap_or(""),
                 clip(&error.to_string()),
             ),
             Event::WaitStarted {
@@ -547,12 +538,9 @@ pub fn timeline(journal: &[Event]) -> String {
                     format!("{seconds} s, until {}", iso8601(*scheduled_end)),
                 )
             }
-            Event::WaitSucceeded { id, .. } => (
-                "WaitSucceeded",
-                id,
-                names.get(id.as_str()).copied().unwrap_or(""),
-                String::new(),
-            ),
+            Event::WaitSucceeded { id, .. } => {
+                ("WaitSucceeded", id, follow.unwrap_or(""), String::new())
+            }
             Event::WallClock {
                 seconds,
                 nanoseconds,
@@ -581,16 +569,13 @@ pub fn timeline(journal: &[Event]) -> String {
                 names.insert(id, name);
                 ("InvokeStarted", id, name, format!("workflow {workflow}"))
             }
-            Event::InvokeSucceeded { id, result, .. } => (
-                "InvokeSucceeded",
-                id,
-                names.get(id.as_str()).copied().unwrap_or(""),
-                clip(result),
-            ),
+            Event::InvokeSucceeded { id, result, .. } => {
+                ("InvokeSucceeded", id, follow.unwrap_or(""), clip(result))
+            }
             Event::InvokeFailed { id, error, .. } => (
                 "InvokeFailed",
                 id,
-                names.get(id.as_str()).copied().unwrap_or(""),
+                follow.unwrap_or(""),
                 clip(&error.to_string()),
             ),
             Event::ExecutionStopped { error, .. } => {
