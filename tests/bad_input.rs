@@ -52,6 +52,11 @@ fn bad_components_inputs_and_guests_fail_clearly_and_lose_nothing() {
             "the input is not valid JSON",
         ),
         (
+            vec!["run", hello, "--name", "no spaces"],
+            2,
+            "a name is 1 to 64 of the characters",
+        ),
+        (
             vec!["run", hello, "--input", "[1,2]"],
             1,
             "InvalidInput: the workflow's input does not fit its type",

@@ -189,7 +189,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let engine = Engine::new(Some(cache_dir(&cli.db)))?;
             let workflow = engine.load_file(&wasm)?;
             let name = match name {
-                Some(name) => name,
+                Some(name) => {
+                    // AWS's rule for durable execution names.
+                    let valid = (1..=64).contains(&name.len())
+                        && name
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                    if !valid {
+                        bail!(
+                            "--name {name:?}: a name is 1 to 64 of the characters a-z A-Z 0-9 - _"
+                        );
+                    }
+                    name
+                }
                 None => format!("{workflow_name}-{}", random_suffix()),
             };
             let label = name.clone();
