@@ -82,6 +82,25 @@ enum Command {
     },
     /// Show one execution, as Lambda's GetDurableExecution does.
     Get { name: String },
+    /// Create an execution without running it: `cairn serve` runs it.
+    Start {
+        /// A component (.wasm), a workflow crate directory, or a workflow
+        /// registered with `cairn deploy`.
+        target: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "null")]
+        input: String,
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+    /// Run the engine as a long-lived process: it resumes every running
+    /// execution when its timers, retries or callbacks are due.
+    Serve {
+        /// Fire waits and retry delays at once.
+        #[arg(long)]
+        skip_time: bool,
+    },
     /// Register a workflow by name, so that other workflows can invoke it.
     Deploy {
         name: String,
@@ -185,6 +204,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             // Check the input before building or loading anything.
             cairn_engine::runner::canonical_input(&input)?;
             let (wasm, workflow_name) = resolve_target(&target)?;
+            let wasm = wasm
+                .canonicalize()
+                .with_context(|| format!("cannot find {}", wasm.display()))?;
             let db = Db::open(&cli.db, durability)?;
             let engine = Engine::new(Some(cache_dir(&cli.db)))?;
             let workflow = engine.load_file(&wasm)?;
@@ -235,6 +257,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 name: &name,
                 input: &input,
                 timeout: timeout.map(Duration::from_secs),
+                component_path: Some(&wasm),
             };
             match cairn_engine::run_to_completion(&engine, &db, &request, &options)? {
                 Outcome::Succeeded(result) => {
@@ -273,6 +296,63 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         .unwrap_or_else(|| "-".into()),
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Start {
+            target,
+            name,
+            input,
+            timeout,
+        } => {
+            let input = cairn_engine::runner::canonical_input(&input)?;
+            let db = Db::open(&cli.db, Durability::Full)?;
+            let (wasm, workflow_name) = match db.workflow_path(&target)? {
+                Some(path) if !Path::new(&target).exists() => (path, target.clone()),
+                _ => resolve_target(Path::new(&target))?,
+            };
+            let wasm = wasm
+                .canonicalize()
+                .with_context(|| format!("cannot find {}", wasm.display()))?;
+            let workflow = Engine::new(Some(cache_dir(&cli.db)))?.load_file(&wasm)?;
+            let name = name.unwrap_or_else(|| format!("{workflow_name}-{}", random_suffix()));
+            match db.find(&name)? {
+                Some(existing) if existing.input != input => {
+                    bail!(
+                        "execution {name:?} already exists with a different input ({})",
+                        existing.input
+                    )
+                }
+                Some(_) => {}
+                None => {
+                    let new = cairn_engine::sqlite::NewExecution {
+                        name: &name,
+                        workflow: &workflow_name,
+                        hash: &workflow.hash,
+                        input: &input,
+                        timeout_seconds: timeout.map_or(0, |t| t.max(1)),
+                        component_path: Some(&wasm),
+                    };
+                    db.create(&new, now_millis())?;
+                }
+            }
+            println!("{name}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { skip_time } => {
+            let db = Db::open(&cli.db, Durability::Full)?;
+            let engine = Engine::new(Some(cache_dir(&cli.db)))?;
+            let options = RunOptions {
+                skip_time,
+                upgrade: false,
+                limits: Limits::default(),
+                logger: Arc::new(|level: LogLevel, message: &str| {
+                    eprintln!("{} {message}", level_name(level))
+                }),
+                notify: Arc::new(|_| {}),
+            };
+            eprintln!("cairn: serving {}", cli.db.display());
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            cairn_engine::scheduler::serve(&engine, &db, &options, &stop)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Deploy { name, target } => {

@@ -125,7 +125,17 @@ fn main() {
         )
         .unwrap();
         let execution = db
-            .create("e", "steps", &workflow.hash, &input, 0, 0)
+            .create(
+                &cairn_engine::sqlite::NewExecution {
+                    name: "e",
+                    workflow: "steps",
+                    hash: &workflow.hash,
+                    input: &input,
+                    timeout_seconds: 0,
+                    component_path: None,
+                },
+                0,
+            )
             .unwrap();
         db.append(execution.id, &journal[1..], None).unwrap();
         let time = median(201, || {
@@ -194,6 +204,7 @@ fn main() {
             name: "e2e",
             input: &input,
             timeout: None,
+            component_path: None,
         };
         let start = Instant::now();
         cairn_engine::run_to_completion(&engine, &db, &request, &options).unwrap();

@@ -6,6 +6,8 @@
 //!   and the journaled `wasi:clocks` and `wasi:random`).
 //! - [`invocation`]: one run of a fresh instance over a journal.
 //! - [`runner`]: an execution run to its end: invoke, suspend, sleep, resume.
+//! - [`scheduler`]: the engine as a long-lived process advancing every
+//!   running execution as it falls due.
 //! - [`sqlite`]: the embedded store.
 //! - [`limits`]: what protects the host from a guest, as named constants.
 //! - [`crate_build`]: building a workflow crate into a component.
@@ -21,6 +23,7 @@ mod imports;
 pub mod invocation;
 pub mod limits;
 pub mod runner;
+pub mod scheduler;
 pub mod sqlite;
 pub mod testing;
 

@@ -6,10 +6,11 @@
 use crate::component::{Engine, Workflow, hex};
 use crate::invocation::{InvocationEnd, Logger, invoke, now_millis};
 use crate::limits::{Limits, MAX_PAYLOAD_BYTES};
-use crate::sqlite::{Db, Execution, LEASE, Status};
+use crate::sqlite::{Db, Execution, LEASE, NewExecution, Status};
 use anyhow::{Result, bail};
 use cairn_core::replay::{fire_due_timers, pending_invokes, pending_timers};
 use cairn_core::{ErrorObject, Event, Finish, Millis};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +58,8 @@ pub struct RunRequest<'a> {
     pub input: &'a str,
     /// How long the execution may take in all (a new execution's setting).
     pub timeout: Option<Duration>,
+    /// Where the component is, recorded so a server can resume the execution.
+    pub component_path: Option<&'a Path>,
 }
 
 /// Parses `input` and writes it canonically (sorted keys, no spaces), so the
@@ -86,11 +89,14 @@ pub fn run_to_completion(
     let input = canonical_input(request.input)?;
     let execution = match db.find(request.name)? {
         None => db.create(
-            request.name,
-            request.workflow_name,
-            &request.workflow.hash,
-            &input,
-            request.timeout.map_or(0, |t| t.as_secs().max(1)),
+            &NewExecution {
+                name: request.name,
+                workflow: request.workflow_name,
+                hash: &request.workflow.hash,
+                input: &input,
+                timeout_seconds: request.timeout.map_or(0, |t| t.as_secs().max(1)),
+                component_path: request.component_path,
+            },
             now_millis(),
         )?,
         Some(existing) => {
@@ -174,6 +180,33 @@ fn run_until_ended(
     execution: &Execution,
     options: &RunOptions,
 ) -> Result<Outcome> {
+    loop {
+        match advance(engine, db, workflow, execution, options)? {
+            Next::Ended(outcome) => return Ok(outcome),
+            Next::Suspended(journal) => {
+                sleep_until_due(db, execution, &journal, options)?;
+                (options.notify)(Notice::Resumed);
+            }
+        }
+    }
+}
+
+/// What a claimed execution needs after [`advance`].
+pub enum Next {
+    Ended(Outcome),
+    /// Waiting: on the timers of this journal, or on something from outside.
+    Suspended(Vec<Event>),
+}
+
+/// Takes a claimed execution as far as it goes now: fires its due timers,
+/// invokes it, runs what it invoked, until it ends or waits.
+pub fn advance(
+    engine: &Engine,
+    db: &Db,
+    workflow: &Workflow,
+    execution: &Execution,
+    options: &RunOptions,
+) -> Result<Next> {
     // An upgrade: the first events the new component writes re-pin the execution.
     let repin = (execution.component_hash != workflow.hash).then_some(workflow.hash);
     loop {
@@ -183,7 +216,7 @@ fn run_until_ended(
             .as_ref()
             .and_then(recorded_outcome)
         {
-            return Ok(outcome);
+            return Ok(Next::Ended(outcome));
         }
         db.renew(execution.id, now_millis())?;
         // Read afresh: callbacks may have been completed from outside.
@@ -200,7 +233,7 @@ fn run_until_ended(
             journal = db.journal(execution.id)?;
         }
         let sink = db.sink(execution.id, repin);
-        let invoked = invoke(
+        let (end, journal) = invoke(
             engine,
             workflow,
             journal,
@@ -208,14 +241,13 @@ fn run_until_ended(
             sink,
             options.limits,
             options.logger.clone(),
-        );
-        let (end, journal) = invoked?;
+        )?;
         match end {
             InvocationEnd::Finished(Finish::Succeeded(result)) => {
-                return Ok(Outcome::Succeeded(result));
+                return Ok(Next::Ended(Outcome::Succeeded(result)));
             }
             InvocationEnd::Finished(Finish::Failed(error)) | InvocationEnd::Failed(error) => {
-                return Ok(Outcome::Failed(error));
+                return Ok(Next::Ended(Outcome::Failed(error)));
             }
             InvocationEnd::CannotReplay(why) => {
                 bail!(
@@ -225,28 +257,26 @@ fn run_until_ended(
             }
             InvocationEnd::Finished(Finish::Suspended) => {
                 let invokes = pending_invokes(&journal);
-                if !invokes.is_empty() {
-                    for (id, workflow_name, input) in invokes {
-                        let outcome =
-                            run_child(engine, db, execution, id, workflow_name, input, options)?;
-                        let event = match outcome {
-                            Outcome::Succeeded(result) => Event::InvokeSucceeded {
-                                id: id.to_owned(),
-                                result,
-                                at: now_millis(),
-                            },
-                            Outcome::Failed(error) => Event::InvokeFailed {
-                                id: id.to_owned(),
-                                error,
-                                at: now_millis(),
-                            },
-                        };
-                        db.append(execution.id, &[event], None)?;
-                    }
-                    continue;
+                if invokes.is_empty() {
+                    return Ok(Next::Suspended(journal));
                 }
-                sleep_until_due(db, execution, &journal, options)?;
-                (options.notify)(Notice::Resumed);
+                for (id, workflow_name, input) in invokes {
+                    let outcome =
+                        run_child(engine, db, execution, id, workflow_name, input, options)?;
+                    let event = match outcome {
+                        Outcome::Succeeded(result) => Event::InvokeSucceeded {
+                            id: id.to_owned(),
+                            result,
+                            at: now_millis(),
+                        },
+                        Outcome::Failed(error) => Event::InvokeFailed {
+                            id: id.to_owned(),
+                            error,
+                            at: now_millis(),
+                        },
+                    };
+                    db.append(execution.id, &[event], None)?;
+                }
             }
         }
     }
@@ -286,6 +316,7 @@ fn run_child(
         name: &name,
         input,
         timeout: None,
+        component_path: Some(&path),
     };
     run_to_completion(engine, db, &request, options)
 }

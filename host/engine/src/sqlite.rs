@@ -53,6 +53,20 @@ impl Status {
     }
 }
 
+/// What a new execution is made of.
+#[derive(Clone, Copy)]
+pub struct NewExecution<'a> {
+    pub name: &'a str,
+    /// The workflow's name: the component's or crate's.
+    pub workflow: &'a str,
+    pub hash: &'a ComponentHash,
+    /// Canonical JSON.
+    pub input: &'a str,
+    /// 0: no execution timeout.
+    pub timeout_seconds: u64,
+    pub component_path: Option<&'a Path>,
+}
+
 /// An execution's row.
 #[derive(Clone, Debug)]
 pub struct Execution {
@@ -66,6 +80,8 @@ pub struct Execution {
     pub result: Option<String>,
     pub error: Option<ErrorObject>,
     pub started_at: Millis,
+    /// The component it runs, if known (what a server resumes it with).
+    pub component_path: Option<std::path::PathBuf>,
     pub ended_at: Option<Millis>,
 }
 
@@ -75,6 +91,8 @@ CREATE TABLE IF NOT EXISTS executions (
     name TEXT NOT NULL UNIQUE,
     workflow TEXT NOT NULL,
     component_hash BLOB NOT NULL,
+    -- Where the component is, so that a server can resume the execution.
+    component_path TEXT,
     input TEXT NOT NULL,
     status TEXT NOT NULL,
     result TEXT,
@@ -104,8 +122,7 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 ";
 
-const EXECUTION_COLUMNS: &str =
-    "id, name, workflow, component_hash, input, status, result, error, started_at, ended_at";
+const EXECUTION_COLUMNS: &str = "id, name, workflow, component_hash, input, status, result, error, started_at, ended_at, component_path";
 
 /// How long a claim on an execution lasts unless renewed: a process that
 /// hangs (rather than dies) holds its executions this long at most.
@@ -114,7 +131,7 @@ pub const LEASE: std::time::Duration = std::time::Duration::from_secs(20 * 60);
 
 /// The journal format this build reads and writes (`PRAGMA user_version`).
 /// Events are postcard: a new variant or field is a new format.
-const FORMAT: i64 = 2;
+const FORMAT: i64 = 3;
 
 /// Switches a new store to WAL. Changing the journal mode takes a lock that
 /// SQLite's busy handler does not wait for, so another process opening the
@@ -221,20 +238,21 @@ impl Db {
     }
 
     /// Creates an execution with its ExecutionStarted event, durably.
-    pub fn create(
-        &self,
-        name: &str,
-        workflow: &str,
-        hash: &ComponentHash,
-        input: &str,
-        timeout_seconds: u64,
-        now: Millis,
-    ) -> Result<Execution> {
+    pub fn create(&self, new: &NewExecution<'_>, now: Millis) -> Result<Execution> {
+        let NewExecution {
+            name,
+            workflow,
+            hash,
+            input,
+            timeout_seconds,
+            component_path,
+        } = *new;
         let mut conn = self.conn.lock().unwrap();
         let tx = conn.transaction()?;
         tx.execute(
-            "INSERT INTO executions (name, workflow, component_hash, input, status, started_at) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5)",
-            params![name, workflow, &hash[..], input, now as i64],
+            "INSERT INTO executions (name, workflow, component_hash, input, status, started_at, component_path) \
+             VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6)",
+            params![name, workflow, &hash[..], input, now as i64, component_path.map(|p| p.to_string_lossy())],
         )
         .with_context(|| format!("cannot create execution {name:?}"))?;
         let id = tx.last_insert_rowid();
@@ -652,5 +670,6 @@ fn read_execution(row: &rusqlite::Row<'_>) -> rusqlite::Result<Execution> {
         },
         started_at: row.get::<_, i64>(8)? as Millis,
         ended_at: row.get::<_, Option<i64>>(9)?.map(|t| t as Millis),
+        component_path: row.get::<_, Option<String>>(10)?.map(Into::into),
     })
 }

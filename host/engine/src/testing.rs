@@ -110,6 +110,7 @@ impl TestRunner {
             name: &name,
             input,
             timeout: None,
+            component_path: Some(component.as_ref()),
         };
         // The test's answers arrive from outside, as a person's would.
         let done = AtomicBool::new(false);

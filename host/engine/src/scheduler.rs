@@ -1,0 +1,97 @@
+//! The engine as a long-lived process: every running execution whose
+//! component is known is advanced when a timer falls due or an event arrives
+//! from outside (a callback completed, a stop), and left alone otherwise. A
+//! waiting execution holds no thread and no instance here: only an entry
+//! with its wake-up time.
+
+use crate::Engine;
+use crate::invocation::now_millis;
+use crate::runner::{Next, RunOptions, advance};
+use crate::sqlite::{Db, Status};
+use anyhow::Result;
+use cairn_core::replay::pending_timers;
+use cairn_core::{Event, Millis};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// How often the scheduler looks at the store.
+const TICK: Duration = Duration::from_millis(50);
+
+/// What the scheduler knows of a waiting execution.
+struct Waiting {
+    /// The journal's length when it suspended: a longer one means news.
+    seen: usize,
+    wake_at: Option<Millis>,
+}
+
+/// Advances running executions as they fall due, until `stop` is set.
+/// Executions claimed by another live process are left to it.
+pub fn serve(engine: &Engine, db: &Db, options: &RunOptions, stop: &AtomicBool) -> Result<()> {
+    let mut waiting: HashMap<i64, Waiting> = HashMap::new();
+    while !stop.load(Ordering::Relaxed) {
+        for execution in db.list(Some(Status::Running))? {
+            let Some(path) = execution.component_path.clone() else {
+                continue; // started by a version that did not record its component
+            };
+            let now = now_millis();
+            if let Some(known) = waiting.get(&execution.id) {
+                let news = db.journal_len(execution.id)? != known.seen;
+                if !news && known.wake_at.is_none_or(|due| due > now) {
+                    continue;
+                }
+            }
+            if db.claim(&execution, now).is_err() {
+                continue;
+            }
+            let advanced = engine
+                .load_file(&path)
+                .and_then(|workflow| advance(engine, db, &workflow, &execution, options));
+            db.release(execution.id)?;
+            match advanced {
+                Ok(Next::Ended(_)) => {
+                    waiting.remove(&execution.id);
+                }
+                Ok(Next::Suspended(journal)) => {
+                    let wake_at = next_wake(&journal, options.skip_time);
+                    waiting.insert(
+                        execution.id,
+                        Waiting {
+                            seen: journal.len(),
+                            wake_at,
+                        },
+                    );
+                }
+                Err(error) => {
+                    // Not retried until something changes: no hot loop.
+                    eprintln!("cairn: execution {}: {error:#}", execution.name);
+                    let seen = db.journal_len(execution.id)?;
+                    waiting.insert(
+                        execution.id,
+                        Waiting {
+                            seen,
+                            wake_at: None,
+                        },
+                    );
+                }
+            }
+        }
+        std::thread::sleep(TICK);
+    }
+    Ok(())
+}
+
+/// When a suspended journal's next timer is due (now, for skippable ones
+/// when skipping time); `None`: it waits on the outside world only.
+fn next_wake(journal: &[Event], skip_time: bool) -> Option<Millis> {
+    pending_timers(journal)
+        .into_iter()
+        .map(|timer| {
+            if skip_time && timer.skippable {
+                0
+            } else {
+                timer.due
+            }
+        })
+        .min()
+}

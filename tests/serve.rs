@@ -1,0 +1,133 @@
+//! `cairn start` and `cairn serve`: the engine as a long-lived process that
+//! resumes executions when their timers are due or callbacks arrive, and
+//! honours them after being killed and restarted.
+
+mod support;
+
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use support::{Cairn, count, guest, succeeded_steps};
+
+fn wait_for_status(cairn: &Cairn, name: &str, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let execution = cairn.get(name);
+        if execution["Status"] == status {
+            return execution;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never became {status}: {execution}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const ORDER: &str = r#"{"customer":"ada","items":[{"sku":"tea","quantity":2,"unit_cents":450}]}"#;
+
+#[test]
+fn the_server_runs_started_executions_through_waits_and_callbacks() {
+    let cairn = Cairn::new();
+    let (order, approval) = (guest("order"), guest("approval"));
+    let start = cairn.run(&[
+        "start",
+        order.to_str().unwrap(),
+        "--name",
+        "o",
+        "--input",
+        ORDER,
+    ]);
+    assert_eq!(
+        (start.code, start.stdout.as_str()),
+        (0, "o"),
+        "{}",
+        start.stderr
+    );
+    let again = cairn.run(&[
+        "start",
+        order.to_str().unwrap(),
+        "--name",
+        "o",
+        "--input",
+        ORDER,
+    ]);
+    assert_eq!(
+        again.code, 0,
+        "starting the same execution again is idempotent: {}",
+        again.stderr
+    );
+    let start = cairn.run(&[
+        "start",
+        approval.to_str().unwrap(),
+        "--name",
+        "a",
+        "--input",
+        r#"{"amount_cents":5,"approver":"x"}"#,
+    ]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    assert_eq!(cairn.get("o")["Status"], "RUNNING");
+
+    let mut server = cairn.spawn(&["serve"]);
+    let order = wait_for_status(&cairn, "o", "SUCCEEDED");
+    let receipt: Value = serde_json::from_str(order["Result"].as_str().unwrap()).unwrap();
+    assert_eq!(receipt["total_cents"], 900);
+
+    let history = cairn.history_if_any("a");
+    let id = history
+        .iter()
+        .find(|e| e["EventType"] == "CallbackStarted")
+        .map(|e| {
+            e["CallbackStartedDetails"]["CallbackId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .expect("the approval waits on its callback");
+    let done = cairn.run(&[
+        "callback",
+        "succeed",
+        &id,
+        r#"{"approved":true,"by":"srv"}"#,
+    ]);
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let approval = wait_for_status(&cairn, "a", "SUCCEEDED");
+    assert!(
+        approval["Result"]
+            .as_str()
+            .unwrap()
+            .contains("approved by srv")
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[test]
+fn a_killed_server_honours_due_timers_when_it_comes_back() {
+    let cairn = Cairn::new();
+    let order = guest("order");
+    let start = cairn.run(&[
+        "start",
+        order.to_str().unwrap(),
+        "--name",
+        "o",
+        "--input",
+        ORDER,
+    ]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    let server = cairn.spawn(&["serve"]);
+    cairn.kill_when(server, "o", |events| count(events, "WaitStarted") == 1);
+    let before = succeeded_steps(&cairn.history("o"));
+    assert_eq!(before, ["price", "reserve-stock", "charge-card"]);
+    std::thread::sleep(Duration::from_millis(2500)); // the 2 s wait is now overdue
+
+    let mut server = cairn.spawn(&["serve"]);
+    wait_for_status(&cairn, "o", "SUCCEEDED");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let history = cairn.history("o");
+    assert_eq!(
+        succeeded_steps(&history),
+        ["price", "reserve-stock", "charge-card", "ship"]
+    );
+    assert_eq!(count(&history, "StepStarted"), 4, "no step ran twice");
+}
