@@ -138,6 +138,9 @@ fn recorded_outcome(execution: &Execution) -> Option<Outcome> {
     }
 }
 
+/// Claims the execution and runs it to its end. When something fails
+/// because the execution was stopped or timed out meanwhile (its writes are
+/// refused), the recorded end stands instead of the error.
 fn resume(
     engine: &Engine,
     db: &Db,
@@ -146,31 +149,18 @@ fn resume(
     options: &RunOptions,
 ) -> Result<Outcome> {
     db.claim(execution, now_millis())?;
-    let outcome = run_claimed(engine, db, workflow, execution, options);
+    let outcome = run_until_ended(engine, db, workflow, execution, options)
+        .or_else(|error| ended(db, execution)?.ok_or(error));
     db.release(execution.id)?;
     outcome
 }
 
-/// Runs the claimed execution; when something fails because the execution
-/// was stopped or timed out meanwhile (its writes are refused), the
-/// recorded end stands instead of the error.
-fn run_claimed(
-    engine: &Engine,
-    db: &Db,
-    workflow: &Workflow,
-    execution: &Execution,
-    options: &RunOptions,
-) -> Result<Outcome> {
-    run_until_ended(engine, db, workflow, execution, options).or_else(|error| {
-        match db
-            .find(&execution.name)?
-            .as_ref()
-            .and_then(recorded_outcome)
-        {
-            Some(outcome) => Ok(outcome),
-            None => Err(error),
-        }
-    })
+/// The execution's recorded end, if it has ended (perhaps from outside).
+fn ended(db: &Db, execution: &Execution) -> Result<Option<Outcome>> {
+    Ok(db
+        .find(&execution.name)?
+        .as_ref()
+        .and_then(recorded_outcome))
 }
 
 fn run_until_ended(
@@ -211,11 +201,7 @@ pub fn advance(
     let repin = (execution.component_hash != workflow.hash).then_some(workflow.hash);
     loop {
         // Stopped or timed out meanwhile?
-        if let Some(outcome) = db
-            .find(&execution.name)?
-            .as_ref()
-            .and_then(recorded_outcome)
-        {
+        if let Some(outcome) = ended(db, execution)? {
             return Ok(Next::Ended(outcome));
         }
         db.renew(execution.id, now_millis())?;
