@@ -67,7 +67,7 @@ fn the_server_runs_started_executions_through_waits_and_callbacks() {
     assert_eq!(start.code, 0, "{}", start.stderr);
     assert_eq!(cairn.get("o")["Status"], "RUNNING");
 
-    let mut server = cairn.spawn(&["serve"]);
+    let server = cairn.serve(&[]);
     let order = wait_for_status(&cairn, "o", "SUCCEEDED");
     let receipt: Value = serde_json::from_str(order["Result"].as_str().unwrap()).unwrap();
     assert_eq!(receipt["total_cents"], 900);
@@ -97,8 +97,7 @@ fn the_server_runs_started_executions_through_waits_and_callbacks() {
             .unwrap()
             .contains("approved by srv")
     );
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
 }
 
 #[test]
@@ -114,16 +113,16 @@ fn a_killed_server_honours_due_timers_when_it_comes_back() {
         ORDER,
     ]);
     assert_eq!(start.code, 0, "{}", start.stderr);
-    let server = cairn.spawn(&["serve"]);
-    cairn.kill_when(server, "o", |events| count(events, "WaitStarted") == 1);
+    let server = cairn.serve(&[]);
+    cairn.wait_for_history("o", |events| count(events, "WaitStarted") == 1, || {});
+    server.kill();
     let before = succeeded_steps(&cairn.history("o"));
     assert_eq!(before, ["price", "reserve-stock", "charge-card"]);
     std::thread::sleep(Duration::from_millis(2500)); // the 2 s wait is now overdue
 
-    let mut server = cairn.spawn(&["serve"]);
+    let server = cairn.serve(&[]);
     wait_for_status(&cairn, "o", "SUCCEEDED");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     let history = cairn.history("o");
     assert_eq!(
         succeeded_steps(&history),

@@ -94,6 +94,44 @@ impl Cairn {
             .expect("spawn cairn")
     }
 
+    /// Starts `cairn serve --port 0 EXTRA` and waits until it listens.
+    pub fn serve(&self, extra: &[&str]) -> Server {
+        let mut args = vec!["serve", "--port", "0"];
+        args.extend_from_slice(extra);
+        let mut child = self.spawn(&args);
+        let stderr = child.stderr.take().unwrap();
+        let (url_tx, url_rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        // Reads the server's log to its end, so its pipe never fills.
+        let reader = {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(url) = line
+                        .split(" at ")
+                        .nth(1)
+                        .filter(|u| u.starts_with("http://"))
+                    {
+                        let _ = url_tx.send(url.to_owned());
+                    }
+                    log.lock().unwrap().push_str(&line);
+                    log.lock().unwrap().push('\n');
+                }
+            })
+        };
+        let url = url_rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("cairn serve never listened: {}", log.lock().unwrap()));
+        Server {
+            child,
+            url,
+            log,
+            reader: Some(reader),
+        }
+    }
+
     /// The execution's history, as `cairn history --json` prints it.
     pub fn history(&self, name: &str) -> Vec<Value> {
         let run = self.run(&["history", name, "--json"]);
@@ -121,27 +159,44 @@ impl Cairn {
     /// Polls the store until `ready` holds for the execution's history, then
     /// kills `child` with SIGKILL. Returns the history seen at that moment.
     pub fn kill_when(&self, mut child: Child, name: &str, ready: impl Fn(&[Value]) -> bool) -> Run {
+        self.wait_for_history(name, &ready, || {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.stderr.take() {
+                    std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
+                }
+                panic!("cairn exited ({status}) before it could be killed: {stderr}");
+            }
+        });
+        child.kill().unwrap(); // SIGKILL
+        Run::from(child.wait_with_output().unwrap())
+    }
+
+    /// Polls the store until `ready` holds for the execution's history,
+    /// calling `check` between polls (to fail early).
+    pub fn wait_for_history(
+        &self,
+        name: &str,
+        ready: impl Fn(&[Value]) -> bool,
+        mut check: impl FnMut(),
+    ) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             assert!(
                 Instant::now() < deadline,
                 "the execution never reached the awaited point"
             );
-            if let Ok(Some(status)) = child.try_wait() {
-                let output = Run::from(child.wait_with_output().unwrap());
-                panic!("cairn exited ({status}) before it could be killed: {output:?}");
-            }
+            check();
             let run = self.run(&["history", name, "--json"]);
             if run.code == 0 {
                 let value: Value = serde_json::from_str(&run.stdout).unwrap();
-                if ready(value["Events"].as_array().unwrap()) {
-                    break;
+                let events = value["Events"].as_array().unwrap();
+                if ready(events) {
+                    return events.clone();
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        child.kill().unwrap(); // SIGKILL
-        Run::from(child.wait_with_output().unwrap())
     }
 }
 
@@ -189,4 +244,40 @@ pub fn succeeded_steps(events: &[Value]) -> Vec<String> {
         .filter(|e| e["EventType"] == "StepSucceeded")
         .map(|e| e["Name"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// A running `cairn serve`; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    /// Its base URL, `http://127.0.0.1:PORT`.
+    pub url: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Kills the server (SIGKILL) and returns its log.
+    pub fn kill(mut self) -> String {
+        self.stop();
+        self.log()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

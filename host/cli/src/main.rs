@@ -3,11 +3,14 @@
 //! Exit codes: 0 the workflow succeeded (or the command worked), 1 the
 //! workflow failed, 2 Cairn could not do what was asked.
 
+mod api;
+mod client;
+
 use anyhow::{Context as _, Result, bail};
 use cairn_core::{ErrorObject, history};
 use cairn_engine::crate_build::build_crate;
 use cairn_engine::invocation::now_millis;
-use cairn_engine::sqlite::Completion;
+use cairn_engine::sqlite::{Completion, Stopped};
 use cairn_engine::{
     Db, Durability, Engine, Limits, LogLevel, Notice, Outcome, RunOptions, RunRequest, Status,
 };
@@ -32,6 +35,10 @@ struct Cli {
         default_value = ".cairn/cairn.db"
     )]
     db: PathBuf,
+    /// Send start, stop, callback and deploy to this `cairn serve` (its
+    /// URL, e.g. http://127.0.0.1:9000) instead of writing the store.
+    #[arg(long, global = true, env = "CAIRN_SERVER")]
+    server: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -95,8 +102,12 @@ enum Command {
         timeout: Option<u64>,
     },
     /// Run the engine as a long-lived process: it resumes every running
-    /// execution when its timers, retries or callbacks are due.
+    /// execution when its timers, retries or callbacks are due, and serves
+    /// Lambda's durable-execution API on 127.0.0.1.
     Serve {
+        /// The HTTP port (0: any free port; the address is printed).
+        #[arg(long, default_value_t = 9000)]
+        port: u16,
         /// Fire waits and retry delays at once.
         #[arg(long)]
         skip_time: bool,
@@ -212,16 +223,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let workflow = engine.load_file(&wasm)?;
             let name = match name {
                 Some(name) => {
-                    // AWS's rule for durable execution names.
-                    let valid = (1..=64).contains(&name.len())
-                        && name
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-                    if !valid {
-                        bail!(
-                            "--name {name:?}: a name is 1 to 64 of the characters a-z A-Z 0-9 - _"
-                        );
-                    }
+                    check_execution_name(&name)?;
                     name
                 }
                 None => format!("{workflow_name}-{}", random_suffix()),
@@ -305,6 +307,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
             timeout,
         } => {
             let input = cairn_engine::runner::canonical_input(&input)?;
+            if let Some(name) = &name {
+                check_execution_name(name)?;
+            }
+            if let Some(server) = &cli.server {
+                if timeout.is_some() {
+                    bail!("--timeout is not part of Lambda's Invoke: start without --server");
+                }
+                let client = client::Client::new(server);
+                // A path is registered under its workflow's name first.
+                let function = if Path::new(&target).exists() {
+                    let (wasm, workflow_name) = resolve_target(Path::new(&target))?;
+                    let wasm = wasm
+                        .canonicalize()
+                        .with_context(|| format!("cannot find {}", wasm.display()))?;
+                    client.deploy(&workflow_name, &wasm)?;
+                    workflow_name
+                } else {
+                    target
+                };
+                let name = name.unwrap_or_else(|| format!("{function}-{}", random_suffix()));
+                client.start(&function, &name, &input)?;
+                println!("{name}");
+                return Ok(ExitCode::SUCCESS);
+            }
             let db = Db::open(&cli.db, Durability::Full)?;
             let (wasm, workflow_name) = match db.workflow_path(&target)? {
                 Some(path) if !Path::new(&target).exists() => (path, target.clone()),
@@ -315,32 +341,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .with_context(|| format!("cannot find {}", wasm.display()))?;
             let workflow = Engine::new(Some(cache_dir(&cli.db)))?.load_file(&wasm)?;
             let name = name.unwrap_or_else(|| format!("{workflow_name}-{}", random_suffix()));
-            match db.find(&name)? {
-                Some(existing) if existing.input != input => {
-                    bail!(
-                        "execution {name:?} already exists with a different input ({})",
-                        existing.input
-                    )
-                }
-                Some(_) => {}
-                None => {
-                    let new = cairn_engine::sqlite::NewExecution {
-                        name: &name,
-                        workflow: &workflow_name,
-                        hash: &workflow.hash,
-                        input: &input,
-                        timeout_seconds: timeout.map_or(0, |t| t.max(1)),
-                        component_path: Some(&wasm),
-                    };
-                    db.create(&new, now_millis())?;
-                }
-            }
+            let request = RunRequest {
+                workflow: &workflow,
+                workflow_name: &workflow_name,
+                name: &name,
+                input: &input,
+                timeout: timeout.map(Duration::from_secs),
+                component_path: Some(&wasm),
+            };
+            cairn_engine::runner::start(&db, &request)?;
             println!("{name}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { skip_time } => {
-            let db = Db::open(&cli.db, Durability::Full)?;
-            let engine = Engine::new(Some(cache_dir(&cli.db)))?;
+        Command::Serve { port, skip_time } => {
+            let engine = Arc::new(Engine::new(Some(cache_dir(&cli.db)))?);
             let options = RunOptions {
                 skip_time,
                 upgrade: false,
@@ -350,9 +364,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }),
                 notify: Arc::new(|_| {}),
             };
-            eprintln!("cairn: serving {}", cli.db.display());
-            let stop = std::sync::atomic::AtomicBool::new(false);
-            cairn_engine::scheduler::serve(&engine, &db, &options, &stop)?;
+            // The scheduler and the API each have their own connection.
+            let db = Db::open(&cli.db, Durability::Full)?;
+            let api = api::Api {
+                db: Db::open(&cli.db, Durability::Full)?,
+                engine: engine.clone(),
+            };
+            let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+                .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+            listener.set_nonblocking(true)?;
+            eprintln!(
+                "cairn: serving {} at http://{}",
+                cli.db.display(),
+                listener.local_addr()?
+            );
+            std::thread::spawn(move || {
+                let stop = std::sync::atomic::AtomicBool::new(false);
+                if let Err(error) = cairn_engine::scheduler::serve(&engine, &db, &options, &stop) {
+                    eprintln!("cairn: the scheduler stopped: {error:#}");
+                    std::process::exit(2);
+                }
+            });
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                axum::serve(listener, api::router(api)).await
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Deploy { name, target } => {
@@ -360,6 +400,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let wasm = wasm
                 .canonicalize()
                 .with_context(|| format!("cannot find {}", wasm.display()))?;
+            if let Some(server) = &cli.server {
+                client::Client::new(server).deploy(&name, &wasm)?;
+                eprintln!("cairn: workflow {name} is {}", wasm.display());
+                return Ok(ExitCode::SUCCESS);
+            }
             // Refuse what could never run before anything invokes it.
             Engine::new(Some(cache_dir(&cli.db)))?.load_file(&wasm)?;
             Db::open(&cli.db, Durability::Full)?.deploy(&name, &wasm)?;
@@ -371,12 +416,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             error_type,
             message,
         } => {
+            let error = ErrorObject::new(error_type, message);
+            if let Some(server) = &cli.server {
+                client::Client::new(server).stop(&name, &error)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let db = Db::open(&cli.db, Durability::Full)?;
-            db.stop(&name, ErrorObject::new(error_type, message), now_millis())?;
+            if let Stopped::AlreadyEnded(status, _) = db.stop(&name, error, now_millis())? {
+                bail!("execution {name:?} has already ended ({})", status.as_str());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Callback { action } => {
-            let db = Db::open(&cli.db, Durability::Full)?;
             let (id, completion) = match action {
                 CallbackAction::Succeed { id, result } => {
                     if result.len() > cairn_engine::limits::MAX_PAYLOAD_BYTES {
@@ -400,13 +451,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 CallbackAction::Heartbeat { id } => (id, Completion::Heartbeat),
             };
-            db.complete_callback(&id, completion, now_millis())?;
+            match &cli.server {
+                Some(server) => client::Client::new(server).callback(&id, completion)?,
+                None => Db::open(&cli.db, Durability::Full)?.complete_callback(
+                    &id,
+                    completion,
+                    now_millis(),
+                )?,
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Get { name } => {
             let db = Db::open(&cli.db, Durability::Full)?;
             let execution = find(&db, &name)?;
-            println!("{}", serde_json::to_string_pretty(&summary(&execution))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&api::summary(&execution))?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::History { name, json } => {
@@ -455,19 +516,6 @@ fn find(db: &Db, name: &str) -> Result<cairn_engine::Execution> {
         .with_context(|| format!("no execution named {name:?}"))
 }
 
-fn summary(execution: &cairn_engine::Execution) -> serde_json::Value {
-    history::execution_summary(&history::ExecutionInfo {
-        name: &execution.name,
-        workflow: &execution.workflow,
-        status: execution.status.as_str(),
-        input: &execution.input,
-        result: execution.result.as_deref(),
-        error: execution.error.as_ref(),
-        started_at: execution.started_at,
-        ended_at: execution.ended_at,
-    })
-}
-
 fn level_name(level: LogLevel) -> &'static str {
     match level {
         LogLevel::Debug => "DEBUG",
@@ -475,6 +523,18 @@ fn level_name(level: LogLevel) -> &'static str {
         LogLevel::Warn => "WARN",
         LogLevel::Error => "ERROR",
     }
+}
+
+/// AWS's rule for durable execution names.
+fn check_execution_name(name: &str) -> Result<()> {
+    let valid = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid {
+        bail!("execution name {name:?}: a name is 1 to 64 of the characters a-z A-Z 0-9 - _");
+    }
+    Ok(())
 }
 
 /// 8 random bytes as hex: names that do not collide.

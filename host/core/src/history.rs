@@ -28,8 +28,31 @@ pub fn error_json(error: &ErrorObject) -> Value {
     object
 }
 
+/// Reads AWS's error object shape (the inverse of [`error_json`]); missing
+/// members are empty, and `default_type` names an error sent without a type.
+pub fn error_from_json(value: &Value, default_type: &str) -> ErrorObject {
+    let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+    ErrorObject {
+        error_type: text("ErrorType")
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| default_type.to_owned()),
+        error_message: text("ErrorMessage").unwrap_or_default(),
+        error_data: text("ErrorData"),
+        stack_trace: value
+            .get("StackTrace")
+            .and_then(Value::as_array)
+            .map(|lines| {
+                lines
+                    .iter()
+                    .filter_map(|line| line.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
 /// Timestamps of AWS's REST-JSON API: epoch seconds.
-fn epoch_seconds(at: Millis) -> Value {
+pub fn epoch_seconds(at: Millis) -> Value {
     json!(at as f64 / 1000.0)
 }
 
@@ -39,6 +62,30 @@ fn payload(text: &str) -> Value {
 
 fn error_payload(error: &ErrorObject) -> Value {
     json!({ "Payload": error_json(error), "Truncated": false })
+}
+
+/// Leaves out the inputs and results that `aws_events` put in, as
+/// GetDurableExecutionHistory does unless asked for execution data: their
+/// `Payload` goes and `Truncated` turns true. Errors stay, as in AWS's
+/// emulator.
+pub fn without_execution_data(events: &mut [Value]) {
+    for event in events {
+        let Some(event) = event.as_object_mut() else {
+            continue;
+        };
+        for (key, details) in event.iter_mut() {
+            if !key.ends_with("Details") {
+                continue;
+            }
+            for field in ["Input", "Result"] {
+                if let Some(data) = details.get_mut(field).and_then(Value::as_object_mut)
+                    && data.remove("Payload").is_some()
+                {
+                    data.insert("Truncated".into(), json!(true));
+                }
+            }
+        }
+    }
 }
 
 /// The journal as GetDurableExecutionHistory's `Events`, numbered from 1.

@@ -6,7 +6,7 @@
 use crate::component::{Engine, Workflow, hex};
 use crate::invocation::{InvocationEnd, Logger, invoke, now_millis};
 use crate::limits::{Limits, MAX_PAYLOAD_BYTES};
-use crate::sqlite::{Db, Execution, LEASE, NewExecution, Status};
+use crate::sqlite::{Db, Execution, LEASE, NewExecution, Refused, Status};
 use anyhow::{Result, bail};
 use cairn_core::replay::{fire_due_timers, pending_invokes, pending_timers};
 use cairn_core::{ErrorObject, Event, Finish, Millis};
@@ -86,8 +86,26 @@ pub fn run_to_completion(
     request: &RunRequest<'_>,
     options: &RunOptions,
 ) -> Result<Outcome> {
+    let execution = start(db, request)?;
+    if let Some(outcome) = recorded_outcome(&execution) {
+        return Ok(outcome);
+    }
+    if execution.component_hash != request.workflow.hash && !options.upgrade {
+        bail!(
+            "execution {:?} is pinned to component {}, and this component is {}: resume it with the component it started with, or pass --upgrade to replay it on this one",
+            request.name,
+            &hex(&execution.component_hash)[..16],
+            &hex(&request.workflow.hash)[..16]
+        );
+    }
+    resume(engine, db, request.workflow, &execution, options)
+}
+
+/// Creates the execution `request.name`, or finds it if it exists with the
+/// same input (starting by name is idempotent). Runs nothing.
+pub fn start(db: &Db, request: &RunRequest<'_>) -> Result<Execution> {
     let input = canonical_input(request.input)?;
-    let execution = match db.find(request.name)? {
+    match db.find(request.name)? {
         None => db.create(
             &NewExecution {
                 name: request.name,
@@ -98,33 +116,17 @@ pub fn run_to_completion(
                 component_path: request.component_path,
             },
             now_millis(),
-        )?,
-        Some(existing) => {
-            if existing.input != input {
-                bail!(
-                    "execution {:?} already exists with a different input ({}); use another name",
-                    request.name,
-                    existing.input
-                );
-            }
-            if let Some(outcome) = recorded_outcome(&existing) {
-                return Ok(outcome);
-            }
-            if existing.component_hash != request.workflow.hash && !options.upgrade {
-                bail!(
-                    "execution {:?} is pinned to component {}, and this component is {}: resume it with the component it started with, or pass --upgrade to replay it on this one",
-                    request.name,
-                    &hex(&existing.component_hash)[..16],
-                    &hex(&request.workflow.hash)[..16]
-                );
-            }
-            existing
-        }
-    };
-    resume(engine, db, request.workflow, &execution, options)
+        ),
+        Some(existing) if existing.input != input => bail!(Refused::Conflict(format!(
+            "execution {:?} already exists with a different input ({}); use another name",
+            request.name, existing.input
+        ))),
+        Some(existing) => Ok(existing),
+    }
 }
 
-fn recorded_outcome(execution: &Execution) -> Option<Outcome> {
+/// How a finished execution ended; `None` while it runs.
+pub fn recorded_outcome(execution: &Execution) -> Option<Outcome> {
     match execution.status {
         Status::Running => None,
         Status::Succeeded => Some(Outcome::Succeeded(

@@ -53,6 +53,30 @@ impl Status {
     }
 }
 
+/// A request the store turns down because of what it holds (not because
+/// the store failed): servers map each kind to its own answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// No execution or callback has that name or id.
+    #[error("{0}")]
+    NotFound(String),
+    /// The callback is closed, or its execution has ended.
+    #[error("{0}")]
+    Closed(String),
+    /// The name is taken by an execution with another input.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// What a stop did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// Stopped now, at this time.
+    Now(Millis),
+    /// It had already ended, with this status, at this time.
+    AlreadyEnded(Status, Millis),
+}
+
 /// What a new execution is made of.
 #[derive(Clone, Copy)]
 pub struct NewExecution<'a> {
@@ -431,18 +455,29 @@ impl Db {
         Ok(open)
     }
 
-    /// Stops the running execution `name` with `error`, from outside.
-    pub fn stop(&self, name: &str, error: ErrorObject, now: Millis) -> Result<()> {
+    /// Stops the running execution `name` with `error`, from outside. An
+    /// execution that has ended stays as it ended.
+    pub fn stop(&self, name: &str, error: ErrorObject, now: Millis) -> Result<Stopped> {
         let mut conn = self.conn.lock().unwrap();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let id: Option<i64> = tx
-            .query_row("SELECT id FROM executions WHERE name = ?1", [name], |row| {
-                row.get(0)
-            })
+        let found: Option<(i64, String, Option<i64>)> = tx
+            .query_row(
+                "SELECT id, status, ended_at FROM executions WHERE name = ?1",
+                [name],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
             .optional()?;
-        let id = id.with_context(|| format!("no execution named {name:?}"))?;
+        let Some((id, status, ended_at)) = found else {
+            bail!(Refused::NotFound(format!("no execution named {name:?}")));
+        };
+        if let (Some(status), Some(ended_at)) = (Status::parse(&status), ended_at)
+            && status != Status::Running
+        {
+            return Ok(Stopped::AlreadyEnded(status, ended_at as Millis));
+        }
         insert_events(&tx, id, &[Event::ExecutionStopped { error, at: now }])?;
-        tx.commit().context("cannot commit to the store")
+        tx.commit().context("cannot commit to the store")?;
+        Ok(Stopped::Now(now))
     }
 
     /// Completes, fails or heartbeats the callback `callback_id` from outside.
@@ -462,10 +497,14 @@ impl Db {
             )
             .optional()?;
         let Some((execution, id, status)) = found else {
-            bail!("no callback has the id {callback_id:?}");
+            bail!(Refused::NotFound(format!(
+                "no callback has the id {callback_id:?}"
+            )));
         };
         if status != "STARTED" {
-            bail!("callback {callback_id:?} is already closed ({status})");
+            bail!(Refused::Closed(format!(
+                "callback {callback_id:?} is already closed ({status})"
+            )));
         }
         let running: String = tx.query_row(
             "SELECT status FROM executions WHERE id = ?1",
@@ -473,7 +512,9 @@ impl Db {
             |row| row.get(0),
         )?;
         if running != Status::Running.as_str() {
-            bail!("callback {callback_id:?} belongs to an execution that has ended ({running})");
+            bail!(Refused::Closed(format!(
+                "callback {callback_id:?} belongs to an execution that has ended ({running})"
+            )));
         }
         // Past its deadline (no runner was there to see it): it timed out.
         let journal = read_journal(&tx, execution)?;
@@ -484,7 +525,9 @@ impl Db {
         if let Some(timed_out) = late {
             insert_events(&tx, execution, &[timed_out])?;
             tx.commit().context("cannot commit to the store")?;
-            bail!("callback {callback_id:?} has timed out");
+            bail!(Refused::Closed(format!(
+                "callback {callback_id:?} has timed out"
+            )));
         }
         let event = match completion {
             Completion::Succeed(result) => Event::CallbackSucceeded {

@@ -1,0 +1,572 @@
+//! The HTTP API of `cairn serve`: Lambda's durable-execution paths and
+//! shapes (REST-JSON, version 2025-12-01), so that the AWS CLI and SDKs work
+//! against it unchanged when given its endpoint URL. Executions start
+//! through Lambda's own Invoke path with a durable execution name, as they
+//! do in AWS. One path is Cairn's own: registering a workflow by name.
+//!
+//! Handlers do their store work on tokio's blocking pool: SQLite calls
+//! block, and a start may compile a component.
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use cairn_core::history::{self, epoch_seconds, error_from_json, execution_arn, function_arn};
+use cairn_core::{ErrorObject, Millis};
+use cairn_engine::invocation::now_millis;
+use cairn_engine::limits::MAX_PAYLOAD_BYTES;
+use cairn_engine::runner::{RunRequest, canonical_input, recorded_outcome, start};
+use cairn_engine::sqlite::{Completion, Refused, Stopped};
+use cairn_engine::{Db, Engine, Execution, Outcome, Status};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the handlers share: their own connection to the store, and the
+/// engine (to check and compile components before executions start).
+#[derive(Clone)]
+pub struct Api {
+    pub db: Db,
+    pub engine: Arc<Engine>,
+}
+
+pub fn router(api: Api) -> Router {
+    const EXECUTION: &str = "/2025-12-01/durable-executions/{arn}";
+    const CALLBACK: &str = "/2025-12-01/durable-execution-callbacks/{id}";
+    Router::new()
+        .route(EXECUTION, get(get_execution))
+        .route(&format!("{EXECUTION}/history"), get(get_history))
+        .route(&format!("{EXECUTION}/stop"), post(stop_execution))
+        .route(
+            "/2025-12-01/functions/{function}/durable-executions",
+            get(list_executions),
+        )
+        .route(&format!("{CALLBACK}/succeed"), post(callback_succeed))
+        .route(&format!("{CALLBACK}/fail"), post(callback_fail))
+        .route(&format!("{CALLBACK}/heartbeat"), post(callback_heartbeat))
+        .route("/2015-03-31/functions/{function}/invocations", post(invoke))
+        .route("/cairn/workflows/{name}", put(deploy))
+        .with_state(api)
+}
+
+/// An execution as GetDurableExecution shows it.
+pub fn summary(execution: &Execution) -> Value {
+    history::execution_summary(&history::ExecutionInfo {
+        name: &execution.name,
+        workflow: &execution.workflow,
+        status: execution.status.as_str(),
+        input: &execution.input,
+        result: execution.result.as_deref(),
+        error: execution.error.as_ref(),
+        started_at: execution.started_at,
+        ended_at: execution.ended_at,
+    })
+}
+
+async fn get_execution(
+    State(api): State<Api>,
+    Path(arn): Path<String>,
+) -> Result<Response, ApiError> {
+    let execution = blocking(move || find_by_arn(&api.db, &arn)).await?;
+    Ok(json_response(StatusCode::OK, summary(&execution)))
+}
+
+async fn get_history(
+    State(api): State<Api>,
+    Path(arn): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = Query::parse(query.as_deref())?;
+    let (execution, journal) = blocking(move || {
+        let execution = find_by_arn(&api.db, &arn)?;
+        let journal = api.db.journal(execution.id)?;
+        Ok((execution, journal))
+    })
+    .await?;
+    let mut events = history::aws_events(&execution.name, &journal);
+    if !query.flag("IncludeExecutionData")? {
+        history::without_execution_data(&mut events);
+    }
+    if query.flag("ReverseOrder")? {
+        events.reverse();
+    }
+    let (events, next) = page(events, &query, MAX_HISTORY_PAGE)?;
+    let mut body = json!({ "Events": events });
+    if let Some(next) = next {
+        body["NextMarker"] = json!(next);
+    }
+    Ok(json_response(StatusCode::OK, body))
+}
+
+async fn list_executions(
+    State(api): State<Api>,
+    Path(function): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = Query::parse(query.as_deref())?;
+    let function = function_name(&function).to_owned();
+    let statuses = query
+        .all("Statuses")
+        .map(|text| {
+            Status::parse(text)
+                .ok_or_else(|| ApiError::invalid(format!("Statuses: unknown status {text:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let name = query.get("DurableExecutionName").map(str::to_owned);
+    let after = query.timestamp("StartedAfter")?;
+    let before = query.timestamp("StartedBefore")?;
+    let (registered, mut executions) = blocking({
+        let function = function.clone();
+        move || {
+            let registered = api.db.workflow_path(&function)?.is_some();
+            Ok((registered, api.db.list(None)?))
+        }
+    })
+    .await?;
+    executions.retain(|execution| {
+        execution.workflow == function
+            && (statuses.is_empty() || statuses.contains(&execution.status))
+            && name.as_ref().is_none_or(|name| *name == execution.name)
+            && after.is_none_or(|after| execution.started_at > after)
+            && before.is_none_or(|before| execution.started_at < before)
+    });
+    if executions.is_empty() && !registered {
+        return Err(ApiError::not_found(format!(
+            "Function not found: {}",
+            function_arn(&function)
+        )));
+    }
+    // The store lists newest first; AWS lists oldest first unless reversed.
+    if !query.flag("ReverseOrder")? {
+        executions.reverse();
+    }
+    let items: Vec<Value> = executions
+        .iter()
+        .map(|execution| {
+            let mut item = json!({
+                "DurableExecutionArn": execution_arn(&execution.workflow, &execution.name),
+                "DurableExecutionName": execution.name,
+                "FunctionArn": function_arn(&execution.workflow),
+                "Status": execution.status.as_str(),
+                "StartTimestamp": epoch_seconds(execution.started_at),
+            });
+            if let Some(ended_at) = execution.ended_at {
+                item["EndTimestamp"] = epoch_seconds(ended_at);
+            }
+            item
+        })
+        .collect();
+    let (items, next) = page(items, &query, MAX_LIST_PAGE)?;
+    let mut body = json!({ "DurableExecutions": items });
+    if let Some(next) = next {
+        body["NextMarker"] = json!(next);
+    }
+    Ok(json_response(StatusCode::OK, body))
+}
+
+async fn stop_execution(
+    State(api): State<Api>,
+    Path(arn): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let error = match optional_json(&body)? {
+        Some(value) => error_from_json(&value, "Execution.Stopped"),
+        None => ErrorObject::new("Execution.Stopped", "Execution stopped by user request"),
+    };
+    let stopped = blocking(move || {
+        let execution = find_by_arn(&api.db, &arn)?;
+        Ok(api.db.stop(&execution.name, error, now_millis())?)
+    })
+    .await?;
+    let at = match stopped {
+        Stopped::Now(at) | Stopped::AlreadyEnded(_, at) => at,
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "StopTimestamp": epoch_seconds(at) }),
+    ))
+}
+
+async fn callback_succeed(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if body.len() > MAX_PAYLOAD_BYTES {
+        return Err(ApiError::invalid(format!(
+            "the result is {} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes",
+            body.len()
+        )));
+    }
+    let result = String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::invalid("the result is not UTF-8 text"))?;
+    complete(api, id, Completion::Succeed(result)).await
+}
+
+async fn callback_fail(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let error = match optional_json(&body)? {
+        Some(value) => error_from_json(&value, "CallbackFailed"),
+        None => ErrorObject::new("CallbackFailed", ""),
+    };
+    complete(api, id, Completion::Fail(error)).await
+}
+
+async fn callback_heartbeat(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    complete(api, id, Completion::Heartbeat).await
+}
+
+async fn complete(api: Api, id: String, completion: Completion) -> Result<Response, ApiError> {
+    blocking(move || Ok(api.db.complete_callback(&id, completion, now_millis())?)).await?;
+    Ok(json_response(StatusCode::OK, json!({})))
+}
+
+/// Lambda's Invoke with `X-Amz-Durable-Execution-Name`: starts the
+/// execution (idempotent by name), then answers at once (`Event`) or when it
+/// has ended (`RequestResponse`, the default).
+async fn invoke(
+    State(api): State<Api>,
+    Path(function): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let wait = match header("X-Amz-Invocation-Type").unwrap_or("RequestResponse") {
+        "RequestResponse" => true,
+        "Event" => false,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "X-Amz-Invocation-Type {other:?}: use RequestResponse or Event"
+            )));
+        }
+    };
+    let function = function_name(&function).to_owned();
+    let name = match header("X-Amz-Durable-Execution-Name") {
+        Some(name) => {
+            crate::check_execution_name(name).map_err(|e| ApiError::invalid(e.to_string()))?;
+            name.to_owned()
+        }
+        None => format!("{function}-{}", crate::random_suffix()),
+    };
+    let input = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::invalid_content("the payload is not UTF-8 text"))?;
+    let input = if input.trim().is_empty() {
+        "null".to_owned()
+    } else {
+        canonical_input(input).map_err(|e| ApiError::invalid_content(e.to_string()))?
+    };
+    let execution = blocking({
+        let api = api.clone();
+        move || {
+            let path = api.db.workflow_path(&function)?.ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "Function not found: {} (cairn deploy {function} COMPONENT)",
+                    function_arn(&function)
+                ))
+            })?;
+            let workflow = api.engine.load_file(&path)?;
+            let request = RunRequest {
+                workflow: &workflow,
+                workflow_name: &function,
+                name: &name,
+                input: &input,
+                timeout: None,
+                component_path: Some(&path),
+            };
+            Ok(start(&api.db, &request)?)
+        }
+    })
+    .await?;
+    let arn = execution_arn(&execution.workflow, &execution.name);
+    let mut response = if wait {
+        let outcome = ended(&api.db, &execution.name).await?;
+        match outcome {
+            Outcome::Succeeded(result) => (StatusCode::OK, result).into_response(),
+            Outcome::Failed(error) => {
+                let mut response = json_response(
+                    StatusCode::OK,
+                    json!({ "errorType": error.error_type, "errorMessage": error.error_message }),
+                );
+                response.headers_mut().insert(
+                    "X-Amz-Function-Error",
+                    HeaderValue::from_static("Unhandled"),
+                );
+                response
+            }
+        }
+    } else {
+        StatusCode::ACCEPTED.into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        "X-Amz-Durable-Execution-Arn",
+        HeaderValue::from_str(&arn).map_err(|e| ApiError::internal(e.to_string()))?,
+    );
+    headers.insert(
+        "X-Amz-Executed-Version",
+        HeaderValue::from_static("$LATEST"),
+    );
+    Ok(response)
+}
+
+/// How often a waiting `RequestResponse` invoke looks at the store.
+const ENDED_POLL: Duration = Duration::from_millis(50);
+
+/// Waits until the execution `name` has ended (the scheduler runs it).
+async fn ended(db: &Db, name: &str) -> Result<Outcome, ApiError> {
+    loop {
+        let (db, name) = (db.clone(), name.to_owned());
+        let execution = blocking(move || find_by_name(&db, &name)).await?;
+        if let Some(outcome) = recorded_outcome(&execution) {
+            return Ok(outcome);
+        }
+        tokio::time::sleep(ENDED_POLL).await;
+    }
+}
+
+/// Cairn's own: registers a component (a path on the server's machine) as
+/// the workflow `name`. Body: `{"ComponentPath": "/abs/path.wasm"}`.
+async fn deploy(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let path = optional_json(&body)?
+        .as_ref()
+        .and_then(|value| value.get("ComponentPath"))
+        .and_then(Value::as_str)
+        .map(std::path::PathBuf::from)
+        .ok_or_else(|| ApiError::invalid("the body must be {\"ComponentPath\": PATH}"))?;
+    let answer = json!({ "FunctionName": name, "FunctionArn": function_arn(&name) });
+    blocking(move || {
+        let path = path
+            .canonicalize()
+            .with_context(|| format!("cannot find {}", path.display()))
+            .map_err(|e| ApiError::invalid(format!("{e:#}")))?;
+        // Refuse what could never run before anything starts it.
+        api.engine
+            .load_file(&path)
+            .map_err(|e| ApiError::invalid(format!("{e:#}")))?;
+        Ok(api.db.deploy(&name, &path)?)
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, answer))
+}
+
+/// The execution an ARN names. Cairn's ARNs end in `/durable-execution/NAME`;
+/// a bare name is accepted too.
+fn find_by_arn(db: &Db, arn: &str) -> Result<Execution, ApiError> {
+    let name = arn
+        .rsplit_once("/durable-execution/")
+        .map_or(arn, |(_, name)| name);
+    db.find(name)?
+        .filter(|execution| arn == name || execution_arn(&execution.workflow, name) == arn)
+        .ok_or_else(|| ApiError::not_found(format!("Durable execution not found: {arn}")))
+}
+
+fn find_by_name(db: &Db, name: &str) -> Result<Execution, ApiError> {
+    db.find(name)?
+        .ok_or_else(|| ApiError::not_found(format!("Durable execution not found: {name}")))
+}
+
+/// A function's name from its name or ARN (`arn:...:function:NAME[:QUALIFIER]`).
+fn function_name(function: &str) -> &str {
+    match function.split_once(":function:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
+        None => function,
+    }
+}
+
+const MAX_HISTORY_PAGE: usize = 1000;
+const MAX_LIST_PAGE: usize = 1000;
+
+/// One page of `items` by `Marker` (an offset) and `MaxItems`.
+fn page(
+    mut items: Vec<Value>,
+    query: &Query,
+    max_page: usize,
+) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    let offset = match query.get("Marker") {
+        Some(marker) => marker
+            .parse::<usize>()
+            .map_err(|_| ApiError::invalid(format!("Marker {marker:?} is not one of ours")))?,
+        None => 0,
+    };
+    let max = match query.get("MaxItems") {
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max_page).contains(n))
+            .ok_or_else(|| ApiError::invalid(format!("MaxItems must be 1 to {max_page}")))?,
+        None => max_page,
+    };
+    let rest = items.split_off(offset.min(items.len()));
+    let more = rest.len() > max;
+    let page: Vec<Value> = rest.into_iter().take(max).collect();
+    Ok((page, more.then(|| (offset + max).to_string())))
+}
+
+/// A query string's pairs; repeated keys are lists (`Statuses=A&Statuses=B`).
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(query: Option<&str>) -> Result<Query, ApiError> {
+        serde_urlencoded::from_str(query.unwrap_or(""))
+            .map(Query)
+            .map_err(|e| ApiError::invalid(format!("unreadable query string: {e}")))
+    }
+
+    fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn flag(&self, key: &str) -> Result<bool, ApiError> {
+        match self.get(key) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(ApiError::invalid(format!(
+                "{key} must be true or false, not {other:?}"
+            ))),
+        }
+    }
+
+    /// A timestamp as the SDKs put it in a query: ISO 8601, or epoch seconds.
+    fn timestamp(&self, key: &str) -> Result<Option<Millis>, ApiError> {
+        let Some(text) = self.get(key) else {
+            return Ok(None);
+        };
+        if let Ok(seconds) = text.parse::<f64>() {
+            return Ok(Some((seconds * 1000.0) as Millis));
+        }
+        let at = humantime::parse_rfc3339_weak(text)
+            .map_err(|e| ApiError::invalid(format!("{key} {text:?}: {e}")))?;
+        let since_epoch = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|_| ApiError::invalid(format!("{key} is before 1970")))?;
+        Ok(Some(since_epoch.as_millis() as Millis))
+    }
+}
+
+/// A JSON body, or `None` for an empty one.
+fn optional_json(body: &[u8]) -> Result<Option<Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [("Content-Type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Runs store work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(format!("a handler panicked: {e}")))?
+}
+
+/// An error as Lambda's REST-JSON API sends it: the status code, the
+/// exception's name in `x-amzn-ErrorType` (what the SDKs read), and the
+/// message in the body.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            kind: "InvalidParameterValueException",
+            message: message.into(),
+        }
+    }
+
+    fn invalid_content(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            kind: "InvalidRequestContentException",
+            message: message.into(),
+        }
+    }
+
+    fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            kind: "ResourceNotFoundException",
+            message: message.into(),
+        }
+    }
+
+    fn internal(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            kind: "ServiceException",
+            message: message.into(),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> ApiError {
+        let message = format!("{error:#}");
+        let (status, kind) = match error.downcast_ref::<Refused>() {
+            Some(Refused::NotFound(_)) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
+            Some(Refused::Closed(_)) => (StatusCode::BAD_REQUEST, "CallbackTimeoutException"),
+            Some(Refused::Conflict(_)) => (
+                StatusCode::CONFLICT,
+                "DurableExecutionAlreadyStartedException",
+            ),
+            None => return ApiError::internal(message),
+        };
+        ApiError {
+            status,
+            kind,
+            message,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = json_response(
+            self.status,
+            json!({ "Type": "User", "Message": self.message, "message": self.message }),
+        );
+        response
+            .headers_mut()
+            .insert("x-amzn-ErrorType", HeaderValue::from_static(self.kind));
+        response
+    }
+}
