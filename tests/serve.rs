@@ -130,3 +130,53 @@ fn a_killed_server_honours_due_timers_when_it_comes_back() {
     );
     assert_eq!(count(&history, "StepStarted"), 4, "no step ran twice");
 }
+
+#[test]
+fn an_invoked_execution_runs_on_its_own_and_holds_up_nothing() {
+    let cairn = Cairn::new();
+    let child = guest("child");
+    let deploy = cairn.run(&["deploy", "child", child.to_str().unwrap()]);
+    assert_eq!(deploy.code, 0, "{}", deploy.stderr);
+    let parent = guest("parent");
+    let start = cairn.run(&[
+        "start",
+        parent.to_str().unwrap(),
+        "--name",
+        "p",
+        "--input",
+        r#"{"units":4,"wait_seconds":8}"#,
+    ]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    let server = cairn.serve(&[]);
+    // The callee is an execution of its own, waiting on its timer...
+    cairn.wait_for_history("p--1", |events| count(events, "WaitStarted") == 1, || {});
+    // ...while the server goes on with other work.
+    let start = cairn.run(&[
+        "start",
+        "child",
+        "--name",
+        "quick",
+        "--input",
+        r#"{"units":1}"#,
+    ]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    wait_for_status(&cairn, "quick", "SUCCEEDED");
+    assert_eq!(
+        cairn.get("p--1")["Status"],
+        "RUNNING",
+        "another execution finished while the callee waits"
+    );
+    assert_eq!(cairn.get("p")["Status"], "RUNNING");
+
+    let parent = wait_for_status(&cairn, "p", "SUCCEEDED");
+    assert_eq!(parent["Result"], "\"4 units for 1000 cents\"");
+    let log = server.kill();
+    assert_eq!(
+        log.matches("body ran: price").count(),
+        2,
+        "each child's step ran once: {log}"
+    );
+    let history = cairn.history("p");
+    assert_eq!(count(&history, "ChainedInvokeStarted"), 1);
+    assert_eq!(count(&history, "ChainedInvokeSucceeded"), 1);
+}

@@ -175,7 +175,13 @@ fn run_until_ended(
     loop {
         match advance(engine, db, workflow, execution, options)? {
             Next::Ended(outcome) => return Ok(outcome),
-            Next::Suspended(journal) => {
+            // In the foreground, what it invoked runs here, one at a time.
+            Next::Suspended { invoked, .. } if !invoked.is_empty() => {
+                for child in &invoked {
+                    run_invoked(engine, db, child, options)?;
+                }
+            }
+            Next::Suspended { journal, .. } => {
                 sleep_until_due(db, execution, &journal, options)?;
                 (options.notify)(Notice::Resumed);
             }
@@ -186,12 +192,18 @@ fn run_until_ended(
 /// What a claimed execution needs after [`advance`].
 pub enum Next {
     Ended(Outcome),
-    /// Waiting: on the timers of this journal, or on something from outside.
-    Suspended(Vec<Event>),
+    /// Waiting: on the timers of `journal`, on the executions it `invoked`
+    /// (still running), or on something from outside.
+    Suspended {
+        journal: Vec<Event>,
+        invoked: Vec<Execution>,
+    },
 }
 
 /// Takes a claimed execution as far as it goes now: fires its due timers,
-/// invokes it, runs what it invoked, until it ends or waits.
+/// invokes it, starts the executions it invokes and records the outcomes of
+/// those that have ended, until it ends or waits. It does not run what it
+/// invokes: those are executions of their own.
 pub fn advance(
     engine: &Engine,
     db: &Db,
@@ -244,58 +256,74 @@ pub fn advance(
                 )
             }
             InvocationEnd::Finished(Finish::Suspended) => {
-                let invokes = pending_invokes(&journal);
-                if invokes.is_empty() {
-                    return Ok(Next::Suspended(journal));
+                let mut running = Vec::new();
+                let mut outcomes = Vec::new();
+                for (id, workflow_name, input) in pending_invokes(&journal) {
+                    match invoked(engine, db, execution, id, workflow_name, input)? {
+                        Invoked::Running(child) => running.push(child),
+                        Invoked::Ended(outcome) => outcomes.push(match outcome {
+                            Outcome::Succeeded(result) => Event::InvokeSucceeded {
+                                id: id.to_owned(),
+                                result,
+                                at: now_millis(),
+                            },
+                            Outcome::Failed(error) => Event::InvokeFailed {
+                                id: id.to_owned(),
+                                error,
+                                at: now_millis(),
+                            },
+                        }),
+                    }
                 }
-                for (id, workflow_name, input) in invokes {
-                    let outcome =
-                        run_child(engine, db, execution, id, workflow_name, input, options)?;
-                    let event = match outcome {
-                        Outcome::Succeeded(result) => Event::InvokeSucceeded {
-                            id: id.to_owned(),
-                            result,
-                            at: now_millis(),
-                        },
-                        Outcome::Failed(error) => Event::InvokeFailed {
-                            id: id.to_owned(),
-                            error,
-                            at: now_millis(),
-                        },
-                    };
-                    db.append(execution.id, &[event], None)?;
+                if outcomes.is_empty() {
+                    return Ok(Next::Suspended {
+                        journal,
+                        invoked: running,
+                    });
                 }
+                db.append(execution.id, &outcomes, None)?;
             }
         }
     }
 }
 
-/// Runs the execution that operation `id` of `parent` invoked, to its end
-/// (or finds its outcome, if an earlier run finished it). Its name derives
-/// from the parent's and the operation's, so a resumed parent finds it.
-fn run_child(
+/// Where an execution that an operation invoked stands.
+enum Invoked {
+    Running(Execution),
+    Ended(Outcome),
+}
+
+/// Finds or starts the execution that operation `id` of `parent` invoked.
+/// Its name derives from the parent's and the operation's, so a resumed
+/// parent finds it.
+fn invoked(
     engine: &Engine,
     db: &Db,
     parent: &Execution,
     id: &str,
     workflow_name: &str,
     input: &str,
-    options: &RunOptions,
-) -> Result<Outcome> {
+) -> Result<Invoked> {
     let name = format!("{}--{id}", parent.name);
     if name.len() > MAX_CHILD_NAME {
-        return Ok(Outcome::Failed(ErrorObject::new(
+        return Ok(Invoked::Ended(Outcome::Failed(ErrorObject::new(
             "InvokeTooDeep",
             format!("invocations nest too deep (execution name {name:?})"),
-        )));
+        ))));
+    }
+    if let Some(child) = db.find(&name)? {
+        return Ok(match recorded_outcome(&child) {
+            Some(outcome) => Invoked::Ended(outcome),
+            None => Invoked::Running(child),
+        });
     }
     let Some(path) = db.workflow_path(workflow_name)? else {
-        return Ok(Outcome::Failed(ErrorObject::new(
+        return Ok(Invoked::Ended(Outcome::Failed(ErrorObject::new(
             "WorkflowNotFound",
             format!(
                 "no workflow is registered as {workflow_name:?} (cairn deploy {workflow_name} COMPONENT)"
             ),
-        )));
+        ))));
     };
     let workflow = engine.load_file(&path)?;
     let request = RunRequest {
@@ -306,7 +334,18 @@ fn run_child(
         timeout: None,
         component_path: Some(&path),
     };
-    run_to_completion(engine, db, &request, options)
+    Ok(Invoked::Running(start(db, &request)?))
+}
+
+/// Runs an invoked execution to its end in the foreground.
+fn run_invoked(engine: &Engine, db: &Db, child: &Execution, options: &RunOptions) -> Result<()> {
+    let path = child
+        .component_path
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("invoked execution {:?} has no component", child.name))?;
+    let workflow = engine.load_file(path)?;
+    resume(engine, db, &workflow, child, options)?;
+    Ok(())
 }
 
 /// The longest name of an invoked execution: bounds how deep invocations nest.

@@ -23,6 +23,26 @@ struct Waiting {
     /// The journal's length when it suspended: a longer one means news.
     seen: usize,
     wake_at: Option<Millis>,
+    /// The executions it invoked, running when it suspended: one that has
+    /// ended means news.
+    invoked: Vec<String>,
+}
+
+impl Waiting {
+    fn has_news(&self, db: &Db, execution: i64) -> Result<bool> {
+        if db.journal_len(execution)? != self.seen {
+            return Ok(true);
+        }
+        for name in &self.invoked {
+            if db
+                .find(name)?
+                .is_none_or(|child| child.status != Status::Running)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }
 
 /// Advances running executions as they fall due, until `stop` is set.
@@ -35,11 +55,11 @@ pub fn serve(engine: &Engine, db: &Db, options: &RunOptions, stop: &AtomicBool) 
                 continue; // started by a version that did not record its component
             };
             let now = now_millis();
-            if let Some(known) = waiting.get(&execution.id) {
-                let news = db.journal_len(execution.id)? != known.seen;
-                if !news && known.wake_at.is_none_or(|due| due > now) {
-                    continue;
-                }
+            if let Some(known) = waiting.get(&execution.id)
+                && known.wake_at.is_none_or(|due| due > now)
+                && !known.has_news(db, execution.id)?
+            {
+                continue;
             }
             if db.claim(&execution, now).is_err() {
                 continue;
@@ -52,13 +72,14 @@ pub fn serve(engine: &Engine, db: &Db, options: &RunOptions, stop: &AtomicBool) 
                 Ok(Next::Ended(_)) => {
                     waiting.remove(&execution.id);
                 }
-                Ok(Next::Suspended(journal)) => {
+                Ok(Next::Suspended { journal, invoked }) => {
                     let wake_at = next_wake(&journal, options.skip_time);
                     waiting.insert(
                         execution.id,
                         Waiting {
                             seen: journal.len(),
                             wake_at,
+                            invoked: invoked.into_iter().map(|child| child.name).collect(),
                         },
                     );
                 }
@@ -71,6 +92,7 @@ pub fn serve(engine: &Engine, db: &Db, options: &RunOptions, stop: &AtomicBool) 
                         Waiting {
                             seen,
                             wake_at: None,
+                            invoked: Vec::new(),
                         },
                     );
                 }
