@@ -28,7 +28,7 @@ fn callback_id(cairn: &Cairn, name: &str) -> String {
                         .to_owned()
                 });
             // The submitter step ran: the workflow is waiting.
-            if let Some(id) = started.filter(|_| run.stdout.contains("approval-submitter")) {
+            if let Some(id) = started.filter(|_| run.stdout.contains("approval submitter")) {
                 return id;
             }
         }
@@ -95,19 +95,26 @@ fn a_callback_completed_from_outside_resumes_the_workflow() {
         types,
         [
             "ExecutionStarted",
+            "ContextStarted",
             "CallbackStarted",
             "StepStarted",
             "StepSucceeded",
             "InvocationCompleted",
             "CallbackSucceeded",
+            "ContextSucceeded",
             "StepStarted",
             "StepSucceeded",
             "InvocationCompleted",
             "ExecutionSucceeded"
         ]
     );
+    // As AWS's SDKs shape wait_for_callback: a context around the callback
+    // and the step that hands out its id.
+    assert_eq!(history[1]["SubType"], "WaitForCallback");
+    assert_eq!(history[2]["ParentId"], history[1]["Id"]);
+    assert_eq!(history[3]["Name"], "approval submitter");
     assert_eq!(
-        history[5]["CallbackSucceededDetails"]["Result"]["Payload"],
+        history[6]["CallbackSucceededDetails"]["Result"]["Payload"],
         r#"{"approved":true,"by":"ada"}"#
     );
 

@@ -212,9 +212,18 @@ impl Context {
         T: DeserializeOwned,
         E: Into<Error>,
     {
-        let callback = self.create_callback(name, config)?;
-        self.step(&format!("{name}-submitter"), || submitter(callback.id()))?;
-        self.wait_callback(&callback)
+        // As AWS's SDKs shape it: a context holding the callback and the step.
+        let json = self.in_context_json(name, ContextKind::WaitForCallback, |ctx| {
+            let callback =
+                ctx.create_callback::<()>(&format!("{name} create callback id"), config)?;
+            ctx.step(&format!("{name} submitter"), || submitter(callback.id()))?;
+            match durable::wait_callback(&callback.id) {
+                CallbackState::Succeeded(json) => Ok(json),
+                CallbackState::Failed(error) => Err(Error::from_object(error)),
+                CallbackState::Pending => Err(Error::pending()),
+            }
+        })?;
+        decode(name, &json)
     }
 
     /// Invokes the workflow registered as `workflow` (`cairn deploy`) on
@@ -306,13 +315,26 @@ impl Context {
     where
         T: Serialize + DeserializeOwned,
     {
+        let json = self.in_context_json(name, kind, |ctx| {
+            body(ctx).and_then(|value| encode(name, &value))
+        })?;
+        decode(name, &json)
+    }
+
+    /// Runs `body` as a context whose result is JSON text, recorded as is.
+    fn in_context_json(
+        &mut self,
+        name: &str,
+        kind: ContextKind,
+        body: impl FnOnce(&mut Context) -> Result<String, Error>,
+    ) -> Result<String, Error> {
         match durable::begin_context(name, kind) {
-            ContextBegin::Succeeded(json) => decode(name, &json),
+            ContextBegin::Succeeded(json) => Ok(json),
             ContextBegin::Failed(error) => Err(Error::from_object(error)),
-            ContextBegin::Run => match body(self).and_then(|value| encode(name, &value)) {
+            ContextBegin::Run => match body(self) {
                 Ok(json) => {
                     durable::end_context(Ok(&json));
-                    decode(name, &json)
+                    Ok(json)
                 }
                 Err(error) if error.is_pending() => {
                     durable::suspend_context();

@@ -12,6 +12,9 @@ object on stdout:
 
 ParentName is the Name of the operation whose Id is the event's ParentId
 (null at top level). A Rust test compares these with Cairn's histories.
+Not deterministic from run to run: the chained child's execution name (a
+UUID the emulator picks, on the child's Execution* events) and the order's
+ids and timestamp (the SDK does not journal workflow-code clock/random reads).
 
 Run: python3 tests/peers/emulator_histories.py
 Needs aws-durable-execution-sdk-python and aws-durable-execution-sdk-python-testing.
@@ -366,7 +369,7 @@ def new_runner(handler):
 def run_simple(name, handler, payload):
     with new_runner(handler) as runner:
         arn = runner.run_async(
-            input=json.dumps(payload), execution_name=name, function_name=name
+            input=json.dumps(payload, separators=(",", ":")), execution_name=name, function_name=name
         )
         result = runner.wait_for_result(arn, timeout=30)
         events = raw_events(runner, arn)
@@ -376,7 +379,7 @@ def run_simple(name, handler, payload):
 def run_approval(payload, answer):
     with new_runner(approval) as runner:
         arn = runner.run_async(
-            input=json.dumps(payload), execution_name="approval", function_name="approval"
+            input=json.dumps(payload, separators=(",", ":")), execution_name="approval", function_name="approval"
         )
         callback_id = runner.wait_for_callback(arn, timeout=30)
         runner.send_callback_success(callback_id, json.dumps(answer).encode())
@@ -389,7 +392,7 @@ def run_parent_child(payload):
     with new_runner(parent) as runner:
         runner.register_durable_function("child", child)
         arn = runner.run_async(
-            input=json.dumps(payload), execution_name="parent", function_name="parent"
+            input=json.dumps(payload, separators=(",", ":")), execution_name="parent", function_name="parent"
         )
         result = runner.wait_for_result(arn, timeout=30)
         parent_events = raw_events(runner, arn)
@@ -405,6 +408,8 @@ INPUTS = {
     "flaky": {"failures": 2},
     "poller": {"step_percent": 30},
     "approval": {"amount_cents": 12000, "approver": "ada"},
+    # max_concurrency 1: the SDK runs map items on threads, so with more than
+    # one in flight their events interleave differently from run to run.
     "fanout": {"items": ["fail-a", "b", "c"], "tolerated_failures": 1, "max_concurrency": 1},
     "parent": {"units": 4},
 }
@@ -418,6 +423,8 @@ def main():
     out["approval"] = run_approval(INPUTS["approval"], {"approved": True, "by": "ada"})
     out["fanout"], _ = run_simple("fanout", fanout, INPUTS["fanout"])
     out["parent"], out["child"] = run_parent_child(INPUTS["parent"])
+    for name, payload in INPUTS.items():
+        out[name]["input"] = json.dumps(payload, separators=(",", ":"))
     out["raw"] = {"order": order_events}
     json.dump(out, sys.stdout, indent=1)
     sys.stdout.write("\n")

@@ -60,11 +60,11 @@ pub enum StepKind {
 }
 
 impl StepKind {
-    /// AWS's SubType for the kind, if it has one.
-    pub fn subtype(self) -> Option<&'static str> {
+    /// AWS's SubType for the kind.
+    pub fn subtype(self) -> &'static str {
         match self {
-            StepKind::Step => None,
-            StepKind::WaitForCondition => Some("WaitForCondition"),
+            StepKind::Step => "Step",
+            StepKind::WaitForCondition => "WaitForCondition",
         }
     }
 }
@@ -77,6 +77,9 @@ pub enum ContextKind {
     ParallelBranch,
     Map,
     MapIteration,
+    /// `wait_for_callback`: a callback and the step that hands out its id.
+    /// (Last: postcard numbers variants, and journals hold the others.)
+    WaitForCallback,
 }
 
 impl ContextKind {
@@ -88,6 +91,7 @@ impl ContextKind {
             ContextKind::ParallelBranch => "ParallelBranch",
             ContextKind::Map => "Map",
             ContextKind::MapIteration => "MapIteration",
+            ContextKind::WaitForCallback => "WaitForCallback",
         }
     }
 }

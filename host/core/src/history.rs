@@ -135,9 +135,7 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
                 ..
             } => {
                 names.insert(id, name);
-                if let Some(subtype) = kind.subtype() {
-                    subtypes.insert(id, subtype);
-                }
+                subtypes.insert(id, kind.subtype());
                 attempts.insert(id, *attempt);
                 ("StepStarted", wire_id(id), Some(name.as_str()), json!({}))
             }
@@ -216,6 +214,7 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
                 ..
             } => {
                 names.insert(id, name);
+                subtypes.insert(id, "ChainedInvoke");
                 (
                     "ChainedInvokeStarted",
                     wire_id(id),
@@ -246,6 +245,7 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
                 ..
             } => {
                 names.insert(id, name);
+                subtypes.insert(id, "Callback");
                 (
                     "CallbackStarted",
                     wire_id(id),
@@ -290,6 +290,7 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
                 ..
             } => {
                 names.insert(id, name);
+                subtypes.insert(id, "Wait");
                 (
                     "WaitStarted",
                     wire_id(id),

@@ -35,6 +35,17 @@ pub enum Fault {
     /// The guest broke the protocol (a bug in the workflow or its SDK).
     #[error("{0}")]
     Misuse(String),
+    /// Offline replay reached the end of the recorded history: the workflow
+    /// would go on live with `next`, which an offline replay never does.
+    #[error(
+        "the recorded history ends before position {position}{}: the workflow would go on with {next}",
+        in_context(.context)
+    )]
+    EndOfHistory {
+        position: usize,
+        context: String,
+        next: String,
+    },
 }
 
 fn in_context(context: &str) -> String {
@@ -157,6 +168,11 @@ pub struct Replayer {
     open_step: Option<OpenStep>,
     /// Each callback id's context and index into that context's calls.
     callbacks: HashMap<String, (OpId, usize), BuildHasherDefault<Fnv>>,
+    /// Offline: answer from the history only, and note what was replayed.
+    offline: bool,
+    /// Offline: journal indices of the calls replayed, in the order the
+    /// guest made them, not yet taken by [`Replayer::take_replayed`].
+    replayed: Vec<usize>,
 }
 
 /// One context's calls: each context (the root, a child context, a parallel
@@ -280,7 +296,30 @@ impl Replayer {
             last_monotonic,
             open_step: None,
             callbacks,
+            offline: false,
+            replayed: Vec::new(),
         }
+    }
+
+    /// A replayer that answers from `journal` only: a call past the end of
+    /// the history, or a step attempt that would run, is
+    /// [`Fault::EndOfHistory`]. It notes every call it replays.
+    pub fn offline(journal: Vec<Event>) -> Self {
+        Replayer {
+            offline: true,
+            ..Replayer::new(journal)
+        }
+    }
+
+    /// Offline: the journal indices of the calls replayed since the last
+    /// time this was asked, in the order the guest made them.
+    pub fn take_replayed(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.replayed)
+    }
+
+    /// The journal as it stands (the history, then what was recorded since).
+    pub fn journal(&self) -> &[Event] {
+        &self.journal
     }
 
     /// True while the guest is re-running recorded calls.
@@ -396,6 +435,15 @@ impl Replayer {
                 other => unreachable!("step {name:?} followed by {other:?}"),
             },
         };
+        if self.offline
+            && let StepBegin::Run { attempt, .. } | StepBegin::Interrupted { attempt } = begin
+        {
+            return Err(Fault::EndOfHistory {
+                position,
+                context: self.scope.context.clone(),
+                next: format!("attempt {attempt} of {call}"),
+            });
+        }
         self.open_step = Some(step);
         if semantics == Semantics::AtMostOncePerRetry {
             self.record_start();
@@ -937,6 +985,13 @@ impl Replayer {
             )));
         }
         if !self.is_replaying() {
+            if self.offline {
+                return Err(Fault::EndOfHistory {
+                    position: self.scope.cursor + 1,
+                    context: self.scope.context.clone(),
+                    next: call.to_string(),
+                });
+            }
             return Ok(None);
         }
         let index = self.scope.calls[self.scope.cursor];
@@ -951,6 +1006,9 @@ impl Replayer {
         }
         let trail = self.scope.trails[self.scope.cursor];
         self.scope.cursor += 1;
+        if self.offline {
+            self.replayed.push(index);
+        }
         Ok(Some((index, trail)))
     }
 

@@ -45,7 +45,7 @@ pub(crate) enum Abort {
 impl From<Fault> for Abort {
     fn from(fault: Fault) -> Self {
         match fault {
-            Fault::Divergence { .. } => Abort::Diverged(fault),
+            Fault::Divergence { .. } | Fault::EndOfHistory { .. } => Abort::Diverged(fault),
             Fault::Misuse(message) => {
                 Abort::Fail(ErrorObject::new("Runtime.InvalidOperation", message))
             }
@@ -63,6 +63,10 @@ pub struct HostState {
     memory: MemoryCap,
     abort: Option<Abort>,
     pub(crate) panic_message: Option<String>,
+    /// Offline replay: what the guest replayed and logged, in order.
+    pub(crate) trace: Option<Vec<Traced>>,
+    /// The guest's stack when it trapped (a host import stopping it included).
+    backtrace: Option<String>,
 }
 
 impl WasiView for HostState {
@@ -150,67 +154,21 @@ pub fn invoke(
     limits: Limits,
     logger: Logger,
 ) -> Result<(InvocationEnd, Vec<Event>)> {
-    let state = HostState {
-        replayer: Replayer::new(journal),
-        sink,
-        logger,
-        // No environment, arguments, preopened directories or network.
-        wasi: WasiCtx::builder().build(),
-        table: ResourceTable::new(),
-        memory: MemoryCap {
-            limit: limits.memory,
-            exceeded: None,
-        },
-        abort: None,
-        panic_message: None,
-    };
-    let mut store = wasmtime::Store::new(&engine.engine, state);
-    store.limiter(|state| &mut state.memory);
-    let ticks = (limits.time_budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-    store.set_epoch_deadline(ticks);
-    store.epoch_deadline_trap();
-
-    // A failure to instantiate is the host's (a full pool, say), not the
-    // workflow's: the invocation may be retried.
-    let instance = workflow
-        .pre
-        .instantiate(&mut store)
-        .map_err(|e| anyhow::anyhow!("cannot instantiate the workflow: {e}"))?;
-    let returned = instance.call_run(&mut store, input);
+    let state = HostState::new(Replayer::new(journal), sink, logger, limits);
+    let (returned, mut state) = run_guest(engine, workflow, state, input, limits)?;
     let now = now_millis();
-    let mut state = store.into_data();
     let end = match returned {
-        Ok(outcome) => {
-            let outcome = match outcome {
-                bindings::Outcome::Succeeded(result) => GuestOutcome::Succeeded(result),
-                bindings::Outcome::Failed(error) => GuestOutcome::Failed(from_wit(error)),
-                bindings::Outcome::Pending => GuestOutcome::Pending,
-            };
-            let oversized = match &outcome {
-                GuestOutcome::Succeeded(result) => {
-                    too_large("the workflow's result", result.len(), MAX_PAYLOAD_BYTES)
-                }
-                GuestOutcome::Failed(error) => {
-                    too_large("the workflow's error", error_size(error), MAX_PAYLOAD_BYTES)
-                }
-                GuestOutcome::Pending => None,
-            };
-            if let Some(error) = oversized {
-                Abort::Fail(error)
-            } else {
-                match state.replayer.finish(outcome, now) {
-                    Ok(finish) => {
-                        state.persist()?;
-                        return Ok((
-                            InvocationEnd::Finished(finish),
-                            state.replayer.into_journal(),
-                        ));
-                    }
-                    Err(fault) => fault.into(),
-                }
+        Ok(outcome) => match state.replayer.finish(outcome, now) {
+            Ok(finish) => {
+                state.persist()?;
+                return Ok((
+                    InvocationEnd::Finished(finish),
+                    state.replayer.into_journal(),
+                ));
             }
-        }
-        Err(trap) => classify_trap(&mut state, trap, limits),
+            Err(fault) => fault.into(),
+        },
+        Err(abort) => abort,
     };
     let end = match end {
         Abort::Storage(error) => return Err(error),
@@ -228,6 +186,158 @@ pub fn invoke(
         }
     };
     Ok((end, state.replayer.into_journal()))
+}
+
+/// One step of an offline replay's trace.
+#[derive(Clone, Debug)]
+pub enum Traced {
+    /// The guest made the recorded call at this index of the journal.
+    Replayed(usize),
+    /// The guest logged this line.
+    Log(Level, String),
+}
+
+/// An offline replay: what happened, in order, and how it ended.
+#[derive(Debug)]
+pub struct OfflineReplay {
+    pub trace: Vec<Traced>,
+    pub end: OfflineEnd,
+}
+
+#[derive(Debug)]
+pub enum OfflineEnd {
+    /// The guest returned, and the replayer accepted its outcome:
+    /// `Suspended` means it waits on what the history leaves pending.
+    Finished(Finish),
+    /// The guest's calls differ from the history, it broke the protocol, or
+    /// it would go on past the end of the history.
+    Stopped(Fault),
+    /// The guest trapped, panicked or hit a limit.
+    Failed(ErrorObject),
+}
+
+/// The guest's stack when replay stopped it, innermost frame first.
+pub type Backtrace = Option<String>;
+
+/// Re-runs `workflow` over a recorded `journal` without running anything
+/// live: no step body, no clock or entropy read, nothing written. Every log
+/// line is traced, replayed or not.
+pub fn replay_offline(
+    engine: &Engine,
+    workflow: &Workflow,
+    journal: Vec<Event>,
+    input: &str,
+    limits: Limits,
+) -> Result<(OfflineReplay, Backtrace)> {
+    struct Nowhere;
+    impl JournalSink for Nowhere {
+        fn persist(&mut self, _: &[Event]) -> Result<()> {
+            Ok(()) // an offline replay keeps nothing
+        }
+    }
+    let mut state = HostState::new(
+        Replayer::offline(journal),
+        Box::new(Nowhere),
+        Arc::new(|_, _| {}),
+        limits,
+    );
+    state.trace = Some(Vec::new());
+    let (returned, mut state) = run_guest(engine, workflow, state, input, limits)?;
+    let mut backtrace = None;
+    let end = match returned {
+        Ok(outcome) => match state.replayer.finish(outcome, now_millis()) {
+            Ok(finish) => OfflineEnd::Finished(finish),
+            Err(fault) => OfflineEnd::Stopped(fault),
+        },
+        Err(abort) => {
+            backtrace = state.backtrace.take();
+            match abort {
+                Abort::Diverged(fault) => OfflineEnd::Stopped(fault),
+                Abort::Fail(error) => OfflineEnd::Failed(error),
+                Abort::Storage(error) => return Err(error),
+            }
+        }
+    };
+    let mut trace = state.trace.take().unwrap_or_default();
+    let replayed = state.replayer.take_replayed();
+    trace.extend(replayed.into_iter().map(Traced::Replayed));
+    Ok((OfflineReplay { trace, end }, backtrace))
+}
+
+impl HostState {
+    fn new(replayer: Replayer, sink: Box<dyn JournalSink>, logger: Logger, limits: Limits) -> Self {
+        HostState {
+            replayer,
+            sink,
+            logger,
+            // No environment, arguments, preopened directories or network.
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            memory: MemoryCap {
+                limit: limits.memory,
+                exceeded: None,
+            },
+            abort: None,
+            panic_message: None,
+            trace: None,
+            backtrace: None,
+        }
+    }
+}
+
+/// Runs the guest's `run` export on a fresh instance: its outcome (checked
+/// for size) or why it stopped, and the store's data. `Err`: the host could
+/// not instantiate it.
+fn run_guest(
+    engine: &Engine,
+    workflow: &Workflow,
+    state: HostState,
+    input: &str,
+    limits: Limits,
+) -> Result<(Result<GuestOutcome, Abort>, HostState)> {
+    let mut store = wasmtime::Store::new(&engine.engine, state);
+    store.limiter(|state| &mut state.memory);
+    let ticks = (limits.time_budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+    store.set_epoch_deadline(ticks);
+    store.epoch_deadline_trap();
+
+    // A failure to instantiate is the host's (a full pool, say), not the
+    // workflow's: the invocation may be retried.
+    let instance = workflow
+        .pre
+        .instantiate(&mut store)
+        .map_err(|e| anyhow::anyhow!("cannot instantiate the workflow: {e}"))?;
+    let returned = instance.call_run(&mut store, input);
+    let mut state = store.into_data();
+    let outcome = match returned {
+        Ok(outcome) => {
+            let outcome = match outcome {
+                bindings::Outcome::Succeeded(result) => GuestOutcome::Succeeded(result),
+                bindings::Outcome::Failed(error) => GuestOutcome::Failed(from_wit(error)),
+                bindings::Outcome::Pending => GuestOutcome::Pending,
+            };
+            let oversized = match &outcome {
+                GuestOutcome::Succeeded(result) => {
+                    too_large("the workflow's result", result.len(), MAX_PAYLOAD_BYTES)
+                }
+                GuestOutcome::Failed(error) => {
+                    too_large("the workflow's error", error_size(error), MAX_PAYLOAD_BYTES)
+                }
+                GuestOutcome::Pending => None,
+            };
+            match oversized {
+                Some(error) => Err(Abort::Fail(error)),
+                None => Ok(outcome),
+            }
+        }
+        Err(trap) => {
+            state.backtrace = trap
+                .downcast_ref::<wasmtime::WasmBacktrace>()
+                .map(|backtrace| backtrace.to_string());
+            Err(classify_trap(&mut state, trap, limits))
+        }
+    };
+    Ok((outcome, state))
 }
 
 /// Says why the guest stopped, most precise reason first.

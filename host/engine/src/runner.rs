@@ -232,6 +232,12 @@ pub fn advance(
             }
             journal = db.journal(execution.id)?;
         }
+        // What it invoked may have ended meanwhile: its outcome first.
+        let (_, outcomes) = invoked_outcomes(engine, db, execution, &journal)?;
+        if !outcomes.is_empty() {
+            db.append(execution.id, &outcomes, None)?;
+            journal = db.journal(execution.id)?;
+        }
         let sink = db.sink(execution.id, repin);
         let (end, journal) = invoke(
             engine,
@@ -256,25 +262,7 @@ pub fn advance(
                 )
             }
             InvocationEnd::Finished(Finish::Suspended) => {
-                let mut running = Vec::new();
-                let mut outcomes = Vec::new();
-                for (id, workflow_name, input) in pending_invokes(&journal) {
-                    match invoked(engine, db, execution, id, workflow_name, input)? {
-                        Invoked::Running(child) => running.push(child),
-                        Invoked::Ended(outcome) => outcomes.push(match outcome {
-                            Outcome::Succeeded(result) => Event::InvokeSucceeded {
-                                id: id.to_owned(),
-                                result,
-                                at: now_millis(),
-                            },
-                            Outcome::Failed(error) => Event::InvokeFailed {
-                                id: id.to_owned(),
-                                error,
-                                at: now_millis(),
-                            },
-                        }),
-                    }
-                }
+                let (running, outcomes) = invoked_outcomes(engine, db, execution, &journal)?;
                 if outcomes.is_empty() {
                     return Ok(Next::Suspended {
                         journal,
@@ -285,6 +273,37 @@ pub fn advance(
             }
         }
     }
+}
+
+/// For each invocation the journal leaves pending: the execution it
+/// invoked, started now if need be, while it runs, or the event recording
+/// its outcome once it has ended.
+fn invoked_outcomes(
+    engine: &Engine,
+    db: &Db,
+    execution: &Execution,
+    journal: &[Event],
+) -> Result<(Vec<Execution>, Vec<Event>)> {
+    let mut running = Vec::new();
+    let mut outcomes = Vec::new();
+    for (id, workflow_name, input) in pending_invokes(journal) {
+        match invoked(engine, db, execution, id, workflow_name, input)? {
+            Invoked::Running(child) => running.push(child),
+            Invoked::Ended(outcome) => outcomes.push(match outcome {
+                Outcome::Succeeded(result) => Event::InvokeSucceeded {
+                    id: id.to_owned(),
+                    result,
+                    at: now_millis(),
+                },
+                Outcome::Failed(error) => Event::InvokeFailed {
+                    id: id.to_owned(),
+                    error,
+                    at: now_millis(),
+                },
+            }),
+        }
+    }
+    Ok((running, outcomes))
 }
 
 /// Where an execution that an operation invoked stands.

@@ -6,7 +6,7 @@
 use crate::component::ComponentHash;
 use crate::invocation::JournalSink;
 use anyhow::{Context as _, Result, anyhow, bail};
-use cairn_core::{ErrorObject, Event, Millis};
+use cairn_core::{ContextKind, ErrorObject, Event, Millis};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -430,7 +430,8 @@ impl Db {
         Ok(path.map(Into::into))
     }
 
-    /// Callbacks not closed yet, with their names: (callback id, name).
+    /// Callbacks not closed yet, with their names: (callback id, name). A
+    /// callback of `wait_for_callback` goes by that operation's name.
     pub fn open_callbacks(&self) -> Result<Vec<(String, String)>> {
         let ids: Vec<(String, i64, String)> = {
             let conn = self.conn.lock().unwrap();
@@ -443,14 +444,19 @@ impl Db {
         };
         let mut open = Vec::new();
         for (callback_id, execution, op_id) in ids {
-            let name = self
-                .journal(execution)?
-                .into_iter()
-                .find_map(|event| match event {
-                    Event::CallbackStarted { id, name, .. } if id == op_id => Some(name),
-                    _ => None,
-                });
-            open.extend(name.map(|name| (callback_id, name)));
+            let journal = self.journal(execution)?;
+            let context = cairn_core::replay::parent_of(&op_id);
+            let name = journal.iter().find_map(|event| match event {
+                Event::ContextStarted {
+                    id,
+                    name,
+                    kind: ContextKind::WaitForCallback,
+                    ..
+                } if id == context => Some(name),
+                Event::CallbackStarted { id, name, .. } if *id == op_id => Some(name),
+                _ => None,
+            });
+            open.extend(name.map(|name| (callback_id, name.clone())));
         }
         Ok(open)
     }

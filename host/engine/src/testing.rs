@@ -38,6 +38,8 @@ pub struct TestRunner {
 
 /// One execution a [`TestRunner`] ran to its end.
 pub struct TestRun {
+    /// The execution's name; what it invoked is named `NAME--OPERATION`.
+    pub name: String,
     pub outcome: Outcome,
     /// The journal, as Cairn recorded it.
     pub journal: Vec<Event>,
@@ -125,11 +127,22 @@ impl TestRunner {
         let history = history::aws_events(&name, &journal);
         let logs = logs.lock().unwrap().clone();
         Ok(TestRun {
+            name,
             outcome,
             journal,
             history,
             logs,
         })
+    }
+
+    /// The history of execution `name` (one a run invoked, say), as Lambda's
+    /// GetDurableExecutionHistory shows it.
+    pub fn history(&self, name: &str) -> Result<Vec<serde_json::Value>> {
+        let execution = self
+            .db
+            .find(name)?
+            .with_context(|| format!("no execution named {name:?}"))?;
+        Ok(history::aws_events(name, &self.db.journal(execution.id)?))
     }
 
     /// Completes open callbacks that have an answer, until `done`.

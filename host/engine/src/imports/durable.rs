@@ -101,6 +101,7 @@ impl Host for HostState {
             ContextKind::ParallelBranch => cairn_core::ContextKind::ParallelBranch,
             ContextKind::Map => cairn_core::ContextKind::Map,
             ContextKind::MapIteration => cairn_core::ContextKind::MapIteration,
+            ContextKind::WaitForCallback => cairn_core::ContextKind::WaitForCallback,
         };
         match self.replayer.begin_context(&name, kind, now_millis()) {
             Ok(cairn_core::ContextBegin::Run) => Ok(ContextBegin::Run),

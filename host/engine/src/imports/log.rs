@@ -1,14 +1,19 @@
-//! `cairn:workflow/log`: log lines reach the logger only when live.
+//! `cairn:workflow/log`: log lines reach the logger only when live; an
+//! offline replay traces them all, in order with the calls it replays.
 
 use crate::bindings::cairn::workflow::log::{Host, Level};
-use crate::invocation::HostState;
+use crate::invocation::{HostState, Traced};
 
 /// Longest panic message kept for the error report.
 const MAX_PANIC_MESSAGE: usize = 4096;
 
 impl Host for HostState {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        if !self.replayer.is_replaying() {
+        if let Some(trace) = &mut self.trace {
+            let replayed = self.replayer.take_replayed();
+            trace.extend(replayed.into_iter().map(Traced::Replayed));
+            trace.push(Traced::Log(level, message));
+        } else if !self.replayer.is_replaying() {
             (self.logger)(level, &message);
         }
         Ok(())
