@@ -38,6 +38,9 @@ pub fn guest(name: &str) -> PathBuf {
             "flow-v2",
             "flow-v3",
             "flow-v4",
+            "flow-v5",
+            "flow-v6",
+            "flow-v7",
             "branches",
             "other-world",
         ];

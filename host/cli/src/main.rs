@@ -5,6 +5,7 @@
 
 mod api;
 mod client;
+mod debug;
 
 use anyhow::{Context as _, Result, bail};
 use cairn_core::{ErrorObject, history};
@@ -131,13 +132,43 @@ enum Command {
         #[command(subcommand)]
         action: CallbackAction,
     },
-    /// Show an execution's history.
+    /// Show an execution's history: a row per operation, with its status,
+    /// attempt, start and duration.
     History {
         name: String,
         /// Print the shape of Lambda's GetDurableExecutionHistory.
         #[arg(long)]
         json: bool,
     },
+    /// Re-run a recorded execution offline, from its history alone: no step
+    /// body, clock, timer or request runs. Prints each operation and every
+    /// log line in order, then the recorded end or where replay diverges.
+    Replay {
+        name: String,
+        /// Replay on this component (.wasm or crate dir) instead of the
+        /// execution's own.
+        #[arg(long)]
+        component: Option<PathBuf>,
+    },
+    /// Replay executions on a new build, offline, and say which would
+    /// resume cleanly and which would diverge.
+    CheckUpgrade {
+        /// The new build (.wasm or crate dir).
+        #[arg(long)]
+        component: PathBuf,
+        /// Which executions: `running` ones, or `all`.
+        #[arg(long, value_enum, default_value_t = Selection::Running)]
+        executions: Selection,
+        /// Only executions of this workflow (default: the component's name).
+        #[arg(long)]
+        workflow: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Selection {
+    Running,
+    All,
 }
 
 #[derive(Subcommand)]
@@ -470,6 +501,85 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Replay { name, component } => {
+            let db = Db::open(&cli.db, Durability::Full)?;
+            let execution = find(&db, &name)?;
+            let path = match component {
+                Some(target) => resolve_target(&target)?.0,
+                None => execution.component_path.clone().with_context(|| {
+                    format!("execution {name:?} does not record its component: pass --component")
+                })?,
+            };
+            let engine = Engine::new(Some(cache_dir(&cli.db)))?;
+            let workflow = engine.load_file(&path)?;
+            let (journal, replay, backtrace) =
+                cairn_engine::inspect::replay(&engine, &db, &workflow, &execution)?;
+            let verdict = cairn_engine::inspect::verdict(&execution, &journal, &replay);
+            debug::print_replay(
+                &execution,
+                &workflow.hash,
+                &journal,
+                &replay,
+                &backtrace,
+                &verdict,
+            );
+            Ok(if verdict.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::CheckUpgrade {
+            component,
+            executions,
+            workflow,
+        } => {
+            let (path, workflow_name) = resolve_target(&component)?;
+            let workflow_name = workflow.unwrap_or(workflow_name);
+            let db = Db::open(&cli.db, Durability::Full)?;
+            let engine = Engine::new(Some(cache_dir(&cli.db)))?;
+            let new = engine.load_file(&path)?;
+            let status = match executions {
+                Selection::Running => Some(Status::Running),
+                Selection::All => None,
+            };
+            let selected: Vec<_> = db
+                .list(status)?
+                .into_iter()
+                .filter(|execution| execution.workflow == workflow_name)
+                .collect();
+            if selected.is_empty() {
+                eprintln!("cairn: no executions of workflow {workflow_name:?} to check");
+            }
+            let mut clean = 0;
+            for execution in &selected {
+                let (journal, replay, _) =
+                    cairn_engine::inspect::replay(&engine, &db, &new, execution)?;
+                let verdict = cairn_engine::inspect::verdict(execution, &journal, &replay);
+                let mark = if verdict.is_clean() {
+                    clean += 1;
+                    "ok  "
+                } else {
+                    "FAIL"
+                };
+                println!(
+                    "{mark} {} ({}): {}",
+                    execution.name,
+                    execution.status.as_str(),
+                    debug::describe(&verdict).replace('\n', "\n       ")
+                );
+            }
+            println!(
+                "{clean} of {} execution(s) would resume cleanly on {}",
+                selected.len(),
+                path.display()
+            );
+            Ok(if clean == selected.len() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::History { name, json } => {
             let db = Db::open(&cli.db, Durability::Full)?;
             let execution = find(&db, &name)?;
@@ -481,7 +591,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     serde_json::to_string_pretty(&serde_json::json!({ "Events": events }))?
                 );
             } else {
-                print!("{}", history::timeline(&journal));
+                print!("{}", cairn_core::timeline::render(&journal));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -516,7 +626,7 @@ fn find(db: &Db, name: &str) -> Result<cairn_engine::Execution> {
         .with_context(|| format!("no execution named {name:?}"))
 }
 
-fn level_name(level: LogLevel) -> &'static str {
+pub(crate) fn level_name(level: LogLevel) -> &'static str {
     match level {
         LogLevel::Debug => "DEBUG",
         LogLevel::Info => "INFO",

@@ -1,11 +1,9 @@
-//! Views of a journal for people and tools: the event list of Lambda's
-//! GetDurableExecutionHistory, the summary of GetDurableExecution, and a
-//! readable timeline.
+//! Views of a journal for tools: the event list of Lambda's
+//! GetDurableExecutionHistory and the summary of GetDurableExecution.
 
 use crate::event::{ErrorObject, Event, Millis, RetryReason};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 /// An operation id as it travels on the wire: the first 16 hex digits of the
 /// blake3 hash of its positional id (AWS's SDKs hash theirs too).
@@ -375,7 +373,7 @@ pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
 }
 
 /// When an event happened; ambient reads carry no timestamp of their own.
-fn event_time(event: &Event) -> Millis {
+pub(crate) fn event_time(event: &Event) -> Millis {
     match event {
         Event::ExecutionStarted { at, .. }
         | Event::StepStarted { at, .. }
@@ -456,190 +454,8 @@ pub fn execution_arn(workflow: &str, name: &str) -> String {
     )
 }
 
-/// A readable timeline: one row per event, with the operation's position,
-/// type, name and outcome, and the time since the execution started.
-pub fn timeline(journal: &[Event]) -> String {
-    let start = journal.first().map(event_time).unwrap_or(0);
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:>5}  {:>10}  {:<20} {:<5} {:<20} DETAIL",
-        "#", "+TIME", "EVENT", "OP", "NAME"
-    );
-    let mut names: HashMap<&str, &str> = HashMap::new();
-    for (index, event) in journal.iter().enumerate() {
-        let at = match event {
-            Event::WallClock { .. } | Event::MonotonicClock { .. } | Event::Random { .. } => None,
-            other => Some(event_time(other)),
-        };
-        let since = at
-            .map(|at| format!("{:.3}s", at.saturating_sub(start) as f64 / 1000.0))
-            .unwrap_or_default();
-        let follow = event.follows_up().and_then(|id| names.get(id).copied());
-        let (kind, op, name, detail): (&str, &str, &str, String) = match event {
-            Event::ExecutionStarted { input, .. } => {
-                ("ExecutionStarted", "", "", format!("input {}", clip(input)))
-            }
-            Event::StepStarted {
-                id, name, attempt, ..
-            } => {
-                names.insert(id, name);
-                ("StepStarted", id, name, format!("attempt {attempt}"))
-            }
-            Event::StepRetried {
-                id,
-                attempt,
-                reason,
-                delay_seconds,
-                ..
-            } => (
-                "StepRetried",
-                id,
-                follow.unwrap_or(""),
-                match reason {
-                    RetryReason::Failed(error) => {
-                        format!(
-                            "attempt {attempt} failed, next in {delay_seconds} s: {}",
-                            clip(&error.to_string())
-                        )
-                    }
-                    RetryReason::Polled(state) => {
-                        format!(
-                            "poll {attempt} not done, next in {delay_seconds} s: {}",
-                            clip(state)
-                        )
-                    }
-                },
-            ),
-            Event::StepReady { id, attempt, .. } => (
-                "StepReady",
-                id,
-                follow.unwrap_or(""),
-                format!("attempt {attempt} due"),
-            ),
-            Event::CallbackStarted {
-                id,
-                name,
-                callback_id,
-                ..
-            } => {
-                names.insert(id, name);
-                ("CallbackStarted", id, name, format!("id {callback_id}"))
-            }
-            Event::ContextStarted { id, name, kind, .. } => {
-                names.insert(id, name);
-                ("ContextStarted", id, name, kind.subtype().to_string())
-            }
-            Event::ContextSucceeded { id, result, .. } => {
-                ("ContextSucceeded", id, follow.unwrap_or(""), clip(result))
-            }
-            Event::ContextFailed { id, error, .. } => (
-                "ContextFailed",
-                id,
-                follow.unwrap_or(""),
-                clip(&error.to_string()),
-            ),
-            Event::CallbackSucceeded { id, result, .. } => {
-                ("CallbackSucceeded", id, follow.unwrap_or(""), clip(result))
-            }
-            Event::CallbackFailed { id, error, .. } => (
-                "CallbackFailed",
-                id,
-                follow.unwrap_or(""),
-                clip(&error.to_string()),
-            ),
-            Event::CallbackHeartbeat { id, .. } => {
-                ("CallbackHeartbeat", id, follow.unwrap_or(""), String::new())
-            }
-            Event::CallbackTimedOut { id, heartbeat, .. } => (
-                "CallbackTimedOut",
-                id,
-                follow.unwrap_or(""),
-                if *heartbeat {
-                    "heartbeat missed"
-                } else {
-                    "timeout"
-                }
-                .to_string(),
-            ),
-            Event::StepSucceeded { id, result, .. } => {
-                ("StepSucceeded", id, follow.unwrap_or(""), clip(result))
-            }
-            Event::StepFailed { id, error, .. } => (
-                "StepFailed",
-                id,
-                follow.unwrap_or(""),
-                clip(&error.to_string()),
-            ),
-            Event::WaitStarted {
-                id,
-                name,
-                seconds,
-                scheduled_end,
-                ..
-            } => {
-                names.insert(id, name);
-                (
-                    "WaitStarted",
-                    id,
-                    name,
-                    format!("{seconds} s, until {}", iso8601(*scheduled_end)),
-                )
-            }
-            Event::WaitSucceeded { id, .. } => {
-                ("WaitSucceeded", id, follow.unwrap_or(""), String::new())
-            }
-            Event::WallClock {
-                seconds,
-                nanoseconds,
-                ..
-            } => (
-                "WallClock",
-                "",
-                "",
-                iso8601(seconds * 1000 + u64::from(*nanoseconds) / 1_000_000),
-            ),
-            Event::MonotonicClock { nanos, .. } => {
-                ("MonotonicClock", "", "", format!("{nanos} ns"))
-            }
-            Event::Random { bytes, .. } => ("Random", "", "", format!("{} bytes", bytes.len())),
-            Event::InvocationCompleted { .. } => ("InvocationCompleted", "", "", String::new()),
-            Event::ExecutionSucceeded { result, .. } => {
-                ("ExecutionSucceeded", "", "", clip(result))
-            }
-            Event::ExecutionFailed { error, .. } => {
-                ("ExecutionFailed", "", "", clip(&error.to_string()))
-            }
-            Event::ExecutionTimedOut { .. } => ("ExecutionTimedOut", "", "", String::new()),
-            Event::InvokeStarted {
-                id, name, workflow, ..
-            } => {
-                names.insert(id, name);
-                ("InvokeStarted", id, name, format!("workflow {workflow}"))
-            }
-            Event::InvokeSucceeded { id, result, .. } => {
-                ("InvokeSucceeded", id, follow.unwrap_or(""), clip(result))
-            }
-            Event::InvokeFailed { id, error, .. } => (
-                "InvokeFailed",
-                id,
-                follow.unwrap_or(""),
-                clip(&error.to_string()),
-            ),
-            Event::ExecutionStopped { error, .. } => {
-                ("ExecutionStopped", "", "", clip(&error.to_string()))
-            }
-        };
-        let _ = writeln!(
-            out,
-            "{:>5}  {since:>10}  {kind:<20} {op:<5} {name:<20} {detail}",
-            index + 1
-        );
-    }
-    out
-}
-
-fn clip(text: &str) -> String {
+/// `text`, cut to a line's worth.
+pub(crate) fn clip(text: &str) -> String {
     const MAX: usize = 80;
     if text.len() <= MAX {
         return text.to_owned();

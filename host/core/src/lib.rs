@@ -1,6 +1,7 @@
 //! Cairn's replay core: the journal's vocabulary ([`event`]), how guest calls
 //! are fingerprinted and compared ([`call`]), the per-invocation replay state
-//! machine ([`replay`]) and the AWS-shaped view of a journal ([`history`]).
+//! machine ([`replay`]), the AWS-shaped view of a journal ([`history`]) and
+//! the one people read ([`timeline`]).
 //!
 //! Architecture invariant: this crate is pure. It does no I/O, knows no
 //! backend and no wasmtime; tests drive it with plain data.
@@ -9,6 +10,7 @@ pub mod call;
 pub mod event;
 pub mod history;
 pub mod replay;
+pub mod timeline;
 
 pub use call::Call;
 pub use event::{

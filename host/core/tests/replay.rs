@@ -454,3 +454,48 @@ fn contexts_replay_their_own_calls_whatever_the_interleaving() {
             .contains("context 1 was open")
     );
 }
+
+#[test]
+fn an_offline_replay_answers_from_the_history_only() {
+    let mut journal = vec![Event::ExecutionStarted {
+        input: "{}".into(),
+        timeout_seconds: 0,
+        at: 0,
+    }];
+    // Recorded up to the wait, which then fired.
+    let mut first = Replayer::new(journal.clone());
+    run_workflow(&mut first, 5).unwrap();
+    persist(&mut journal, &mut first);
+    persist_and_fire(&mut journal, first);
+
+    // Offline, the calls past the history are not made: step "b" would run.
+    let mut offline = Replayer::offline(journal.clone());
+    let stopped = run_workflow(&mut offline, 5).unwrap_err();
+    assert_eq!(
+        stopped,
+        Fault::EndOfHistory {
+            position: 4,
+            context: String::new(),
+            next: "step \"b\"".into()
+        }
+    );
+    // What it replayed, in order: the clock read, step "a", wait "w".
+    let replayed: Vec<&Event> = offline
+        .take_replayed()
+        .into_iter()
+        .map(|index| &journal[index])
+        .collect();
+    assert!(matches!(replayed[0], Event::WallClock { .. }));
+    assert!(matches!(replayed[1], Event::StepStarted { name, .. } if name == "a"));
+    assert!(matches!(replayed[2], Event::WaitStarted { name, .. } if name == "w"));
+    assert_eq!(replayed.len(), 3);
+    assert!(offline.unflushed().is_empty(), "nothing new was recorded");
+
+    // A finished history replays to its end and ends the same way.
+    let mut live = Replayer::new(journal.clone());
+    let (finish, _) = run_workflow(&mut live, 5).unwrap();
+    persist(&mut journal, &mut live);
+    let mut offline = Replayer::offline(journal.clone());
+    let (again, bodies) = run_workflow(&mut offline, 5).unwrap();
+    assert_eq!((again, bodies), (finish, 0));
+}

@@ -4,7 +4,10 @@
 //! - [`component`]: the wasmtime engine, validation and the compiled-component cache.
 //! - [`imports`]: one module per imported WIT interface (`durable`, `log`,
 //!   and the journaled `wasi:clocks` and `wasi:random`).
-//! - [`invocation`]: one run of a fresh instance over a journal.
+//! - [`invocation`]: one run of a fresh instance over a journal (live, or
+//!   offline: answered from the history alone).
+//! - [`inspect`]: offline replays judged: would a component resume an
+//!   execution cleanly?
 //! - [`runner`]: an execution run to its end: invoke, suspend, sleep, resume.
 //! - [`scheduler`]: the engine as a long-lived process advancing every
 //!   running execution as it falls due.
@@ -20,6 +23,7 @@ mod bindings;
 pub mod component;
 pub mod crate_build;
 mod imports;
+pub mod inspect;
 pub mod invocation;
 pub mod limits;
 pub mod runner;
