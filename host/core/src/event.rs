@@ -17,6 +17,10 @@ pub type OpId = String;
 /// The first 8 bytes of a blake3 hash of a call's type, name and arguments.
 pub type Fingerprint = u64;
 
+/// A recorded call whose arguments the record does not keep (a journal
+/// rebuilt from Lambda's operations): it matches by type and name alone.
+pub const UNKNOWN_FINGERPRINT: Fingerprint = 0;
+
 /// An error as AWS's durable SDKs shape it; rebuilt identically on replay.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorObject {

@@ -9,6 +9,7 @@
 pub mod call;
 pub mod event;
 pub mod history;
+pub mod lambda;
 pub mod replay;
 pub mod timeline;
 

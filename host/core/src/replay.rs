@@ -311,6 +311,31 @@ impl Replayer {
         }
     }
 
+    /// The operation id of the callback `callback_id`.
+    pub fn callback_op(&self, callback_id: &str) -> Option<OpId> {
+        self.journal.iter().rev().find_map(|event| match event {
+            Event::CallbackStarted {
+                id, callback_id: c, ..
+            } if c == callback_id => Some(id.clone()),
+            _ => None,
+        })
+    }
+
+    /// Gives the callback `old` the id `new` its backend chose for it.
+    pub fn rename_callback(&mut self, old: &str, new: &str) {
+        if let Some(place) = self.callbacks.remove(old) {
+            self.callbacks.insert(new.to_owned(), place);
+        }
+        for event in self.journal.iter_mut().rev() {
+            if let Event::CallbackStarted { callback_id, .. } = event
+                && callback_id == old
+            {
+                *callback_id = new.to_owned();
+                break;
+            }
+        }
+    }
+
     /// Offline: the journal indices of the calls replayed since the last
     /// time this was asked, in the order the guest made them.
     pub fn take_replayed(&mut self) -> Vec<usize> {

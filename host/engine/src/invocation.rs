@@ -15,6 +15,18 @@ pub trait JournalSink: Send {
     /// Appends `events` to the execution's journal, as durably as the
     /// backend's setting asks, before returning.
     fn persist(&mut self, events: &[Event]) -> Result<()>;
+
+    /// Whether the backend names callbacks itself when they are persisted
+    /// (Lambda's does); Cairn's own random ids stand otherwise.
+    fn names_callbacks(&self) -> bool {
+        false
+    }
+
+    /// The backend's name for the callback of operation `op_id`, once
+    /// persisted.
+    fn callback_name(&self, _op_id: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Receives the guest's log lines (never those of a replay).
@@ -98,6 +110,27 @@ impl HostState {
             self.replayer.mark_durable();
         }
         Ok(())
+    }
+
+    /// For a backend that names callbacks: persists the callback just
+    /// created (under Cairn's `local` id) and renames it as the backend did.
+    pub(crate) fn persist_naming_callback(&mut self, local: &str) -> Result<String> {
+        let new = self.replayer.unflushed().iter().any(|event| {
+            matches!(event, Event::CallbackStarted { callback_id, .. } if callback_id == local)
+        });
+        if !new || !self.sink.names_callbacks() {
+            return Ok(local.to_owned()); // replayed: named already
+        }
+        self.persist()?;
+        let op_id = self
+            .replayer
+            .callback_op(local)
+            .ok_or_else(|| anyhow::anyhow!("callback {local} vanished from the journal"))?;
+        let named = self.sink.callback_name(&op_id).ok_or_else(|| {
+            anyhow::anyhow!("the backend named no callback for operation {op_id}")
+        })?;
+        self.replayer.rename_callback(local, &named);
+        Ok(named)
     }
 
     /// Fails the invocation when a payload from the guest is too large.

@@ -85,7 +85,13 @@ impl Host for HostState {
             new_callback_id,
             now_millis(),
         );
-        self.answer(answer)
+        let local = self.answer(answer)?;
+        // A backend that names callbacks itself (Lambda's) does so when the
+        // callback is checkpointed: the guest gets that name.
+        match self.persist_naming_callback(&local) {
+            Ok(id) => Ok(id),
+            Err(error) => self.abort(Abort::Storage(error)),
+        }
     }
 
     fn wait_callback(&mut self, id: String) -> wasmtime::Result<CallbackState> {

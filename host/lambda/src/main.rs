@@ -1,0 +1,153 @@
+//! `bootstrap`: Cairn's host as an AWS Lambda function with durable
+//! execution (custom runtime `provided.al2023`). Lambda's durable-execution
+//! backend is the journal: each invocation rebuilds the journal from the
+//! backend's operations, replays the component over it with the same core
+//! and guest semantics as the embedded engine, and checkpoints what it
+//! records. Waits, retries, callbacks and invocations are the backend's to
+//! schedule; the function answers SUCCEEDED, FAILED or PENDING.
+
+mod backend;
+
+use anyhow::{Context as _, Result};
+use backend::{Envelope, LambdaSink, Refused};
+use cairn_core::Finish;
+use cairn_core::history::error_json;
+use cairn_core::lambda::{Updates, journal_from};
+use cairn_engine::{Engine, InvocationEnd, Limits, LogLevel, Workflow, invoke};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a container sets up once and every invocation shares.
+struct Host {
+    engine: Engine,
+    workflow: Arc<Workflow>,
+    client: aws_sdk_lambda::Client,
+}
+
+/// The component the function's package carries: `$CAIRN_COMPONENT`, or
+/// `component.wasm` beside the bootstrap (Lambda's task root).
+fn component_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("CAIRN_COMPONENT") {
+        return path.into();
+    }
+    let root = std::env::var_os("LAMBDA_TASK_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(PathBuf::from))
+        })
+        .unwrap_or_default();
+    root.join("component.wasm")
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let path = component_path();
+    // A precompiled artifact beside the component is used when it matches
+    // the component's hash and this engine; otherwise it compiles here.
+    let engine = Engine::new(path.parent().map(|dir| dir.join("cache")))?;
+    let workflow = engine
+        .load_file(&path)
+        .with_context(|| format!("cannot load the workflow {}", path.display()))?;
+    let config = aws_config::load_from_env().await;
+    let host = Arc::new(Host {
+        engine,
+        workflow,
+        client: aws_sdk_lambda::Client::new(&config),
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let host = host.clone();
+        async move {
+            let deadline = event.context.deadline();
+            handle(host, event.payload, deadline)
+                .await
+                .map_err(|error| lambda_runtime::Error::from(format!("{error:#}")))
+        }
+    }))
+    .await
+}
+
+/// One invocation: read the journal, replay and run, answer.
+async fn handle(host: Arc<Host>, payload: Value, deadline: std::time::SystemTime) -> Result<Value> {
+    let envelope: Envelope = serde_json::from_value(payload)
+        .context("the event is not a durable execution's envelope")?;
+    let operations = backend::operations(&host.client, &envelope).await?;
+    let journal = journal_from(&operations)?;
+    let input = match journal.first() {
+        Some(cairn_core::Event::ExecutionStarted { input, .. }) => input.clone(),
+        _ => "null".to_owned(),
+    };
+    let sink = LambdaSink {
+        client: host.client.clone(),
+        runtime: tokio::runtime::Handle::current(),
+        arn: envelope.durable_execution_arn.clone(),
+        token: envelope.checkpoint_token.clone(),
+        updates: Updates::after(&journal, &operations),
+        callbacks: Default::default(),
+        calls: Default::default(),
+    };
+    // Leave a second to checkpoint and answer before Lambda's deadline.
+    let remaining = deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(Duration::from_secs(1));
+    let limits = Limits {
+        time_budget: remaining
+            .min(Limits::default().time_budget)
+            .max(Duration::from_millis(100)),
+        ..Limits::default()
+    };
+    let logger: cairn_engine::Logger = Arc::new(|level: LogLevel, message: &str| {
+        println!("{level:?} {message}");
+    });
+    let ran = tokio::task::spawn_blocking(move || {
+        invoke(
+            &host.engine,
+            &host.workflow,
+            journal,
+            &input,
+            Box::new(sink),
+            limits,
+            logger,
+        )
+    })
+    .await
+    .context("the invocation panicked")?;
+    let end = match ran {
+        Ok((end, _)) => end,
+        // Refused for good: the execution fails. Anything else (a stale
+        // token, throttling that outlasted the retries) fails the
+        // invocation, and Lambda retries it.
+        Err(error) => {
+            return match error.downcast_ref::<Refused>() {
+                Some(refused) => Ok(failed(&cairn_core::ErrorObject::new(
+                    "Runtime.CheckpointRefused",
+                    refused.to_string(),
+                ))),
+                None => Err(error),
+            };
+        }
+    };
+    Ok(match end {
+        InvocationEnd::Finished(Finish::Succeeded(result)) => {
+            json!({ "Status": "SUCCEEDED", "Result": result })
+        }
+        InvocationEnd::Finished(Finish::Failed(error)) | InvocationEnd::Failed(error) => {
+            failed(&error)
+        }
+        InvocationEnd::Finished(Finish::Suspended) => json!({ "Status": "PENDING" }),
+        // A version of the function must replay its own executions: this
+        // one cannot, and retrying will not change that.
+        InvocationEnd::CannotReplay(why) => {
+            failed(&cairn_core::ErrorObject::new("Runtime.CannotReplay", why))
+        }
+    })
+}
+
+fn failed(error: &cairn_core::ErrorObject) -> Value {
+    json!({ "Status": "FAILED", "Error": error_json(error) })
+}
