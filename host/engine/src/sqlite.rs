@@ -430,8 +430,9 @@ impl Db {
         Ok(path.map(Into::into))
     }
 
-    /// Callbacks not closed yet, with their names: (callback id, name). A
-    /// callback of `wait_for_callback` goes by that operation's name.
+    /// Callbacks not closed yet, with their names, of executions that wait
+    /// (suspended): (callback id, name). A callback of `wait_for_callback`
+    /// goes by that operation's name.
     pub fn open_callbacks(&self) -> Result<Vec<(String, String)>> {
         let ids: Vec<(String, i64, String)> = {
             let conn = self.conn.lock().unwrap();
@@ -445,6 +446,9 @@ impl Db {
         let mut open = Vec::new();
         for (callback_id, execution, op_id) in ids {
             let journal = self.journal(execution)?;
+            if !matches!(journal.last(), Some(Event::InvocationCompleted { .. })) {
+                continue; // still running: it may not wait on it yet
+            }
             let context = cairn_core::replay::parent_of(&op_id);
             let name = journal.iter().find_map(|event| match event {
                 Event::ContextStarted {

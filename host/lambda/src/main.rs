@@ -90,15 +90,19 @@ async fn handle(host: Arc<Host>, payload: Value, deadline: std::time::SystemTime
         callbacks: Default::default(),
         calls: Default::default(),
     };
-    // Leave a second to checkpoint and answer before Lambda's deadline.
+    // Leave a second to checkpoint and answer before Lambda's deadline (an
+    // emulator's may make no sense: the default budget stands then).
     let remaining = deadline
         .duration_since(std::time::SystemTime::now())
         .unwrap_or_default()
         .saturating_sub(Duration::from_secs(1));
+    let time_budget = if remaining > Duration::from_secs(1) {
+        remaining.min(Limits::default().time_budget)
+    } else {
+        Limits::default().time_budget
+    };
     let limits = Limits {
-        time_budget: remaining
-            .min(Limits::default().time_budget)
-            .max(Duration::from_millis(100)),
+        time_budget,
         ..Limits::default()
     };
     let logger: cairn_engine::Logger = Arc::new(|level: LogLevel, message: &str| {
