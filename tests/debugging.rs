@@ -234,6 +234,64 @@ fn check_upgrade_tells_which_executions_would_resume() {
 }
 
 #[test]
+fn a_history_exported_from_lambda_replays_like_a_stored_one() {
+    // Captured from AWS's emulator running the order example in Cairn's
+    // Lambda host (tests/lambda.rs): its clock and random reads travel in a
+    // STEP of their own.
+    let exported = support::workspace().join("tests/fixtures/order-lambda-history.json");
+    let exported = exported.to_str().unwrap();
+    let cairn = Cairn::new();
+    let order = guest("order");
+    let replay = cairn.run(&[
+        "replay",
+        "--history",
+        exported,
+        "--component",
+        order.to_str().unwrap(),
+    ]);
+    assert_eq!(replay.code, 0, "{}\n{}", replay.stdout, replay.stderr);
+    // The reads came back in their places: the same id and time, logged.
+    assert!(
+        replay
+            .stdout
+            .contains("| INFO order ord-53bae1cc4a11cda2 for ada placed at 1795758935"),
+        "{}",
+        replay.stdout
+    );
+    assert!(
+        replay.stdout.contains(
+            r#"reproduced the recorded end: SUCCEEDED {"order_id":"ord-53bae1cc4a11cda2""#
+        ),
+        "{}",
+        replay.stdout
+    );
+    assert_eq!(
+        replay.stdout.matches(" Step ").count(),
+        4,
+        "{}",
+        replay.stdout
+    );
+
+    // Another workflow's component diverges at once.
+    let other = guest("flow-v1");
+    let diverged = cairn.run(&[
+        "replay",
+        "--history",
+        exported,
+        "--component",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(diverged.code, 1);
+    assert!(
+        diverged.stdout.contains(
+            "DIVERGED at position 1:\n  recorded: wall-clock read\n  now:      step \"a\""
+        ),
+        "{}",
+        diverged.stdout
+    );
+}
+
+#[test]
 fn the_history_is_a_table_of_operations() {
     let cairn = Cairn::new();
     let flaky = guest("flaky");

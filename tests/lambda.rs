@@ -325,6 +325,30 @@ fn the_examples_run_in_lambda_as_on_the_embedded_engine() {
             here_invocations,
             "{name}'s invocations"
         );
+        // The exported history replays offline to the same end.
+        let exported = there["history"].as_array().unwrap();
+        let operations = cairn_core::lambda::operations_from_history(exported).unwrap();
+        let journal = cairn_core::lambda::journal_from(&operations).unwrap();
+        let engine = cairn_engine::Engine::new(None).unwrap();
+        let workflow = engine.load_file(&component(name)).unwrap();
+        let (replayed, _) = cairn_engine::invocation::replay_offline(
+            &engine,
+            &workflow,
+            journal,
+            input,
+            cairn_engine::Limits::default(),
+        )
+        .unwrap();
+        match replayed.end {
+            cairn_engine::invocation::OfflineEnd::Finished(cairn_core::Finish::Succeeded(json)) => {
+                assert_eq!(
+                    Some(json.as_str()),
+                    there["result"].as_str(),
+                    "{name} replayed"
+                )
+            }
+            other => panic!("{name}'s exported history replays to {other:?}"),
+        }
         if name == "parent" {
             let child = runner.history(&format!("{}--1", here.name)).unwrap();
             assert_eq!(
@@ -337,4 +361,61 @@ fn the_examples_run_in_lambda_as_on_the_embedded_engine() {
     // The order's clock and random reads travelled in one STEP per checkpoint.
     let order = lambda["order-1"]["events"].as_array().unwrap();
     assert!(order.iter().any(|e| e[2] == READS_NAME), "{order:?}");
+}
+
+/// Checkpoint calls an execution needed, from the bootstrap's log.
+fn checkpoint_calls(log: &str, arn: &str) -> usize {
+    log.lines()
+        .filter(|line| line.contains(arn))
+        .filter_map(|line| {
+            line.split(" after ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .sum()
+}
+
+#[test]
+fn clock_reads_cost_no_checkpoint_calls() {
+    let lab = Lab::start(&[("steps", component("steps"))]);
+    let done = lab.run(json!([
+        { "function": "steps", "input": r#"{"count":10}"#, "name": "plain" },
+        { "function": "steps", "input": r#"{"count":10,"clock_reads":10}"#, "name": "reads" },
+    ]));
+    for name in ["plain", "reads"] {
+        assert_eq!(done[name]["status"], "SUCCEEDED", "{name}: {}", lab.logs());
+        assert_eq!(done[name]["result"], "385");
+    }
+    let log = std::fs::read_to_string(lab.dir.path().join("steps.log")).unwrap();
+    let plain = checkpoint_calls(&log, done["plain"]["arn"].as_str().unwrap());
+    let reads = checkpoint_calls(&log, done["reads"]["arn"].as_str().unwrap());
+    assert!(
+        plain >= 10,
+        "a checkpoint per step at least: {plain}\n{log}"
+    );
+    assert_eq!(
+        reads, plain,
+        "100 clock reads need no more checkpoint calls than none"
+    );
+    // All 100 reads travelled, in at most one STEP per checkpoint.
+    let carriers: Vec<&Value> = done["reads"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["EventType"] == "StepSucceeded" && e["Name"] == READS_NAME)
+        .collect();
+    assert!(!carriers.is_empty() && carriers.len() <= reads);
+    let carried: usize = carriers
+        .iter()
+        .map(|e| {
+            let payload = e["StepSucceededDetails"]["Result"]["Payload"]
+                .as_str()
+                .unwrap();
+            serde_json::from_str::<Vec<Value>>(payload).unwrap().len()
+        })
+        .sum();
+    assert_eq!(carried, 100);
 }

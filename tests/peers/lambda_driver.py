@@ -74,6 +74,9 @@ for job in jobs:
         time.sleep(0.1)
     events = history(arn)
     result = {
+        "arn": arn,
+        # As `aws lambda get-durable-execution-history` exports it.
+        "history": json.loads(json.dumps(events, default=lambda t: t.timestamp())),
         "status": execution["Status"],
         "result": execution.get("Result"),
         "error": execution.get("Error"),

@@ -8,7 +8,7 @@ use cairn_core::{Event, Fault};
 use cairn_engine::component::hex;
 use cairn_engine::inspect::Verdict;
 use cairn_engine::invocation::{Backtrace, OfflineReplay, Traced};
-use cairn_engine::{Execution, Outcome};
+use cairn_engine::{Execution, Outcome, Status};
 use std::collections::HashMap;
 
 /// Prints an offline replay: each replayed operation and each log line, in
@@ -57,6 +57,60 @@ pub fn print_replay(
         {
             println!("    {line}");
         }
+    }
+}
+
+/// An execution as an exported Lambda history shows it (its name, status
+/// and end), to judge a replay of it by.
+pub fn exported_execution(
+    events: &[serde_json::Value],
+    journal: &[Event],
+    workflow: &str,
+    hash: &[u8; 32],
+) -> Execution {
+    let text =
+        |e: &serde_json::Value, key: &str| e.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    let started = events.first();
+    let last = events.iter().rev().find(|e| {
+        text(e, "EventType").is_some_and(|t| t.starts_with("Execution") && t != "ExecutionStarted")
+    });
+    let last_type = last.and_then(|e| text(e, "EventType")).unwrap_or_default();
+    let details = last
+        .and_then(|e| e.get(format!("{last_type}Details")))
+        .cloned()
+        .unwrap_or_default();
+    let status = match last_type.as_str() {
+        "ExecutionSucceeded" => Status::Succeeded,
+        "ExecutionFailed" => Status::Failed,
+        "ExecutionTimedOut" => Status::TimedOut,
+        "ExecutionStopped" => Status::Stopped,
+        _ => Status::Running,
+    };
+    let (input, started_at) = match journal.first() {
+        Some(Event::ExecutionStarted { input, at, .. }) => (input.clone(), *at),
+        _ => ("null".into(), 0),
+    };
+    Execution {
+        id: 0,
+        name: started
+            .and_then(|e| text(e, "Name"))
+            .unwrap_or_else(|| "exported".into()),
+        workflow: workflow.to_owned(),
+        component_hash: *hash,
+        input,
+        status,
+        result: details
+            .get("Result")
+            .and_then(|r| r.get("Payload"))
+            .and_then(|p| p.as_str())
+            .map(str::to_owned),
+        error: details
+            .get("Error")
+            .and_then(|e| e.get("Payload"))
+            .map(|e| cairn_core::history::error_from_json(e, "Unknown")),
+        started_at,
+        ended_at: None,
+        component_path: None,
     }
 }
 

@@ -144,11 +144,17 @@ enum Command {
     /// body, clock, timer or request runs. Prints each operation and every
     /// log line in order, then the recorded end or where replay diverges.
     Replay {
-        name: String,
+        /// An execution of the store (or give --history).
+        #[arg(required_unless_present = "history")]
+        name: Option<String>,
         /// Replay on this component (.wasm or crate dir) instead of the
         /// execution's own.
-        #[arg(long)]
+        #[arg(long, required_unless_present = "name")]
         component: Option<PathBuf>,
+        /// A history exported from Lambda instead (`aws lambda
+        /// get-durable-execution-history --include-execution-data`, JSON).
+        #[arg(long, conflicts_with = "name")]
+        history: Option<PathBuf>,
     },
     /// Replay executions on a new build, offline, and say which would
     /// resume cleanly and which would diverge.
@@ -501,7 +507,53 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Replay { name, component } => {
+        Command::Replay {
+            name: None,
+            component: Some(component),
+            history: Some(history),
+        } => {
+            let text = std::fs::read_to_string(&history)
+                .with_context(|| format!("cannot read {}", history.display()))?;
+            let exported: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", history.display()))?;
+            let events = exported
+                .get("Events")
+                .unwrap_or(&exported)
+                .as_array()
+                .with_context(|| format!("{} holds no history events", history.display()))?;
+            let (wasm, workflow_name) = resolve_target(&component)?;
+            let engine = Engine::new(Some(cache_dir(&cli.db)))?;
+            let workflow = engine.load_file(&wasm)?;
+            let operations = cairn_core::lambda::operations_from_history(events)?;
+            let journal = cairn_core::lambda::journal_from(&operations)?;
+            let execution =
+                debug::exported_execution(events, &journal, &workflow_name, &workflow.hash);
+            let (replay, backtrace) = cairn_engine::invocation::replay_offline(
+                &engine,
+                &workflow,
+                journal.clone(),
+                &execution.input,
+                Limits::default(),
+            )?;
+            let verdict = cairn_engine::inspect::verdict(&execution, &journal, &replay);
+            debug::print_replay(
+                &execution,
+                &workflow.hash,
+                &journal,
+                &replay,
+                &backtrace,
+                &verdict,
+            );
+            Ok(if verdict.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Replay {
+            name, component, ..
+        } => {
+            let name = name.context("name an execution, or give --history")?;
             let db = Db::open(&cli.db, Durability::Full)?;
             let execution = find(&db, &name)?;
             let path = match component {

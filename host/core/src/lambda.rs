@@ -369,10 +369,128 @@ pub struct Operation {
     pub attempt: Option<u32>,
     pub next_attempt_at: Option<Millis>,
     pub scheduled_end: Option<Millis>,
+    /// A wait's length, when the record says it (histories do).
+    pub wait_seconds: Option<u64>,
     pub callback_id: Option<String>,
     /// A step's, context's, callback's or invocation's result.
     pub result: Option<String>,
     pub error: Option<AwsError>,
+}
+
+/// The operations a history (GetDurableExecutionHistory's `Events`, as
+/// `aws lambda get-durable-execution-history --include-execution-data`
+/// exports them) tells of: each operation as its last event left it.
+/// Timestamps may be epoch seconds or milliseconds; others read as 0.
+pub fn operations_from_history(events: &[serde_json::Value]) -> Result<Vec<Operation>, Unreadable> {
+    use serde_json::Value;
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let millis = |v: &Value, key: &str| {
+        v.get(key).and_then(Value::as_f64).map(|t| {
+            if t > 1e11 {
+                t as Millis
+            } else {
+                (t * 1000.0) as Millis
+            }
+        })
+    };
+    let mut operations: Vec<Operation> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for event in events {
+        let event_type = text(event, "EventType")
+            .ok_or_else(|| Unreadable(format!("an event has no EventType: {event}")))?;
+        let details = event
+            .get(format!("{event_type}Details"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let at = millis(event, "EventTimestamp").unwrap_or(0);
+        let payload = |key: &str| details.get(key).and_then(|p| text(p, "Payload"));
+        let error = details
+            .get("Error")
+            .and_then(|e| e.get("Payload"))
+            .and_then(|e| serde_json::from_value::<AwsError>(e.clone()).ok());
+        let (kind, phase) = [
+            ("Execution", "EXECUTION"),
+            ("Step", "STEP"),
+            ("Wait", "WAIT"),
+            ("Callback", "CALLBACK"),
+            ("Context", "CONTEXT"),
+            ("ChainedInvoke", "CHAINED_INVOKE"),
+        ]
+        .iter()
+        .find_map(|(prefix, kind)| Some((*kind, event_type.strip_prefix(prefix)?)))
+        .unwrap_or(("", ""));
+        if kind.is_empty() {
+            continue; // InvocationCompleted and the like
+        }
+        let Some(id) = text(event, "Id") else {
+            continue;
+        };
+        let row = *index.entry(id.clone()).or_insert_with(|| {
+            operations.push(Operation {
+                id: id.clone(),
+                parent_id: text(event, "ParentId"),
+                name: text(event, "Name"),
+                kind: kind.to_owned(),
+                sub_type: text(event, "SubType"),
+                start: at,
+                ..Operation::default()
+            });
+            operations.len() - 1
+        });
+        let op = &mut operations[row];
+        match phase {
+            "Started" => {
+                op.status = "STARTED".into();
+                op.input = op.input.take().or_else(|| payload("Input"));
+                op.scheduled_end = millis(&details, "ScheduledEndTimestamp");
+                op.wait_seconds = details.get("Duration").and_then(Value::as_u64);
+                op.callback_id = text(&details, "CallbackId").or(op.callback_id.take());
+            }
+            "Succeeded" => {
+                // A poll that was not done yet: a retry carrying its state.
+                let next = details
+                    .get("RetryDetails")
+                    .and_then(|r| r.get("NextAttemptDelaySeconds"))
+                    .and_then(Value::as_u64);
+                op.status = match next {
+                    Some(delay) => {
+                        op.next_attempt_at = Some(at + delay * 1000);
+                        "PENDING".into()
+                    }
+                    None => "SUCCEEDED".into(),
+                };
+                op.result = payload("Result");
+                op.end = Some(at);
+            }
+            "Failed" | "TimedOut" | "Stopped" | "Cancelled" => {
+                let retry = details.get("RetryDetails");
+                let next = retry
+                    .and_then(|r| r.get("NextAttemptDelaySeconds"))
+                    .and_then(Value::as_u64);
+                op.status = match (phase, next) {
+                    ("Failed", Some(delay)) => {
+                        op.next_attempt_at = Some(at + delay * 1000);
+                        "PENDING".into()
+                    }
+                    ("Failed", None) => "FAILED".into(),
+                    ("TimedOut", _) => "TIMED_OUT".into(),
+                    ("Stopped", _) => "STOPPED".into(),
+                    _ => "CANCELLED".into(),
+                };
+                op.error = error;
+                op.end = Some(at);
+            }
+            _ => {}
+        }
+        if let Some(attempt) = details
+            .get("RetryDetails")
+            .and_then(|r| r.get("CurrentAttempt"))
+            .and_then(Value::as_u64)
+        {
+            op.attempt = Some(attempt as u32);
+        }
+    }
+    Ok(operations)
 }
 
 /// Why operations could not be read back as a journal.
@@ -556,7 +674,9 @@ fn push_operation(journal: &mut Vec<Event>, op: &Operation) -> Result<(), Unread
         }
         "WAIT" => {
             let scheduled_end = op.scheduled_end.unwrap_or(op.start);
-            let seconds = scheduled_end.saturating_sub(op.start).div_ceil(1000);
+            let seconds = op
+                .wait_seconds
+                .unwrap_or_else(|| scheduled_end.saturating_sub(op.start).div_ceil(1000));
             journal.push(Event::WaitStarted {
                 id: id.clone(),
                 fingerprint: Call::Wait {

@@ -106,6 +106,7 @@ fn from_json(value: &Value) -> Result<Operation> {
             .map(|a| a as u32),
         next_attempt_at: time(&step, "NextAttemptTimestamp"),
         scheduled_end: time(&details("WaitDetails"), "ScheduledEndTimestamp"),
+        wait_seconds: None,
         callback_id: text(&callback, "CallbackId"),
         result: text(&outcome, "Result"),
         error: outcome
@@ -167,6 +168,7 @@ fn from_sdk(op: &aws::Operation) -> Operation {
             .wait_details()
             .and_then(|d| d.scheduled_end_timestamp())
             .map(millis),
+        wait_seconds: None,
         callback_id: op
             .callback_details()
             .and_then(|d| d.callback_id())
@@ -266,11 +268,54 @@ pub struct LambdaSink {
     pub callbacks: HashMap<String, String>,
     /// Checkpoint calls made (for the benchmark and the logs).
     pub calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Clock and random reads waiting to travel with the next checkpoint.
+    pub deferred: Vec<Event>,
+}
+
+/// Lambda's rules for an update's id and name, which Cairn keeps itself
+/// (AWS's emulator does not check them).
+fn check(update: &OperationUpdate) -> Result<(), Refused> {
+    let id_ok = (1..=64).contains(&update.id.len())
+        && update
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !id_ok {
+        return Err(Refused(format!(
+            "operation id {:?} breaks Lambda's rule (1-64 of a-z A-Z 0-9 - _): contexts nest too deep",
+            update.id
+        )));
+    }
+    if let Some(name) = &update.name
+        && !((1..=256).contains(&name.len()) && name.bytes().all(|b| (0x20..=0x7e).contains(&b)))
+    {
+        return Err(Refused(format!(
+            "operation name {name:?} breaks Lambda's rule (1-256 printable ASCII characters)"
+        )));
+    }
+    Ok(())
 }
 
 impl JournalSink for LambdaSink {
     fn persist(&mut self, events: &[Event]) -> Result<()> {
-        let updates = self.updates.for_events(events);
+        // Reads alone wait for the next checkpoint: only a step body (run
+        // at least once, so again with fresh reads after a crash) can act
+        // on them meanwhile; anything durable carries them along.
+        let reads_only = events.iter().all(|event| {
+            matches!(
+                event,
+                Event::WallClock { .. } | Event::MonotonicClock { .. } | Event::Random { .. }
+            )
+        });
+        self.deferred.extend_from_slice(events);
+        if reads_only {
+            return Ok(());
+        }
+        let events = std::mem::take(&mut self.deferred);
+        let updates = self.updates.for_events(&events);
+        for update in &updates {
+            check(update)?;
+        }
         for batch in batches(updates) {
             let sdk = batch.iter().map(to_sdk).collect::<Result<Vec<_>>>()?;
             self.runtime.clone().block_on(self.checkpoint(sdk))?;

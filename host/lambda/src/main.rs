@@ -81,6 +81,7 @@ async fn handle(host: Arc<Host>, payload: Value, deadline: std::time::SystemTime
         Some(cairn_core::Event::ExecutionStarted { input, .. }) => input.clone(),
         _ => "null".to_owned(),
     };
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let sink = LambdaSink {
         client: host.client.clone(),
         runtime: tokio::runtime::Handle::current(),
@@ -88,7 +89,8 @@ async fn handle(host: Arc<Host>, payload: Value, deadline: std::time::SystemTime
         token: envelope.checkpoint_token.clone(),
         updates: Updates::after(&journal, &operations),
         callbacks: Default::default(),
-        calls: Default::default(),
+        calls: calls.clone(),
+        deferred: Vec::new(),
     };
     // Leave a second to checkpoint and answer before Lambda's deadline (an
     // emulator's may make no sense: the default budget stands then).
@@ -136,7 +138,19 @@ async fn handle(host: Arc<Host>, payload: Value, deadline: std::time::SystemTime
             };
         }
     };
-    Ok(match end {
+    let answer = answer(end);
+    eprintln!(
+        "cairn: {}: {} after {} checkpoint call(s)",
+        envelope.durable_execution_arn,
+        answer["Status"].as_str().unwrap_or("?"),
+        calls.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    Ok(answer)
+}
+
+/// What the function answers Lambda for how the invocation ended.
+fn answer(end: InvocationEnd) -> Value {
+    match end {
         InvocationEnd::Finished(Finish::Succeeded(result)) => {
             json!({ "Status": "SUCCEEDED", "Result": result })
         }
@@ -149,7 +163,7 @@ async fn handle(host: Arc<Host>, payload: Value, deadline: std::time::SystemTime
         InvocationEnd::CannotReplay(why) => {
             failed(&cairn_core::ErrorObject::new("Runtime.CannotReplay", why))
         }
-    })
+    }
 }
 
 fn failed(error: &cairn_core::ErrorObject) -> Value {

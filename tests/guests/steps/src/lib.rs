@@ -1,6 +1,8 @@
 //! `count` sequential steps; each body logs "body ran: step-N" (so a test
 //! can count how often bodies run) and may sleep `sleep_ms` inside the body.
-//! With `wait_after` set, waits `wait_seconds` after that many steps.
+//! With `wait_after` set, waits `wait_seconds` after that many steps. With
+//! `clock_reads` set, reads the clock that many times in workflow code
+//! before each step.
 
 use cairn::{Context, Error, Level, RetryStrategy, StepConfig};
 use serde::Deserialize;
@@ -16,6 +18,8 @@ struct Input {
     wait_seconds: u64,
     /// Make this step fail with a recorded error.
     fail_at: Option<u32>,
+    #[serde(default)]
+    clock_reads: u32,
 }
 
 fn one() -> u64 {
@@ -25,6 +29,9 @@ fn one() -> u64 {
 fn steps(ctx: &mut Context, input: Input) -> Result<u64, Error> {
     let mut sum = 0u64;
     for i in 1..=input.count {
+        for _ in 0..input.clock_reads {
+            std::hint::black_box(std::time::SystemTime::now());
+        }
         // No retries: this guest counts how often each body runs.
         let once = StepConfig {
             retry: RetryStrategy::none(),
