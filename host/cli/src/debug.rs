@@ -60,30 +60,20 @@ pub fn print_replay(
     }
 }
 
-/// An execution as an exported Lambda history shows it (its name, status
-/// and end), to judge a replay of it by.
+/// An execution as an export from Lambda shows it (its EXECUTION
+/// operation: name, status, end), to judge a replay of it by.
 pub fn exported_execution(
-    events: &[serde_json::Value],
+    operations: &[cairn_core::lambda::Operation],
     journal: &[Event],
     workflow: &str,
     hash: &[u8; 32],
 ) -> Execution {
-    let text =
-        |e: &serde_json::Value, key: &str| e.get(key).and_then(|v| v.as_str()).map(str::to_owned);
-    let started = events.first();
-    let last = events.iter().rev().find(|e| {
-        text(e, "EventType").is_some_and(|t| t.starts_with("Execution") && t != "ExecutionStarted")
-    });
-    let last_type = last.and_then(|e| text(e, "EventType")).unwrap_or_default();
-    let details = last
-        .and_then(|e| e.get(format!("{last_type}Details")))
-        .cloned()
-        .unwrap_or_default();
-    let status = match last_type.as_str() {
-        "ExecutionSucceeded" => Status::Succeeded,
-        "ExecutionFailed" => Status::Failed,
-        "ExecutionTimedOut" => Status::TimedOut,
-        "ExecutionStopped" => Status::Stopped,
+    let execution = operations.iter().find(|op| op.kind == "EXECUTION");
+    let status = match execution.map(|op| op.status.as_str()) {
+        Some("SUCCEEDED") => Status::Succeeded,
+        Some("FAILED") => Status::Failed,
+        Some("TIMED_OUT") => Status::TimedOut,
+        Some("STOPPED") => Status::Stopped,
         _ => Status::Running,
     };
     let (input, started_at) = match journal.first() {
@@ -92,24 +82,19 @@ pub fn exported_execution(
     };
     Execution {
         id: 0,
-        name: started
-            .and_then(|e| text(e, "Name"))
+        name: execution
+            .and_then(|op| op.name.clone())
             .unwrap_or_else(|| "exported".into()),
         workflow: workflow.to_owned(),
         component_hash: *hash,
         input,
         status,
-        result: details
-            .get("Result")
-            .and_then(|r| r.get("Payload"))
-            .and_then(|p| p.as_str())
-            .map(str::to_owned),
-        error: details
-            .get("Error")
-            .and_then(|e| e.get("Payload"))
-            .map(|e| cairn_core::history::error_from_json(e, "Unknown")),
+        result: execution.and_then(|op| op.result.clone()),
+        error: execution
+            .and_then(|op| op.error.as_ref())
+            .map(cairn_core::ErrorObject::from),
         started_at,
-        ended_at: None,
+        ended_at: execution.and_then(|op| op.end),
         component_path: None,
     }
 }

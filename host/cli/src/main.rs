@@ -516,18 +516,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .with_context(|| format!("cannot read {}", history.display()))?;
             let exported: serde_json::Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", history.display()))?;
-            let events = exported
-                .get("Events")
-                .unwrap_or(&exported)
-                .as_array()
-                .with_context(|| format!("{} holds no history events", history.display()))?;
+            // GetDurableExecutionState's operations, or the history's events.
+            let operations = match (exported.get("Operations"), exported.get("Events")) {
+                (Some(operations), _) => operations
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(cairn_core::lambda::operation_from_json)
+                    .collect::<Result<Vec<_>, _>>()?,
+                (None, events) => cairn_core::lambda::operations_from_history(
+                    events.unwrap_or(&exported).as_array().with_context(|| {
+                        format!(
+                            "{} holds no history events or operations",
+                            history.display()
+                        )
+                    })?,
+                )?,
+            };
             let (wasm, workflow_name) = resolve_target(&component)?;
             let engine = Engine::new(Some(cache_dir(&cli.db)))?;
             let workflow = engine.load_file(&wasm)?;
-            let operations = cairn_core::lambda::operations_from_history(events)?;
             let journal = cairn_core::lambda::journal_from(&operations)?;
             let execution =
-                debug::exported_execution(events, &journal, &workflow_name, &workflow.hash);
+                debug::exported_execution(&operations, &journal, &workflow_name, &workflow.hash);
             let (replay, backtrace) = cairn_engine::invocation::replay_offline(
                 &engine,
                 &workflow,

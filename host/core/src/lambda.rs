@@ -18,6 +18,7 @@ use crate::call::Call;
 use crate::event::{ContextKind, ErrorObject, Event, Millis, OpId, RetryReason, StepKind};
 use crate::replay::parent_of;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::HashMap;
 
 pub use crate::event::UNKNOWN_FINGERPRINT;
@@ -381,8 +382,7 @@ pub struct Operation {
 /// `aws lambda get-durable-execution-history --include-execution-data`
 /// exports them) tells of: each operation as its last event left it.
 /// Timestamps may be epoch seconds or milliseconds; others read as 0.
-pub fn operations_from_history(events: &[serde_json::Value]) -> Result<Vec<Operation>, Unreadable> {
-    use serde_json::Value;
+pub fn operations_from_history(events: &[Value]) -> Result<Vec<Operation>, Unreadable> {
     let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
     let millis = |v: &Value, key: &str| {
         v.get(key).and_then(Value::as_f64).map(|t| {
@@ -491,6 +491,61 @@ pub fn operations_from_history(events: &[serde_json::Value]) -> Result<Vec<Opera
         }
     }
     Ok(operations)
+}
+
+/// An operation as Lambda's JSON shapes it (an invocation's envelope,
+/// GetDurableExecutionState's answer); timestamps in epoch milliseconds or
+/// seconds.
+pub fn operation_from_json(value: &Value) -> Result<Operation, Unreadable> {
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let time = |v: &Value, key: &str| v.get(key).and_then(Value::as_f64).map(millis_of);
+    let details = |key: &str| value.get(key).cloned().unwrap_or(Value::Null);
+    let step = details("StepDetails");
+    let callback = details("CallbackDetails");
+    // Whichever details the operation has carry its result or error.
+    let outcome = [
+        "StepDetails",
+        "ContextDetails",
+        "CallbackDetails",
+        "ChainedInvokeDetails",
+    ]
+    .iter()
+    .map(|key| details(key))
+    .find(|d| !d.is_null())
+    .unwrap_or(Value::Null);
+    Ok(Operation {
+        id: text(value, "Id")
+            .ok_or_else(|| Unreadable(format!("an operation has no Id: {value}")))?,
+        parent_id: text(value, "ParentId"),
+        name: text(value, "Name"),
+        kind: text(value, "Type").unwrap_or_default(),
+        sub_type: text(value, "SubType"),
+        status: text(value, "Status").unwrap_or_default(),
+        start: time(value, "StartTimestamp").unwrap_or(0),
+        end: time(value, "EndTimestamp"),
+        input: text(&details("ExecutionDetails"), "InputPayload"),
+        attempt: step
+            .get("Attempt")
+            .and_then(Value::as_u64)
+            .map(|a| a as u32),
+        next_attempt_at: time(&step, "NextAttemptTimestamp"),
+        scheduled_end: time(&details("WaitDetails"), "ScheduledEndTimestamp"),
+        wait_seconds: None,
+        callback_id: text(&callback, "CallbackId"),
+        result: text(&outcome, "Result"),
+        error: outcome
+            .get("Error")
+            .and_then(|e| serde_json::from_value(e.clone()).ok()),
+    })
+}
+
+/// Epoch milliseconds from a timestamp in milliseconds or in seconds.
+fn millis_of(value: f64) -> Millis {
+    if value > 1e11 {
+        value as Millis
+    } else {
+        (value * 1000.0) as Millis
+    }
 }
 
 /// Why operations could not be read back as a journal.

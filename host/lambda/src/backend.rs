@@ -7,7 +7,7 @@
 use anyhow::{Context as _, Result, anyhow};
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::types as aws;
-use cairn_core::lambda::{AwsError, Operation, OperationUpdate, Updates};
+use cairn_core::lambda::{AwsError, Operation, OperationUpdate, Updates, operation_from_json};
 use cairn_core::{Event, Millis};
 use cairn_engine::JournalSink;
 use serde_json::Value;
@@ -52,8 +52,8 @@ pub async fn operations(client: &Client, envelope: &Envelope) -> Result<Vec<Oper
         .initial_execution_state
         .operations
         .iter()
-        .map(from_json)
-        .collect::<Result<Vec<_>>>()?;
+        .map(operation_from_json)
+        .collect::<Result<Vec<_>, _>>()?;
     let mut marker = envelope.initial_execution_state.next_marker.clone();
     while let Some(next) = marker.filter(|m| !m.is_empty()) {
         let page = client
@@ -69,59 +69,6 @@ pub async fn operations(client: &Client, envelope: &Envelope) -> Result<Vec<Oper
         marker = page.next_marker().map(str::to_owned);
     }
     Ok(operations)
-}
-
-/// An operation of the envelope (JSON; timestamps in epoch milliseconds,
-/// or seconds).
-fn from_json(value: &Value) -> Result<Operation> {
-    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
-    let time = |v: &Value, key: &str| v.get(key).and_then(Value::as_f64).map(millis_of);
-    let details = |key: &str| value.get(key).cloned().unwrap_or(Value::Null);
-    let step = details("StepDetails");
-    let callback = details("CallbackDetails");
-    // Whichever details the operation has carry its result or error.
-    let outcome = [
-        "StepDetails",
-        "ContextDetails",
-        "CallbackDetails",
-        "ChainedInvokeDetails",
-    ]
-    .iter()
-    .map(|key| details(key))
-    .find(|d| !d.is_null())
-    .unwrap_or(Value::Null);
-    Ok(Operation {
-        id: text(value, "Id").ok_or_else(|| anyhow!("an operation has no Id: {value}"))?,
-        parent_id: text(value, "ParentId"),
-        name: text(value, "Name"),
-        kind: text(value, "Type").unwrap_or_default(),
-        sub_type: text(value, "SubType"),
-        status: text(value, "Status").unwrap_or_default(),
-        start: time(value, "StartTimestamp").unwrap_or(0),
-        end: time(value, "EndTimestamp"),
-        input: text(&details("ExecutionDetails"), "InputPayload"),
-        attempt: step
-            .get("Attempt")
-            .and_then(Value::as_u64)
-            .map(|a| a as u32),
-        next_attempt_at: time(&step, "NextAttemptTimestamp"),
-        scheduled_end: time(&details("WaitDetails"), "ScheduledEndTimestamp"),
-        wait_seconds: None,
-        callback_id: text(&callback, "CallbackId"),
-        result: text(&outcome, "Result"),
-        error: outcome
-            .get("Error")
-            .and_then(|e| serde_json::from_value(e.clone()).ok()),
-    })
-}
-
-/// Epoch milliseconds from a timestamp in milliseconds or in seconds.
-fn millis_of(value: f64) -> Millis {
-    if value > 1e11 {
-        value as Millis
-    } else {
-        (value * 1000.0) as Millis
-    }
 }
 
 fn from_sdk(op: &aws::Operation) -> Operation {
