@@ -6,195 +6,16 @@
 //! history matches, event by event, what the embedded engine records for
 //! the same workflow.
 
+mod lambda_lab;
 mod support;
 
 use cairn_core::lambda::READS_NAME;
 use cairn_engine::sqlite::Completion;
 use cairn_engine::testing::TestRunner;
+use lambda_lab::{Function, Lab};
 use serde_json::{Value, json};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use support::{guest, workspace};
-
-/// The emulators and one `bootstrap` per function, killed when dropped.
-struct Lab {
-    dir: tempfile::TempDir,
-    processes: Vec<Child>,
-    endpoint: String,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for_port(port: u16, what: &str, lab: &Lab) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} never listened on {port}:\n{}",
-            lab.logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-impl Lab {
-    fn start(functions: &[(&str, PathBuf)]) -> Lab {
-        let dir = tempfile::tempdir().unwrap();
-        let (backend_port, runtime_port) = (free_port(), free_port());
-        let mut lab = Lab {
-            endpoint: format!("http://127.0.0.1:{backend_port}"),
-            dir,
-            processes: Vec::new(),
-        };
-        let root = lab.dir.path().to_path_buf();
-        // Every function is durable (what chained invokes need to know).
-        let configs: serde_json::Map<String, Value> = functions
-            .iter()
-            .map(|(name, _)| {
-                let config = json!({ "DurableConfig": { "ExecutionTimeout": 300, "RetentionPeriodInDays": 1 } });
-                (name.to_string(), config)
-            })
-            .collect();
-        let configs_path = root.join("function-configs.json");
-        std::fs::write(&configs_path, Value::Object(configs).to_string()).unwrap();
-        let backend = lab.spawn(
-            "backend",
-            Command::new("dex-local-runner").args([
-                "start-server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &backend_port.to_string(),
-                "--lambda-endpoint",
-                &format!("http://127.0.0.1:{runtime_port}"),
-                "--skip-time",
-                "--function-configs",
-                &format!("file://{}", configs_path.display()),
-            ]),
-        );
-        lab.processes.push(backend);
-        // cargo-lambda serves the functions a Cargo project names.
-        let project = root.join("functions");
-        std::fs::create_dir_all(project.join("src")).unwrap();
-        std::fs::write(project.join("src/main.rs"), "fn main() {}\n").unwrap();
-        let mut manifest = String::from(
-            "[package]\nname = \"functions\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n",
-        );
-        for (name, _) in functions {
-            manifest.push_str(&format!(
-                "[[bin]]\nname = \"{name}\"\npath = \"src/main.rs\"\n"
-            ));
-        }
-        std::fs::write(project.join("Cargo.toml"), manifest).unwrap();
-        let runtime = lab.spawn(
-            "runtime",
-            Command::new("cargo-lambda")
-                .args([
-                    "lambda",
-                    "watch",
-                    "--only-lambda-apis",
-                    "-A",
-                    "127.0.0.1",
-                    "-P",
-                    &runtime_port.to_string(),
-                ])
-                .current_dir(&project),
-        );
-        lab.processes.push(runtime);
-        wait_for_port(backend_port, "dex-local-runner", &lab);
-        wait_for_port(runtime_port, "cargo-lambda", &lab);
-        for (name, component) in functions {
-            let function = lab.spawn(
-                name,
-                Command::new(env!("CARGO_BIN_EXE_bootstrap"))
-                    .env("AWS_LAMBDA_FUNCTION_NAME", name)
-                    .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-                    .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
-                    .env(
-                        "AWS_LAMBDA_RUNTIME_API",
-                        format!("http://127.0.0.1:{runtime_port}/.rt/{name}"),
-                    )
-                    .env("AWS_ENDPOINT_URL_LAMBDA", &lab.endpoint)
-                    .env("CAIRN_COMPONENT", component),
-            );
-            lab.processes.push(function);
-        }
-        lab
-    }
-
-    /// Starts a process with AWS's dummy settings, its output in a log file.
-    fn spawn(&self, name: &str, command: &mut Command) -> Child {
-        let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
-        command
-            .env("AWS_ACCESS_KEY_ID", "x")
-            .env("AWS_SECRET_ACCESS_KEY", "x")
-            .env("AWS_REGION", "us-west-2")
-            .env("RUST_LIB_BACKTRACE", "0")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name} (.ci/run installs it): {e}"))
-    }
-
-    fn logs(&self) -> String {
-        let mut logs = String::new();
-        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "log") {
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
-                let tail: String = text
-                    .chars()
-                    .rev()
-                    .take(3000)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect();
-                logs.push_str(&format!("== {}\n{tail}\n", path.display()));
-            }
-        }
-        logs
-    }
-
-    /// Runs executions to their end through the backend; their outcomes and
-    /// histories, by execution name.
-    fn run(&self, jobs: Value) -> Value {
-        let output = Command::new("python3")
-            .arg(workspace().join("tests/peers/lambda_driver.py"))
-            .arg(&self.endpoint)
-            .arg(jobs.to_string())
-            .env("AWS_ACCESS_KEY_ID", "x")
-            .env("AWS_SECRET_ACCESS_KEY", "x")
-            .env("AWS_REGION", "us-west-2")
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "the driver failed:\n{}\n{}",
-            String::from_utf8_lossy(&output.stderr),
-            self.logs()
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for process in &mut self.processes {
-            let _ = process.kill();
-            let _ = process.wait();
-        }
-    }
-}
+use support::guest;
 
 /// A history as `[type, SubType, name, parent's name]`, the execution's own
 /// names left out. Lambda's carries Cairn's clock and random reads as STEPs
@@ -250,6 +71,18 @@ fn embedded(history: &[Value]) -> Vec<Value> {
         .collect()
 }
 
+/// The function `name`, served by this package's bootstrap.
+fn function(name: &str) -> Function {
+    Function {
+        name: name.to_owned(),
+        bootstrap: env!("CARGO_BIN_EXE_bootstrap").into(),
+        env: vec![(
+            "CAIRN_COMPONENT".into(),
+            component(name).to_string_lossy().into_owned(),
+        )],
+    }
+}
+
 fn component(name: &str) -> PathBuf {
     let path = guest(name);
     assert!(Path::new(&path).exists());
@@ -264,7 +97,7 @@ fn the_examples_run_in_lambda_as_on_the_embedded_engine() {
     let examples = [
         "order", "flaky", "poller", "approval", "fanout", "parent", "child",
     ];
-    let functions: Vec<(&str, PathBuf)> = examples.iter().map(|n| (*n, component(n))).collect();
+    let functions: Vec<Function> = examples.iter().map(|n| function(n)).collect();
     let lab = Lab::start(&functions);
     let inputs = [
         ("order", ORDER),
@@ -380,7 +213,7 @@ fn checkpoint_calls(log: &str, arn: &str) -> usize {
 
 #[test]
 fn clock_reads_cost_no_checkpoint_calls() {
-    let lab = Lab::start(&[("steps", component("steps"))]);
+    let lab = Lab::start(&[function("steps")]);
     let done = lab.run(json!([
         { "function": "steps", "input": r#"{"count":10}"#, "name": "plain" },
         { "function": "steps", "input": r#"{"count":10,"clock_reads":10}"#, "name": "reads" },

@@ -6,6 +6,7 @@
 mod api;
 mod client;
 mod debug;
+mod package;
 
 use anyhow::{Context as _, Result, bail};
 use cairn_core::{ErrorObject, history};
@@ -155,6 +156,21 @@ enum Command {
         /// get-durable-execution-history --include-execution-data`, JSON).
         #[arg(long, conflicts_with = "name")]
         history: Option<PathBuf>,
+    },
+    /// Make a zip for an AWS Lambda function (runtime provided.al2023,
+    /// durable execution on): the Lambda host, the component, and its
+    /// precompiled artifact.
+    Package {
+        /// A component (.wasm) or a workflow crate directory (built first).
+        target: PathBuf,
+        #[arg(long, value_enum, default_value_t = package::Arch::X86_64)]
+        arch: package::Arch,
+        /// The Lambda host to put in (default: the `bootstrap` built beside
+        /// this `cairn`).
+        #[arg(long)]
+        bootstrap: Option<PathBuf>,
+        #[arg(short, long, default_value = "function.zip")]
+        output: PathBuf,
     },
     /// Replay executions on a new build, offline, and say which would
     /// resume cleanly and which would diverge.
@@ -591,6 +607,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Package {
+            target,
+            arch,
+            bootstrap,
+            output,
+        } => {
+            let (wasm, _) = resolve_target(&target)?;
+            let bootstrap = match bootstrap {
+                Some(path) => path,
+                None => std::env::current_exe()?
+                    .parent()
+                    .context("cannot find the directory of this cairn")?
+                    .join("bootstrap"),
+            };
+            let engine = Engine::new(None)?;
+            let packaged = package::package(&engine, &wasm, &bootstrap, arch, &output)?;
+            match packaged.artifact {
+                Some(name) => eprintln!(
+                    "cairn: {} holds bootstrap, component.wasm and cache/{name}",
+                    output.display()
+                ),
+                None => eprintln!(
+                    "cairn: {} holds bootstrap and component.wasm; no precompiled artifact (this machine compiles for its own architecture only): the function compiles the component at its first cold start",
+                    output.display()
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::CheckUpgrade {
             component,

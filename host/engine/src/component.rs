@@ -92,12 +92,35 @@ impl Engine {
         Ok(workflow)
     }
 
+    /// Compiles a component ahead of time for this engine: the artifact's
+    /// file name (as the cache names it) and its bytes. An engine with a
+    /// cache directory holding that file loads it instead of compiling.
+    pub fn precompile(&self, bytes: &[u8]) -> Result<(String, Vec<u8>)> {
+        check_is_component(bytes)?;
+        let hash = *blake3::hash(bytes).as_bytes();
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| anyhow!("not a valid component: {e:?}"))?;
+        let artifact = component
+            .serialize()
+            .map_err(|e| anyhow!("cannot serialize the compiled component: {e}"))?;
+        Ok((self.artifact_name(&hash), artifact))
+    }
+
+    /// The cache's file name for the compiled `bytes` (whether or not it exists).
+    pub fn artifact_name_for(&self, bytes: &[u8]) -> String {
+        self.artifact_name(blake3::hash(bytes).as_bytes())
+    }
+
+    fn artifact_name(&self, hash: &ComponentHash) -> String {
+        format!("{}-{:016x}.cwasm", hex(hash), self.compatibility)
+    }
+
     /// Compiles `bytes`, or loads the artifact compiled earlier for them.
     fn compile(&self, hash: &ComponentHash, bytes: &[u8]) -> Result<Component> {
         let artifact = self
             .cache_dir
             .as_ref()
-            .map(|dir| dir.join(format!("{}-{:016x}.cwasm", hex(hash), self.compatibility)));
+            .map(|dir| dir.join(self.artifact_name(hash)));
         if let Some(path) = &artifact
             && path.exists()
         {

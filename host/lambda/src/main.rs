@@ -46,13 +46,28 @@ fn component_path() -> PathBuf {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    let started = std::time::Instant::now();
     let path = component_path();
     // A precompiled artifact beside the component is used when it matches
     // the component's hash and this engine; otherwise it compiles here.
-    let engine = Engine::new(path.parent().map(|dir| dir.join("cache")))?;
+    let cache = path.parent().map(|dir| dir.join("cache"));
+    let engine = Engine::new(cache.clone())?;
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("cannot read the workflow {}", path.display()))?;
+    let precompiled = cache.is_some_and(|dir| dir.join(engine.artifact_name_for(&bytes)).exists());
     let workflow = engine
-        .load_file(&path)
+        .load(&bytes)
         .with_context(|| format!("cannot load the workflow {}", path.display()))?;
+    eprintln!(
+        "cairn: ready {} us after start ({})",
+        started.elapsed().as_micros(),
+        if precompiled {
+            "precompiled artifact"
+        } else {
+            "compiled here"
+        }
+    );
+    let first = std::sync::Arc::new(std::sync::Once::new());
     let config = aws_config::load_from_env().await;
     let host = Arc::new(Host {
         engine,
@@ -60,12 +75,19 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         client: aws_sdk_lambda::Client::new(&config),
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let host = host.clone();
+        let (host, first) = (host.clone(), first.clone());
         async move {
             let deadline = event.context.deadline();
-            handle(host, event.payload, deadline)
+            let answer = handle(host, event.payload, deadline)
                 .await
-                .map_err(|error| lambda_runtime::Error::from(format!("{error:#}")))
+                .map_err(|error| lambda_runtime::Error::from(format!("{error:#}")));
+            first.call_once(|| {
+                eprintln!(
+                    "cairn: first answer {} us after start",
+                    started.elapsed().as_micros()
+                )
+            });
+            answer
         }
     }))
     .await
