@@ -252,3 +252,41 @@ fn clock_reads_cost_no_checkpoint_calls() {
         .sum();
     assert_eq!(carried, 100);
 }
+
+#[test]
+fn failures_end_the_execution_with_their_error_not_a_retry_loop() {
+    let lab = Lab::start(&[function("misbehave")]);
+    let done = lab.run(json!([
+        { "function": "misbehave", "input": r#""fail""#, "name": "fail" },
+        { "function": "misbehave", "input": r#""panic""#, "name": "panic" },
+        { "function": "misbehave", "input": r#""huge""#, "name": "huge" },
+    ]));
+    for (name, error_type, message) in [
+        ("fail", "Refused", "the workflow refused"),
+        ("panic", "Runtime.Trap", "the guest gave up on purpose"),
+        (
+            "huge",
+            "Runtime.PayloadTooLarge",
+            "the limit is 262144 bytes",
+        ),
+    ] {
+        let execution = &done[name];
+        assert_eq!(execution["status"], "FAILED", "{name}: {execution}");
+        assert_eq!(
+            execution["error"]["ErrorType"], error_type,
+            "{name}: {execution}"
+        );
+        let got = execution["error"]["ErrorMessage"].as_str().unwrap();
+        assert!(got.contains(message), "{name}: {got}");
+        // One invocation: the failure is final, not retried.
+        let events = execution["events"].as_array().unwrap();
+        assert_eq!(invocations(events), 1, "{name}: {events:?}");
+        // The step before the failure stays recorded.
+        assert!(
+            events
+                .iter()
+                .any(|e| e[0] == "StepSucceeded" && e[2] == "before"),
+            "{name}: {events:?}"
+        );
+    }
+}

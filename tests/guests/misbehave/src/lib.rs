@@ -26,6 +26,10 @@ fn misbehave(ctx: &mut Context, mode: String) -> Result<u64, Error> {
             ctx.step("after", || Ok::<_, Error>(2u64))
         }
         "fail" => Err(Error::new("Refused", "the workflow refused").with_data(&42)),
+        // A step result over the 256 KiB payload limit.
+        "huge" => ctx
+            .step("huge", || Ok::<_, Error>("x".repeat(300 * 1024)))
+            .map(|text| text.len() as u64),
         other => Err(Error::new("UnknownMode", other.to_string())),
     }
 }
