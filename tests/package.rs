@@ -101,6 +101,32 @@ fn a_packaged_function_runs_from_its_zip() {
         "{}",
         arm.stderr
     );
+    // An arm64 package gets an artifact Cranelift compiled for aarch64 here
+    // (the bootstrap is an ELF header standing in: no arm64 build here).
+    let mut header = vec![0u8; 64];
+    header[..4].copy_from_slice(b"\x7fELF");
+    header[18..20].copy_from_slice(&183u16.to_le_bytes());
+    let arm_bootstrap = cairn.db().with_file_name("arm64-bootstrap");
+    std::fs::write(&arm_bootstrap, header).unwrap();
+    let arm_zip = cairn.db().with_file_name("arm64.zip");
+    let arm = cairn.run(&[
+        "package",
+        order.to_str().unwrap(),
+        "--arch",
+        "arm64",
+        "--bootstrap",
+        arm_bootstrap.to_str().unwrap(),
+        "-o",
+        arm_zip.to_str().unwrap(),
+    ]);
+    assert_eq!(arm.code, 0, "{}", arm.stderr);
+    let arm_archive = zip::ZipArchive::new(std::fs::File::open(&arm_zip).unwrap()).unwrap();
+    let arm_artifact = arm_archive
+        .file_names()
+        .find(|n| n.starts_with("cache/"))
+        .expect("an arm64 artifact")
+        .to_owned();
+    assert_ne!(arm_artifact, names[1], "compiled for another engine target");
     let not_elf = cairn.run(&[
         "package",
         order.to_str().unwrap(),

@@ -622,8 +622,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .context("cannot find the directory of this cairn")?
                     .join("bootstrap"),
             };
-            let engine = Engine::new(None)?;
-            let packaged = package::package(&engine, &wasm, &bootstrap, arch, &output)?;
+            let packaged = package::package(&wasm, &bootstrap, arch, &output)?;
             match packaged.artifact {
                 Some(name) => eprintln!(
                     "cairn: {} holds bootstrap, component.wasm and cache/{name}",

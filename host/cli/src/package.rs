@@ -30,10 +30,10 @@ impl Arch {
         }
     }
 
-    fn is_this_machine(self) -> bool {
+    fn target(self) -> &'static str {
         match self {
-            Arch::X86_64 => cfg!(target_arch = "x86_64"),
-            Arch::Arm64 => cfg!(target_arch = "aarch64"),
+            Arch::X86_64 => cairn_engine::component::LINUX_X86_64,
+            Arch::Arm64 => cairn_engine::component::LINUX_ARM64,
         }
     }
 }
@@ -46,28 +46,18 @@ pub struct Packaged {
     pub artifact: Option<String>,
 }
 
-pub fn package(
-    engine: &Engine,
-    component: &Path,
-    bootstrap: &Path,
-    arch: Arch,
-    output: &Path,
-) -> Result<Packaged> {
+pub fn package(component: &Path, bootstrap: &Path, arch: Arch, output: &Path) -> Result<Packaged> {
     let host = std::fs::read(bootstrap)
         .with_context(|| format!("cannot read the bootstrap {}", bootstrap.display()))?;
     check_bootstrap(&host, arch)
         .with_context(|| format!("{} cannot be the function's bootstrap", bootstrap.display()))?;
     let wasm =
         std::fs::read(component).with_context(|| format!("cannot read {}", component.display()))?;
-    // Compiled here only for this machine's architecture (the engine's
-    // Cranelift targets it alone); elsewhere the function compiles at its
-    // first cold start.
-    let artifact = if arch.is_this_machine() {
-        Some(engine.precompile(&wasm)?)
-    } else {
-        engine.load(&wasm)?; // still refuse what could never run
-        None
-    };
+    // Compiled as the function's host compiles: for the architecture's
+    // baseline CPU, so the artifact loads on whatever machine Lambda picks.
+    let engine = Engine::for_target(None, Some(arch.target()))?;
+    let artifact = Some(engine.precompile(&wasm)?);
+    Engine::new(None)?.load(&wasm)?; // and refuse what could never run
     let file = std::fs::File::create(output)
         .with_context(|| format!("cannot create {}", output.display()))?;
     let mut zip = zip::ZipWriter::new(file);

@@ -36,9 +36,24 @@ pub struct Engine {
     compatibility: u64,
 }
 
+/// The compile targets of Lambda functions, by architecture (the same for
+/// glibc and musl hosts: the machine code is the same).
+pub const LINUX_X86_64: &str = "x86_64-unknown-linux-gnu";
+pub const LINUX_ARM64: &str = "aarch64-unknown-linux-gnu";
+
 impl Engine {
     /// An engine that keeps precompiled components in `cache_dir`, if given.
+    /// It compiles for this machine, using every CPU feature it has.
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Self> {
+        Engine::for_target(cache_dir, None)
+    }
+
+    /// An engine that compiles for `target` (a triple such as
+    /// `aarch64-unknown-linux-gnu`) with that architecture's baseline CPU
+    /// features only: its artifacts load on any machine of the
+    /// architecture whose engine is made the same way (what a Lambda
+    /// package and its host need).
+    pub fn for_target(cache_dir: Option<PathBuf>, target: Option<&str>) -> Result<Self> {
         let mut pool = wasmtime::PoolingAllocationConfig::new();
         pool.total_component_instances(POOLED_INSTANCES)
             .total_core_instances(POOLED_INSTANCES * 4)
@@ -50,6 +65,11 @@ impl Engine {
         config
             .epoch_interruption(true)
             .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        if let Some(target) = target {
+            config
+                .target(target)
+                .map_err(|e| anyhow!("wasmtime cannot compile for {target}: {e}"))?;
+        }
         let engine = wasmtime::Engine::new(&config)
             .map_err(|e| anyhow!("cannot create the wasmtime engine: {e}"))?;
         start_epoch_ticker(&engine);
@@ -98,11 +118,11 @@ impl Engine {
     pub fn precompile(&self, bytes: &[u8]) -> Result<(String, Vec<u8>)> {
         check_is_component(bytes)?;
         let hash = *blake3::hash(bytes).as_bytes();
-        let component = Component::new(&self.engine, bytes)
+        // Compiled only (not loaded): the target may be another machine's.
+        let artifact = self
+            .engine
+            .precompile_component(bytes)
             .map_err(|e| anyhow!("not a valid component: {e:?}"))?;
-        let artifact = component
-            .serialize()
-            .map_err(|e| anyhow!("cannot serialize the compiled component: {e}"))?;
         Ok((self.artifact_name(&hash), artifact))
     }
 

@@ -51,7 +51,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // A precompiled artifact beside the component is used when it matches
     // the component's hash and this engine; otherwise it compiles here.
     let cache = path.parent().map(|dir| dir.join("cache"));
-    let engine = Engine::new(cache.clone())?;
+    // The package's artifact was compiled for the architecture's baseline:
+    // this engine is made the same way, whatever this machine's CPU.
+    let target = if cfg!(target_arch = "aarch64") {
+        cairn_engine::component::LINUX_ARM64
+    } else {
+        cairn_engine::component::LINUX_X86_64
+    };
+    let engine = Engine::for_target(cache.clone(), Some(target))?;
     let bytes = std::fs::read(&path)
         .with_context(|| format!("cannot read the workflow {}", path.display()))?;
     let precompiled = cache.is_some_and(|dir| dir.join(engine.artifact_name_for(&bytes)).exists());
