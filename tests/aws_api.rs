@@ -51,6 +51,10 @@ fn boto3_runs_executions_through_the_server() {
         "DurableExecutionAlreadyStartedException"
     );
     assert_eq!(summary["unknown_function"], "ResourceNotFoundException");
+    assert_eq!(
+        summary["other_function"], "DurableExecutionAlreadyStartedException",
+        "a name taken by another function's execution"
+    );
     assert_eq!(summary["closed_callback"], "CallbackTimeoutException");
     assert_eq!(summary["unknown_callback"], "ResourceNotFoundException");
     assert_eq!(summary["unknown_execution"], "ResourceNotFoundException");

@@ -180,3 +180,27 @@ fn an_invoked_execution_runs_on_its_own_and_holds_up_nothing() {
     assert_eq!(count(&history, "ChainedInvokeStarted"), 1);
     assert_eq!(count(&history, "ChainedInvokeSucceeded"), 1);
 }
+
+#[test]
+fn a_component_rebuilt_in_place_does_not_take_running_executions_over() {
+    let cairn = Cairn::new();
+    // The component the execution starts with, at a path that is then
+    // overwritten by another build (as `cargo build` does).
+    let path = cairn.db().with_file_name("flow.wasm");
+    std::fs::copy(guest("flow-v1"), &path).unwrap();
+    let start = cairn.run(&["start", path.to_str().unwrap(), "--name", "f"]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    std::fs::copy(guest("flow-v3"), &path).unwrap();
+    let before = cairn.history("f");
+
+    let server = cairn.serve(&["--skip-time"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server.log().contains("is pinned to component") {
+        assert!(Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = server.kill();
+    assert!(log.contains("upgrade it explicitly"), "{log}");
+    assert_eq!(cairn.history("f"), before, "nothing ran on the other build");
+    assert_eq!(cairn.get("f")["Status"], "RUNNING");
+}

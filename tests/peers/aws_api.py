@@ -82,6 +82,13 @@ summary["conflict"] = error_code(
     DurableExecutionName="appr-1",
     Payload=json.dumps({"amount_cents": 6, "approver": "boto"}),
 )
+summary["other_function"] = error_code(
+    lam.invoke,
+    FunctionName="order",
+    InvocationType="Event",
+    DurableExecutionName="appr-1",
+    Payload=approval_input,
+)
 summary["unknown_function"] = error_code(
     lam.invoke, FunctionName="nobody", InvocationType="Event", Payload=b"{}"
 )

@@ -266,6 +266,7 @@ async fn invoke(
     };
     let execution = blocking({
         let api = api.clone();
+        let function = function.clone();
         move || {
             let path = api.db.workflow_path(&function)?.ok_or_else(|| {
                 ApiError::not_found(format!(
@@ -286,6 +287,16 @@ async fn invoke(
         }
     })
     .await?;
+    if execution.workflow != function {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            kind: "DurableExecutionAlreadyStartedException",
+            message: format!(
+                "execution {:?} already exists, of function {}",
+                execution.name, execution.workflow
+            ),
+        });
+    }
     let arn = execution_arn(&execution.workflow, &execution.name);
     let mut response = if wait {
         let outcome = ended(&api.db, &execution.name).await?;

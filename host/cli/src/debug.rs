@@ -126,6 +126,11 @@ pub fn describe(verdict: &Verdict) -> String {
             outcome_text(replayed)
         ),
         Verdict::Fails(error) => format!("FAILED while replaying: {error}"),
+        Verdict::GoesOn(next) => {
+            format!(
+                "GOES ON: the history records the end, but this component would go on with {next}"
+            )
+        }
     }
 }
 

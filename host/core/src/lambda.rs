@@ -387,9 +387,9 @@ pub fn operations_from_history(events: &[Value]) -> Result<Vec<Operation>, Unrea
     let millis = |v: &Value, key: &str| {
         v.get(key).and_then(Value::as_f64).map(|t| {
             if t > 1e11 {
-                t as Millis
+                t.round() as Millis
             } else {
-                (t * 1000.0) as Millis
+                (t * 1000.0).round() as Millis
             }
         })
     };
@@ -542,9 +542,9 @@ pub fn operation_from_json(value: &Value) -> Result<Operation, Unreadable> {
 /// Epoch milliseconds from a timestamp in milliseconds or in seconds.
 fn millis_of(value: f64) -> Millis {
     if value > 1e11 {
-        value as Millis
+        value.round() as Millis
     } else {
-        (value * 1000.0) as Millis
+        (value * 1000.0).round() as Millis
     }
 }
 
@@ -614,12 +614,11 @@ pub fn journal_from(operations: &[Operation]) -> Result<Vec<Event>, Unreadable> 
                 journal.push(read_event(read, at)?);
             } else if let Some((_, op)) = ops_iter.next() {
                 push_operation(&mut journal, op)?;
-            } else if let Some((read, _)) = reads_iter.next() {
-                return Err(Unreadable(format!(
-                    "a read at position {} of context {context:?} has no place",
-                    read.position
-                )));
             } else {
+                // Reads past the last operation that reached the backend
+                // (a checkpoint split in two whose second call failed): no
+                // step body saw them, as that call came before any; they
+                // are read again.
                 break;
             }
             position += 1;
@@ -670,7 +669,9 @@ fn push_operation(journal: &mut Vec<Event>, op: &Operation) -> Result<(), Unread
                 Some("WaitForCondition") => StepKind::WaitForCondition,
                 _ => StepKind::Step,
             };
-            let attempt = op.attempt.unwrap_or(1).max(1);
+            // The backend counts the attempts that ended.
+            let ended = op.attempt.unwrap_or(0);
+            let attempt = ended.max(1);
             let fingerprint = Call::Step { name: &name, kind }.fingerprint();
             journal.push(Event::StepStarted {
                 id: id.clone(),
@@ -715,13 +716,14 @@ fn push_operation(journal: &mut Vec<Event>, op: &Operation) -> Result<(), Unread
                     },
                     at: end,
                 }),
-                // An attempt begun and not ended (at most once per retry).
-                _ if attempt > 1 => journal.push(Event::StepStarted {
+                // An attempt begun and not ended (at most once per retry):
+                // the one after those that ended.
+                _ if ended >= 1 => journal.push(Event::StepStarted {
                     id,
                     fingerprint,
                     name,
                     kind,
-                    attempt,
+                    attempt: ended + 1,
                     at: op.start,
                 }),
                 _ => {}
@@ -731,7 +733,7 @@ fn push_operation(journal: &mut Vec<Event>, op: &Operation) -> Result<(), Unread
             let scheduled_end = op.scheduled_end.unwrap_or(op.start);
             let seconds = op
                 .wait_seconds
-                .unwrap_or_else(|| scheduled_end.saturating_sub(op.start).div_ceil(1000));
+                .unwrap_or_else(|| (scheduled_end.saturating_sub(op.start) + 500) / 1000);
             journal.push(Event::WaitStarted {
                 id: id.clone(),
                 fingerprint: Call::Wait {

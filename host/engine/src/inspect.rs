@@ -28,6 +28,9 @@ pub enum Verdict {
     },
     /// It trapped, panicked or hit a limit while replaying.
     Fails(ErrorObject),
+    /// The history records the execution's end, but this component would
+    /// go on past it: what comes next.
+    GoesOn(String),
 }
 
 impl Verdict {
@@ -75,6 +78,15 @@ pub fn verdict(execution: &Execution, journal: &[Event], replay: &OfflineReplay)
             if matches!(execution.status, Status::Stopped | Status::TimedOut) =>
         {
             return Verdict::Reproduced(recorded.expect("an ended execution has an outcome"));
+        }
+        OfflineEnd::Finished(Finish::Suspended)
+        | OfflineEnd::Stopped(Fault::EndOfHistory { .. })
+            if recorded.is_some() =>
+        {
+            return Verdict::GoesOn(match &replay.end {
+                OfflineEnd::Stopped(Fault::EndOfHistory { next, .. }) => next.clone(),
+                _ => "a wait".into(),
+            });
         }
         OfflineEnd::Finished(Finish::Suspended) => return Verdict::Resumes(waiting_on(journal)),
         OfflineEnd::Stopped(Fault::EndOfHistory { next, .. }) => {

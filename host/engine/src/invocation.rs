@@ -280,6 +280,10 @@ pub fn replay_offline(
     let end = match returned {
         Ok(outcome) => match state.replayer.finish(outcome, now_millis()) {
             Ok(finish) => OfflineEnd::Finished(finish),
+            // Live, a misuse at the return fails the execution: the same here.
+            Err(Fault::Misuse(message)) => {
+                OfflineEnd::Failed(ErrorObject::new("Runtime.InvalidOperation", message))
+            }
             Err(fault) => OfflineEnd::Stopped(fault),
         },
         Err(abort) => {

@@ -211,7 +211,17 @@ pub fn advance(
     execution: &Execution,
     options: &RunOptions,
 ) -> Result<Next> {
-    // An upgrade: the first events the new component writes re-pin the execution.
+    // An upgrade: the first events the new component writes re-pin the
+    // execution. Only when asked for: a component rebuilt in place (the
+    // file a server resumes from) must not take executions over quietly.
+    if execution.component_hash != workflow.hash && !options.upgrade {
+        bail!(
+            "execution {:?} is pinned to component {}, and the component found is {}: resume it with the component it started with, or upgrade it explicitly",
+            execution.name,
+            &hex(&execution.component_hash)[..16],
+            &hex(&workflow.hash)[..16]
+        );
+    }
     let repin = (execution.component_hash != workflow.hash).then_some(workflow.hash);
     loop {
         // Stopped or timed out meanwhile?
@@ -344,16 +354,26 @@ fn invoked(
             ),
         ))));
     };
-    let workflow = engine.load_file(&path)?;
-    let request = RunRequest {
-        workflow: &workflow,
-        workflow_name,
-        name: &name,
-        input,
-        timeout: None,
-        component_path: Some(&path),
-    };
-    Ok(Invoked::Running(start(db, &request)?))
+    // What the callee cannot start with is the caller's error to handle,
+    // not the engine's: it must not stall the caller.
+    let started = engine.load_file(&path).and_then(|workflow| {
+        let request = RunRequest {
+            workflow: &workflow,
+            workflow_name,
+            name: &name,
+            input,
+            timeout: None,
+            component_path: Some(&path),
+        };
+        start(db, &request)
+    });
+    Ok(match started {
+        Ok(child) => Invoked::Running(child),
+        Err(error) => Invoked::Ended(Outcome::Failed(ErrorObject::new(
+            "InvokeFailed",
+            format!("workflow {workflow_name:?} cannot start: {error:#}"),
+        ))),
+    })
 }
 
 /// Runs an invoked execution to its end in the foreground.

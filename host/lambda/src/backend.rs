@@ -215,8 +215,6 @@ pub struct LambdaSink {
     pub callbacks: HashMap<String, String>,
     /// Checkpoint calls made (for the benchmark and the logs).
     pub calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    /// Clock and random reads waiting to travel with the next checkpoint.
-    pub deferred: Vec<Event>,
 }
 
 /// Lambda's rules for an update's id and name, which Cairn keeps itself
@@ -245,21 +243,9 @@ fn check(update: &OperationUpdate) -> Result<(), Refused> {
 
 impl JournalSink for LambdaSink {
     fn persist(&mut self, events: &[Event]) -> Result<()> {
-        // Reads alone wait for the next checkpoint: only a step body (run
-        // at least once, so again with fresh reads after a crash) can act
-        // on them meanwhile; anything durable carries them along.
-        let reads_only = events.iter().all(|event| {
-            matches!(
-                event,
-                Event::WallClock { .. } | Event::MonotonicClock { .. } | Event::Random { .. }
-            )
-        });
-        self.deferred.extend_from_slice(events);
-        if reads_only {
-            return Ok(());
-        }
-        let events = std::mem::take(&mut self.deferred);
-        let updates = self.updates.for_events(&events);
+        // Reads are made durable here even alone: a step body about to run
+        // may act on them (an idempotency key drawn in workflow code).
+        let updates = self.updates.for_events(events);
         for update in &updates {
             check(update)?;
         }

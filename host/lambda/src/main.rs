@@ -119,7 +119,6 @@ async fn handle(host: Arc<Host>, payload: Value, deadline: std::time::SystemTime
         updates: Updates::after(&journal, &operations),
         callbacks: Default::default(),
         calls: calls.clone(),
-        deferred: Vec::new(),
     };
     // Leave a second to checkpoint and answer before Lambda's deadline (an
     // emulator's may make no sense: the default budget stands then).

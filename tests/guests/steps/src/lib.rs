@@ -2,7 +2,7 @@
 //! can count how often bodies run) and may sleep `sleep_ms` inside the body.
 //! With `wait_after` set, waits `wait_seconds` after that many steps. With
 //! `clock_reads` set, reads the clock that many times in workflow code
-//! before each step.
+//! after each step.
 
 use cairn::{Context, Error, Level, RetryStrategy, StepConfig};
 use serde::Deserialize;
@@ -29,9 +29,6 @@ fn one() -> u64 {
 fn steps(ctx: &mut Context, input: Input) -> Result<u64, Error> {
     let mut sum = 0u64;
     for i in 1..=input.count {
-        for _ in 0..input.clock_reads {
-            std::hint::black_box(std::time::SystemTime::now());
-        }
         // No retries: this guest counts how often each body runs.
         let once = StepConfig {
             retry: RetryStrategy::none(),
@@ -51,6 +48,9 @@ fn steps(ctx: &mut Context, input: Input) -> Result<u64, Error> {
             Ok(value) => sum += value,
             Err(error) if error.error_type() == "StepBroke" => sum += 1_000_000,
             Err(error) => return Err(error),
+        }
+        for _ in 0..input.clock_reads {
+            std::hint::black_box(std::time::SystemTime::now());
         }
         if input.wait_after == Some(i) {
             ctx.wait("pause", Duration::from_secs(input.wait_seconds))?;
