@@ -240,21 +240,44 @@ impl Updates {
                 }
             }
         }
-        if !reads.is_empty() {
-            self.read_batches += 1;
-            let id = format!("r{}", self.read_batches);
-            let mut start = OperationUpdate::new(&id, "STEP", "START");
-            start.parent_id = None;
-            start.name = Some(READS_NAME.into());
-            start.sub_type = Some("Step".into());
-            let mut succeed = start.clone();
-            succeed.action = "SUCCEED".into();
-            succeed.payload = Some(serde_json::to_string(&reads).expect("reads always serialize"));
-            updates.splice(0..0, [start, succeed]);
+        // As many reads STEPs as Lambda's payload bound asks for.
+        let mut carriers = Vec::new();
+        let mut chunk: Vec<Read> = Vec::new();
+        let mut bytes = 0;
+        for read in reads {
+            let size = serde_json::to_string(&read).map_or(0, |text| text.len()) + 1;
+            if !chunk.is_empty() && bytes + size > MAX_READS_PAYLOAD {
+                carriers.extend(self.reads_step(std::mem::take(&mut chunk)));
+                bytes = 0;
+            }
+            bytes += size;
+            chunk.push(read);
         }
+        if !chunk.is_empty() {
+            carriers.extend(self.reads_step(chunk));
+        }
+        updates.splice(0..0, carriers);
         updates
     }
+
+    /// The START and SUCCEED of a STEP carrying `reads`.
+    fn reads_step(&mut self, reads: Vec<Read>) -> [OperationUpdate; 2] {
+        self.read_batches += 1;
+        let id = format!("r{}", self.read_batches);
+        let mut start = OperationUpdate::new(&id, "STEP", "START");
+        start.parent_id = None;
+        start.name = Some(READS_NAME.into());
+        start.sub_type = Some("Step".into());
+        let mut succeed = start.clone();
+        succeed.action = "SUCCEED".into();
+        succeed.payload = Some(serde_json::to_string(&reads).expect("reads always serialize"));
+        [start, succeed]
+    }
 }
+
+/// The most a reads STEP's result holds, under Lambda's 256 KiB bound for an
+/// operation's payload.
+const MAX_READS_PAYLOAD: usize = 200 * 1024;
 
 /// The update a recorded event asks of the backend, if any: the backend
 /// itself records timers firing, callbacks completing and invocations

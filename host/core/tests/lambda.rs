@@ -85,3 +85,34 @@ fn reads_past_the_last_recorded_operation_are_left_to_be_read_again() {
     assert_eq!(reads, [5]);
     assert!(matches!(journal[2], Event::StepStarted { .. }));
 }
+
+#[test]
+fn large_reads_are_split_under_lambdas_payload_bound_and_come_back_whole() {
+    let reads: Vec<Event> = (0..5u8)
+        .map(|n| Event::Random {
+            context: String::new(),
+            bytes: vec![n; 64 * 1024],
+        })
+        .collect();
+    let updates = cairn_core::lambda::Updates::default().for_events(&reads);
+    let carried: Vec<Operation> = updates
+        .iter()
+        .filter(|u| u.action == "SUCCEED")
+        .map(|u| {
+            assert!(u.payload.as_ref().unwrap().len() <= 256 * 1024, "{}", u.id);
+            Operation {
+                id: u.id.clone(),
+                name: u.name.clone(),
+                kind: u.kind.clone(),
+                status: "SUCCEEDED".into(),
+                result: u.payload.clone(),
+                ..Operation::default()
+            }
+        })
+        .collect();
+    assert!(carried.len() >= 3, "{} STEPs", carried.len());
+    let mut operations = vec![execution()];
+    operations.extend(carried);
+    let journal = journal_from(&operations).unwrap();
+    assert_eq!(journal[1..], reads[..]);
+}
