@@ -18,6 +18,9 @@ use std::time::Duration;
 /// How often the scheduler looks at the store.
 const TICK: Duration = Duration::from_millis(50);
 
+/// How long an execution that could not advance waits before another try.
+const ERROR_PAUSE: Duration = Duration::from_secs(30);
+
 /// What the scheduler knows of a waiting execution.
 struct Waiting {
     /// The journal's length when it suspended: a longer one means news.
@@ -84,14 +87,15 @@ pub fn serve(engine: &Engine, db: &Db, options: &RunOptions, stop: &AtomicBool) 
                     );
                 }
                 Err(error) => {
-                    // Not retried until something changes: no hot loop.
+                    // Tried again when something changes, or after a pause
+                    // (a store that was busy, a component being replaced).
                     eprintln!("cairn: execution {}: {error:#}", execution.name);
                     let seen = db.journal_len(execution.id)?;
                     waiting.insert(
                         execution.id,
                         Waiting {
                             seen,
-                            wake_at: None,
+                            wake_at: Some(now_millis() + ERROR_PAUSE.as_millis() as Millis),
                             invoked: Vec::new(),
                         },
                     );
