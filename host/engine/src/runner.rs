@@ -175,11 +175,21 @@ fn run_until_ended(
     loop {
         match advance(engine, db, workflow, execution, options)? {
             Next::Ended(outcome) => return Ok(outcome),
-            // In the foreground, what it invoked runs here, one at a time.
+            // In the foreground, what it invoked runs here, one at a time;
+            // one that another process (a server) runs is waited for.
             Next::Suspended { invoked, .. } if !invoked.is_empty() => {
+                let mut ran = false;
                 for child in &invoked {
-                    run_invoked(engine, db, child, options)?;
+                    if db.claim(child, now_millis()).is_ok() {
+                        db.release(child.id)?;
+                        run_invoked(engine, db, child, options)?;
+                        ran = true;
+                    }
                 }
+                if !ran {
+                    std::thread::sleep(POLL_INTERVAL);
+                }
+                db.renew(execution.id, now_millis())?;
             }
             Next::Suspended { journal, .. } => {
                 sleep_until_due(db, execution, &journal, options)?;
