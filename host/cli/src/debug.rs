@@ -11,9 +11,34 @@ use cairn_engine::invocation::{Backtrace, OfflineReplay, Traced};
 use cairn_engine::{Execution, Outcome, Status};
 use std::collections::HashMap;
 
+/// `cairn replay`: replays `execution`'s `journal` on `workflow`, prints it,
+/// and exits 0 when the replay matches the history, 1 when not.
+pub fn replay(
+    engine: &cairn_engine::Engine,
+    workflow: &cairn_engine::Workflow,
+    execution: &Execution,
+    journal: &[Event],
+) -> anyhow::Result<std::process::ExitCode> {
+    let (replay, backtrace) = cairn_engine::inspect::replay(engine, workflow, execution, journal)?;
+    let verdict = cairn_engine::inspect::verdict(execution, journal, &replay);
+    print_replay(
+        execution,
+        &workflow.hash,
+        journal,
+        &replay,
+        &backtrace,
+        &verdict,
+    );
+    Ok(if verdict.is_clean() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(1)
+    })
+}
+
 /// Prints an offline replay: each replayed operation and each log line, in
 /// the order the guest made them, then how it ended.
-pub fn print_replay(
+fn print_replay(
     execution: &Execution,
     component: &[u8; 32],
     journal: &[Event],

@@ -555,27 +555,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let journal = cairn_core::lambda::journal_from(&operations)?;
             let execution =
                 debug::exported_execution(&operations, &journal, &workflow_name, &workflow.hash);
-            let (replay, backtrace) = cairn_engine::invocation::replay_offline(
-                &engine,
-                &workflow,
-                journal.clone(),
-                &execution.input,
-                Limits::default(),
-            )?;
-            let verdict = cairn_engine::inspect::verdict(&execution, &journal, &replay);
-            debug::print_replay(
-                &execution,
-                &workflow.hash,
-                &journal,
-                &replay,
-                &backtrace,
-                &verdict,
-            );
-            Ok(if verdict.is_clean() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            debug::replay(&engine, &workflow, &execution, &journal)
         }
         Command::Replay {
             name, component, ..
@@ -591,22 +571,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let engine = Engine::new(Some(cache_dir(&cli.db)))?;
             let workflow = engine.load_file(&path)?;
-            let (journal, replay, backtrace) =
-                cairn_engine::inspect::replay(&engine, &db, &workflow, &execution)?;
-            let verdict = cairn_engine::inspect::verdict(&execution, &journal, &replay);
-            debug::print_replay(
-                &execution,
-                &workflow.hash,
-                &journal,
-                &replay,
-                &backtrace,
-                &verdict,
-            );
-            Ok(if verdict.is_clean() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            let journal = db.journal(execution.id)?;
+            debug::replay(&engine, &workflow, &execution, &journal)
         }
         Command::Package {
             target,
@@ -659,8 +625,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let mut clean = 0;
             for execution in &selected {
-                let (journal, replay, _) =
-                    cairn_engine::inspect::replay(&engine, &db, &new, execution)?;
+                let journal = db.journal(execution.id)?;
+                let (replay, _) =
+                    cairn_engine::inspect::replay(&engine, &new, execution, &journal)?;
                 let verdict = cairn_engine::inspect::verdict(execution, &journal, &replay);
                 let mark = if verdict.is_clean() {
                     clean += 1;

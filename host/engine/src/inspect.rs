@@ -6,7 +6,7 @@ use crate::component::{Engine, Workflow};
 use crate::invocation::{Backtrace, OfflineEnd, OfflineReplay, replay_offline};
 use crate::limits::Limits;
 use crate::runner::{Outcome, recorded_outcome};
-use crate::sqlite::{Db, Execution, Status};
+use crate::sqlite::{Execution, Status};
 use anyhow::Result;
 use cairn_core::replay::pending_timers;
 use cairn_core::{ErrorObject, Event, Fault, Finish};
@@ -40,22 +40,20 @@ impl Verdict {
     }
 }
 
-/// Replays `execution`'s history on `workflow` offline.
+/// Replays `execution`'s history (`journal`) on `workflow` offline.
 pub fn replay(
     engine: &Engine,
-    db: &Db,
     workflow: &Workflow,
     execution: &Execution,
-) -> Result<(Vec<Event>, OfflineReplay, Backtrace)> {
-    let journal = db.journal(execution.id)?;
-    let (replay, backtrace) = replay_offline(
+    journal: &[Event],
+) -> Result<(OfflineReplay, Backtrace)> {
+    replay_offline(
         engine,
         workflow,
-        journal.clone(),
+        journal.to_vec(),
         &execution.input,
         Limits::default(),
-    )?;
-    Ok((journal, replay, backtrace))
+    )
 }
 
 /// Judges an offline replay of `execution`'s `journal`.
