@@ -8,10 +8,9 @@ mod support;
 
 use cairn_engine::sqlite::Completion;
 use cairn_engine::testing::TestRunner;
-use serde_json::{Value, json};
-use std::collections::HashMap;
+use serde_json::Value;
 use std::process::Command;
-use support::{guest, workspace};
+use support::{guest, normalized, without_execution_name, workspace};
 
 /// The emulator's histories of the twins, normalized.
 fn emulator_histories() -> Value {
@@ -27,45 +26,14 @@ fn emulator_histories() -> Value {
     serde_json::from_slice(&output.stdout).expect("the twins print JSON")
 }
 
-/// `[EventType, SubType, Name, parent's Name]` per event, as the twins'
-/// script normalizes AWS's. An execution's own events go by its name, which
-/// each side picks its own way: left out.
-fn normalize(history: &[Value]) -> Value {
-    let names: HashMap<&str, &Value> = history
-        .iter()
-        .filter_map(|e| Some((e["Id"].as_str()?, &e["Name"])))
-        .collect();
-    history
-        .iter()
-        .map(|e| {
-            let event_type = e["EventType"].as_str().unwrap();
-            let name = if event_type.starts_with("Execution") {
-                &Value::Null
-            } else {
-                &e["Name"]
-            };
-            let parent = e["ParentId"]
-                .as_str()
-                .and_then(|id| names.get(id).copied())
-                .unwrap_or(&Value::Null);
-            json!([event_type, e["SubType"], name, parent])
-        })
-        .collect()
-}
-
 /// The twin's normalized events, its execution's own names left out.
-fn without_execution_names(events: &Value) -> Value {
+fn without_execution_names(events: &Value) -> Vec<Value> {
     events
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| {
-            let mut e = e.clone();
-            if e[0].as_str().unwrap().starts_with("Execution") {
-                e[2] = Value::Null;
-            }
-            e
-        })
+        .cloned()
+        .map(without_execution_name)
         .collect()
 }
 
@@ -84,7 +52,7 @@ fn histories_match_what_aws_emulator_records_for_the_same_workflows() {
             .run(guest(name), twin["input"].as_str().unwrap())
             .unwrap();
         assert_eq!(
-            normalize(&run.history),
+            normalized(&run.history),
             without_execution_names(&twin["events"]),
             "{name}: Cairn's history (left) differs from the emulator's (right)"
         );
@@ -99,7 +67,7 @@ fn histories_match_what_aws_emulator_records_for_the_same_workflows() {
         if name == "parent" {
             let child = runner.history(&format!("{}--1", run.name)).unwrap();
             assert_eq!(
-                normalize(&child),
+                normalized(&child),
                 without_execution_names(&emulator["child"]["events"]),
                 "the invoked child: Cairn's history (left) differs from the emulator's (right)"
             );

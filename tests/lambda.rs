@@ -15,7 +15,7 @@ use cairn_engine::testing::TestRunner;
 use lambda_lab::{Function, Lab};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use support::guest;
+use support::{guest, normalized, without_execution_name};
 
 /// A history as `[type, SubType, name, parent's name]`, the execution's own
 /// names left out. Lambda's carries Cairn's clock and random reads as STEPs
@@ -28,13 +28,8 @@ fn comparable(events: &Value) -> Vec<Value> {
         .unwrap()
         .iter()
         .filter(|e| e[2] != READS_NAME && e[0] != "InvocationCompleted")
-        .map(|e| {
-            let mut e = e.clone();
-            if e[0].as_str().unwrap().starts_with("Execution") {
-                e[2] = Value::Null;
-            }
-            e
-        })
+        .cloned()
+        .map(without_execution_name)
         .collect()
 }
 
@@ -47,26 +42,8 @@ fn invocations(events: &[Value]) -> usize {
 
 /// The embedded engine's history of the same run, in the same shape.
 fn embedded(history: &[Value]) -> Vec<Value> {
-    let names: std::collections::HashMap<&str, &Value> = history
-        .iter()
-        .filter_map(|e| Some((e["Id"].as_str()?, &e["Name"])))
-        .collect();
-    history
-        .iter()
-        .map(|e| {
-            let kind = e["EventType"].as_str().unwrap();
-            let name = if kind.starts_with("Execution") {
-                Value::Null
-            } else {
-                e["Name"].clone()
-            };
-            let parent = e["ParentId"]
-                .as_str()
-                .and_then(|id| names.get(id).copied())
-                .cloned()
-                .unwrap_or(Value::Null);
-            json!([kind, e["SubType"], name, parent])
-        })
+    normalized(history)
+        .into_iter()
         .filter(|e| e[0] != "InvocationCompleted")
         .collect()
 }

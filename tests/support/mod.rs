@@ -288,3 +288,37 @@ impl Drop for Server {
         self.stop();
     }
 }
+
+/// A history (AWS's event shapes) as `[EventType, SubType, Name, parent's
+/// Name]` per event, as the peers' scripts normalize AWS's own. An
+/// execution's own events go by its name, which each side picks its own
+/// way: left out.
+pub fn normalized(history: &[Value]) -> Vec<Value> {
+    let names: std::collections::HashMap<&str, &Value> = history
+        .iter()
+        .filter_map(|e| Some((e["Id"].as_str()?, &e["Name"])))
+        .collect();
+    history
+        .iter()
+        .map(|e| {
+            let kind = e["EventType"].as_str().unwrap();
+            let parent = e["ParentId"]
+                .as_str()
+                .and_then(|id| names.get(id).copied())
+                .unwrap_or(&Value::Null);
+            without_execution_name(serde_json::json!([kind, e["SubType"], e["Name"], parent]))
+        })
+        .collect()
+}
+
+/// A normalized event (from [`normalized`] or a peer), its name left out if
+/// it is the execution's own.
+pub fn without_execution_name(mut event: Value) -> Value {
+    if event[0]
+        .as_str()
+        .is_some_and(|kind| kind.starts_with("Execution"))
+    {
+        event[2] = Value::Null;
+    }
+    event
+}

@@ -591,16 +591,13 @@ pub fn journal_from(operations: &[Operation]) -> Result<Vec<Event>, Unreadable> 
     }];
     // Each context's calls: operations by their counter, reads by position.
     let mut ops: HashMap<&str, Vec<(u64, &Operation)>> = HashMap::new();
-    let mut reads: HashMap<String, Vec<(Read, Millis)>> = HashMap::new();
+    let mut reads: HashMap<String, Vec<Read>> = HashMap::new();
     for op in operations.iter().filter(|op| op.kind != "EXECUTION") {
         if is_reads(op) {
             let listed: Vec<Read> = serde_json::from_str(op.result.as_deref().unwrap_or("[]"))
                 .map_err(|e| Unreadable(format!("reads {}: {e}", op.id)))?;
             for read in listed {
-                reads
-                    .entry(read.context.clone())
-                    .or_default()
-                    .push((read, op.start));
+                reads.entry(read.context.clone()).or_default().push(read);
             }
             continue;
         }
@@ -624,17 +621,17 @@ pub fn journal_from(operations: &[Operation]) -> Result<Vec<Event>, Unreadable> 
         let mut context_ops = ops.remove(context.as_str()).unwrap_or_default();
         context_ops.sort_by_key(|(counter, _)| *counter);
         let mut context_reads = reads.remove(&context).unwrap_or_default();
-        context_reads.sort_by_key(|(read, _)| read.position);
+        context_reads.sort_by_key(|read| read.position);
         let mut ops_iter = context_ops.into_iter();
         let mut reads_iter = context_reads.into_iter().peekable();
         let mut position = 1;
         loop {
             if reads_iter
                 .peek()
-                .is_some_and(|(read, _)| read.position == position)
+                .is_some_and(|read| read.position == position)
             {
-                let (read, at) = reads_iter.next().expect("peeked");
-                journal.push(read_event(read, at)?);
+                let read = reads_iter.next().expect("peeked");
+                journal.push(read_event(read)?);
             } else if let Some((_, op)) = ops_iter.next() {
                 push_operation(&mut journal, op)?;
             } else {
@@ -655,7 +652,7 @@ fn is_reads(op: &Operation) -> bool {
     op.name.as_deref() == Some(READS_NAME) && op.id.starts_with('r')
 }
 
-fn read_event(read: Read, _at: Millis) -> Result<Event, Unreadable> {
+fn read_event(read: Read) -> Result<Event, Unreadable> {
     let context = read.context;
     Ok(match read.value {
         ReadValue::WallClock(seconds, nanoseconds) => Event::WallClock {
