@@ -29,6 +29,9 @@
 //! - `SystemTime::now()`, `Instant::now()` and random numbers (`getrandom`,
 //!   `rand`, `HashMap` seeds) are recorded by the host and replay identically.
 //! - Logging through [`Context::info`] and friends is silent while replaying.
+//! - HTTP requests ([`http`], or any `wasi:http` client) made outside a step
+//!   are recorded with their responses and never sent again on replay;
+//!   inside a step they are part of the step.
 //!
 //! Suspension travels as an [`Error`]: always pass errors from `ctx` calls
 //! on with `?` (or return them), so the host can suspend the workflow.
@@ -40,6 +43,7 @@ mod batch;
 pub mod bindings;
 mod context;
 mod error;
+pub mod http;
 mod strategy;
 
 pub use batch::{

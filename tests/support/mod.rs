@@ -43,6 +43,8 @@ pub fn guest(name: &str) -> PathBuf {
             "flow-v7",
             "branches",
             "other-world",
+            "fetch",
+            "http",
         ];
         cairn_engine::crate_build::build_workspace_guests(
             &workspace(),
@@ -321,4 +323,68 @@ pub fn without_execution_name(mut event: Value) -> Value {
         event[2] = Value::Null;
     }
     event
+}
+
+/// The throwaway HTTP service of `tests/peers/http_service.py` on a free
+/// port of 127.0.0.1: it counts the requests it receives, by path.
+pub struct HttpService {
+    child: Child,
+    pub port: u16,
+}
+
+impl HttpService {
+    pub fn start() -> HttpService {
+        let mut child = Command::new("python3")
+            .arg(workspace().join("tests/peers/http_service.py"))
+            .args(["--port", "0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start python3 tests/peers/http_service.py");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("the HTTP service said {line:?}"));
+        HttpService { child, port }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `127.0.0.1:PORT`, for `--allow-http`.
+    pub fn authority(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// How many requests each path received.
+    pub fn counts(&self) -> Value {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .write_all(b"GET /__counts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or("{}");
+        serde_json::from_str(body).unwrap()
+    }
+
+    /// How many requests `path` received.
+    pub fn count(&self, path: &str) -> u64 {
+        self.counts()[path].as_u64().unwrap_or(0)
+    }
+}
+
+impl Drop for HttpService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

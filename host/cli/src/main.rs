@@ -45,6 +45,37 @@ struct Cli {
     command: Command,
 }
 
+/// Where a workflow's HTTP requests may go. The sandbox has no network:
+/// a request to a host not allowed here fails at once, naming the host.
+#[derive(clap::Args)]
+struct HttpArgs {
+    /// Allow HTTP requests to HOST (any port) or HOST:PORT; repeatable.
+    #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
+    allow_http: Vec<cairn_engine::limits::AllowedHost>,
+    /// The largest HTTP response body a workflow may receive, in bytes. (A
+    /// response to a request outside a step is recorded whole, and a record
+    /// holds at most 256 KiB.)
+    #[arg(long, default_value_t = cairn_engine::limits::DEFAULT_HTTP_BODY_CAP)]
+    http_body_cap: usize,
+    /// Timeout of an HTTP request (to connect, to its first byte, between
+    /// bytes), in seconds, where the workflow sets none.
+    #[arg(long, default_value_t = cairn_engine::limits::DEFAULT_HTTP_TIMEOUT.as_secs_f64())]
+    http_timeout: f64,
+}
+
+impl HttpArgs {
+    fn policy(&self) -> Result<cairn_engine::limits::HttpPolicy> {
+        if !(self.http_timeout > 0.0 && self.http_timeout.is_finite()) {
+            bail!("--http-timeout must be a positive number of seconds");
+        }
+        Ok(cairn_engine::limits::HttpPolicy {
+            allow: self.allow_http.clone(),
+            body_cap: self.http_body_cap,
+            timeout: Duration::from_secs_f64(self.http_timeout),
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run an execution to its end in the foreground and print its result.
@@ -81,6 +112,8 @@ enum Command {
         /// that this one makes the same calls, then pins the execution to it.
         #[arg(long)]
         upgrade: bool,
+        #[command(flatten)]
+        http: HttpArgs,
     },
     /// List executions, newest first.
     List {
@@ -113,6 +146,8 @@ enum Command {
         /// Fire waits and retry delays at once.
         #[arg(long)]
         skip_time: bool,
+        #[command(flatten)]
+        http: HttpArgs,
     },
     /// Register a workflow by name, so that other workflows can invoke it.
     Deploy {
@@ -245,6 +280,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             memory_limit,
             upgrade,
             timeout,
+            http,
         } => {
             if timeout.is_some_and(|t| t == 0 || t > cairn_core::replay::MAX_WAIT_SECONDS) {
                 bail!(
@@ -288,6 +324,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 limits: Limits {
                     time_budget: Duration::from_secs_f64(time_budget),
                     memory: memory_limit << 20,
+                    http: Arc::new(http.policy()?),
                 },
                 logger: Arc::new(move |level: LogLevel, message: &str| {
                     eprintln!("[{label}] {} {message}", level_name(level));
@@ -406,12 +443,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{name}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { port, skip_time } => {
+        Command::Serve {
+            port,
+            skip_time,
+            http,
+        } => {
             let engine = Arc::new(Engine::new(Some(cache_dir(&cli.db)))?);
             let options = RunOptions {
                 skip_time,
                 upgrade: false,
-                limits: Limits::default(),
+                limits: Limits {
+                    http: Arc::new(http.policy()?),
+                    ..Limits::default()
+                },
                 logger: Arc::new(|level: LogLevel, message: &str| {
                     eprintln!("{} {message}", level_name(level))
                 }),

@@ -35,6 +35,12 @@ pub enum Call<'a> {
         workflow: &'a str,
         input: &'a str,
     },
+    /// An HTTP request outside any step (a `StepKind::Http` step), named
+    /// `METHOD URL`; `request` fingerprints method, URL, headers and body.
+    Http {
+        name: &'a str,
+        request: Fingerprint,
+    },
 }
 
 impl Call<'_> {
@@ -48,11 +54,14 @@ impl Call<'_> {
                 static STEP: LazyLock<Fingerprint> = LazyLock::new(|| hash(b"step", &[]));
                 static POLL: LazyLock<Fingerprint> =
                     LazyLock::new(|| hash(b"wait-for-condition", &[]));
+                static HTTP: LazyLock<Fingerprint> = LazyLock::new(|| hash(b"http", &[]));
                 match kind {
                     StepKind::Step => *STEP,
                     StepKind::WaitForCondition => *POLL,
+                    StepKind::Http => *HTTP,
                 }
             }
+            Call::Http { request, .. } => request,
             Call::Wait { seconds, .. } => hash(b"wait", &seconds.to_le_bytes()),
             Call::WallClock => hash(b"wall-clock", &[]),
             Call::MonotonicClock => hash(b"monotonic-clock", &[]),
@@ -84,7 +93,7 @@ impl Call<'_> {
     pub fn matches(&self, event: &Event) -> bool {
         match (*self, event) {
             (
-                Call::Step { name, .. },
+                Call::Step { name, .. } | Call::Http { name, .. },
                 Event::StepStarted {
                     name: recorded,
                     fingerprint,
@@ -155,6 +164,11 @@ impl fmt::Display for Call<'_> {
                 name,
                 kind: StepKind::WaitForCondition,
             } => write!(f, "wait_for_condition {name:?}")?,
+            Call::Step {
+                name,
+                kind: StepKind::Http,
+            }
+            | Call::Http { name, .. } => write!(f, "HTTP request {name:?}")?,
             Call::Wait { name, seconds } => write!(f, "wait {name:?} of {seconds} s")?,
             Call::WallClock => write!(f, "wall-clock read")?,
             Call::MonotonicClock => write!(f, "monotonic-clock read")?,
@@ -173,7 +187,7 @@ impl fmt::Display for Call<'_> {
             )?,
         }
         match self {
-            Call::Wait { .. } | Call::Invoke { .. } => {
+            Call::Wait { .. } | Call::Invoke { .. } | Call::Http { .. } => {
                 write!(f, " (fingerprint {:016x})", self.fingerprint())
             }
             _ => Ok(()),
@@ -184,6 +198,16 @@ impl fmt::Display for Call<'_> {
 /// How a recorded call event reads in a divergence report.
 pub fn describe_recorded(event: &Event) -> String {
     match event {
+        Event::StepStarted {
+            name,
+            kind: StepKind::Http,
+            fingerprint,
+            ..
+        } => Call::Http {
+            name,
+            request: *fingerprint,
+        }
+        .to_string(),
         Event::StepStarted { name, kind, .. } => Call::Step { name, kind: *kind }.to_string(),
         Event::WaitStarted {
             name,

@@ -61,6 +61,10 @@ pub enum StepKind {
     Step,
     /// A `wait_for_condition`: each attempt is one poll of the check.
     WaitForCondition,
+    /// An HTTP request made outside any step: an implicit step whose result
+    /// is the response, and whose fingerprint is the request's.
+    /// (Last: postcard numbers variants, and journals hold the others.)
+    Http,
 }
 
 impl StepKind {
@@ -69,6 +73,8 @@ impl StepKind {
         match self {
             StepKind::Step => "Step",
             StepKind::WaitForCondition => "WaitForCondition",
+            // AWS's SDKs know no HTTP SubType: to the console it is a step.
+            StepKind::Http => "Step",
         }
     }
 }

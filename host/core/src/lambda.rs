@@ -16,6 +16,7 @@
 
 use crate::call::Call;
 use crate::event::{ContextKind, ErrorObject, Event, Millis, OpId, RetryReason, StepKind};
+use crate::exchange::{ExchangeRecord, HTTP_ERROR_PREFIX};
 use crate::replay::parent_of;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -685,14 +686,27 @@ fn push_operation(journal: &mut Vec<Event>, op: &Operation) -> Result<(), Unread
     let result = || op.result.clone().unwrap_or_else(|| "null".into());
     match op.kind.as_str() {
         "STEP" => {
-            let kind = match op.sub_type.as_deref() {
+            let mut kind = match op.sub_type.as_deref() {
                 Some("WaitForCondition") => StepKind::WaitForCondition,
                 _ => StepKind::Step,
             };
             // The backend counts the attempts that ended.
             let ended = op.attempt.unwrap_or(0);
             let attempt = ended.max(1);
-            let fingerprint = Call::Step { name: &name, kind }.fingerprint();
+            let mut fingerprint = Call::Step { name: &name, kind }.fingerprint();
+            // An HTTP exchange made outside a step is a "Step" to Lambda: its
+            // record carries its fingerprint; a failed one is matched by name.
+            let exchange = op.result.as_deref().and_then(ExchangeRecord::parse);
+            let http_error = |e: &AwsError| {
+                e.error_type
+                    .as_deref()
+                    .is_some_and(|t| t.starts_with(HTTP_ERROR_PREFIX))
+            };
+            if let Some(request) = exchange.and_then(|record| record.fingerprint()) {
+                (kind, fingerprint) = (StepKind::Http, request);
+            } else if op.status == "FAILED" && op.error.as_ref().is_some_and(http_error) {
+                fingerprint = UNKNOWN_FINGERPRINT;
+            }
             journal.push(Event::StepStarted {
                 id: id.clone(),
                 fingerprint,

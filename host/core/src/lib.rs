@@ -1,6 +1,7 @@
 //! Cairn's replay core: the journal's vocabulary ([`event`]), how guest calls
 //! are fingerprinted and compared ([`call`]), the per-invocation replay state
-//! machine ([`replay`]), the AWS-shaped view of a journal ([`history`]) and
+//! machine ([`replay`]), what an HTTP exchange leaves in the journal
+//! ([`exchange`]), the AWS-shaped view of a journal ([`history`]) and
 //! the one people read ([`timeline`]).
 //!
 //! Architecture invariant: this crate is pure. It does no I/O, knows no
@@ -8,6 +9,7 @@
 
 pub mod call;
 pub mod event;
+pub mod exchange;
 pub mod history;
 pub mod lambda;
 pub mod replay;

@@ -8,7 +8,10 @@
 //! the caller persists [`Replayer::unflushed`] events when told to.
 
 use crate::call::{Call, describe_recorded};
-use crate::event::{ContextKind, ErrorObject, Event, Millis, OpId, RetryReason, StepKind};
+use crate::event::{
+    ContextKind, ErrorObject, Event, Fingerprint, Millis, OpId, RetryReason, StepKind,
+};
+use crate::exchange::ExchangeRecord;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -137,6 +140,7 @@ struct OpenStep {
     id: OpId,
     name: String,
     kind: StepKind,
+    fingerprint: Fingerprint,
     attempt: u32,
     /// 1-based position of the step's call.
     position: usize,
@@ -396,13 +400,67 @@ impl Replayer {
         semantics: Semantics,
         now: Millis,
     ) -> Result<StepBegin, Fault> {
+        self.begin_attempt(Call::Step { name, kind }, semantics, now)
+    }
+
+    /// Begins an HTTP request made outside any step: an implicit
+    /// at-least-once step named `METHOD URL`, whose result is the response's
+    /// [`ExchangeRecord`]. A recorded response answers only the same request.
+    pub fn begin_exchange(
+        &mut self,
+        name: &str,
+        request: Fingerprint,
+        now: Millis,
+    ) -> Result<StepBegin, Fault> {
+        let position = self.scope.cursor + 1;
+        let begin = self.begin_attempt(
+            Call::Http { name, request },
+            Semantics::AtLeastOncePerRetry,
+            now,
+        )?;
+        // Lambda keeps no fingerprint with a step: the record carries it.
+        if let StepBegin::Succeeded(result) = &begin
+            && let Some(recorded) = ExchangeRecord::parse(result).and_then(|r| r.fingerprint())
+            && recorded != request
+        {
+            return Err(Fault::Divergence {
+                context: self.scope.context.clone(),
+                position,
+                recorded: Call::Http {
+                    name,
+                    request: recorded,
+                }
+                .to_string(),
+                new: Call::Http { name, request }.to_string(),
+            });
+        }
+        Ok(begin)
+    }
+
+    /// Whether a step's body is running: what the guest does now belongs
+    /// to that step and is not journaled on its own.
+    pub fn in_step(&self) -> bool {
+        self.open_step.is_some()
+    }
+
+    fn begin_attempt(
+        &mut self,
+        call: Call<'_>,
+        semantics: Semantics,
+        now: Millis,
+    ) -> Result<StepBegin, Fault> {
+        let (name, kind) = match call {
+            Call::Step { name, kind } => (name, kind),
+            Call::Http { name, .. } => (name, StepKind::Http),
+            other => unreachable!("{other} is no step"),
+        };
         if let Some(step) = &self.open_step {
             return Err(Fault::Misuse(format!(
-                "step {name:?} was begun inside the body of step {:?}: steps cannot nest",
+                "{call} was begun inside the body of step {:?}: steps cannot nest",
                 step.name
             )));
         }
-        let call = Call::Step { name, kind };
+        let fingerprint = call.fingerprint();
         self.scope.op_counter += 1;
         let position = self.scope.cursor + 1;
         // The id is made only for a step that runs: replaying a finished one
@@ -412,6 +470,7 @@ impl Replayer {
             id: op_id(&context, n),
             name: name.to_owned(),
             kind,
+            fingerprint,
             attempt,
             position,
             at,
@@ -550,11 +609,7 @@ impl Replayer {
             id: step.id.clone(),
             name: step.name.clone(),
             kind: step.kind,
-            fingerprint: Call::Step {
-                name: &step.name,
-                kind: step.kind,
-            }
-            .fingerprint(),
+            fingerprint: step.fingerprint,
             attempt: step.attempt,
             at: step.at,
         };

@@ -3,12 +3,14 @@
 
 use crate::bindings::{self, cairn::workflow::log::Level};
 use crate::component::{Engine, Workflow};
+use crate::imports::http::HttpHooks;
 use crate::limits::{EPOCH_TICK, Limits, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MemoryCap};
 use anyhow::Result;
 use cairn_core::{ErrorObject, Event, Fault, Finish, GuestOutcome, Millis, Replayer};
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// Where an invocation persists its journal: one small trait per backend.
 pub trait JournalSink: Send {
@@ -71,7 +73,9 @@ pub struct HostState {
     sink: Box<dyn JournalSink>,
     pub(crate) logger: Logger,
     wasi: WasiCtx,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
+    http: WasiHttpCtx,
+    pub(crate) http_hooks: HttpHooks,
     memory: MemoryCap,
     abort: Option<Abort>,
     pub(crate) panic_message: Option<String>,
@@ -86,6 +90,17 @@ impl WasiView for HostState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        self.http_hooks.outside_step = !self.replayer.in_step();
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
         }
     }
 }
@@ -187,8 +202,8 @@ pub fn invoke(
     limits: Limits,
     logger: Logger,
 ) -> Result<(InvocationEnd, Vec<Event>)> {
-    let state = HostState::new(Replayer::new(journal), sink, logger, limits);
-    let (returned, mut state) = run_guest(engine, workflow, state, input, limits)?;
+    let state = HostState::new(Replayer::new(journal), sink, logger, &limits);
+    let (returned, mut state) = run_guest(engine, workflow, state, input, &limits)?;
     let now = now_millis();
     let end = match returned {
         Ok(outcome) => match state.replayer.finish(outcome, now) {
@@ -272,10 +287,10 @@ pub fn replay_offline(
         Replayer::offline(journal),
         Box::new(Nowhere),
         Arc::new(|_, _| {}),
-        limits,
+        &limits,
     );
     state.trace = Some(Vec::new());
-    let (returned, mut state) = run_guest(engine, workflow, state, input, limits)?;
+    let (returned, mut state) = run_guest(engine, workflow, state, input, &limits)?;
     let mut backtrace = None;
     let end = match returned {
         Ok(outcome) => match state.replayer.finish(outcome, now_millis()) {
@@ -302,7 +317,12 @@ pub fn replay_offline(
 }
 
 impl HostState {
-    fn new(replayer: Replayer, sink: Box<dyn JournalSink>, logger: Logger, limits: Limits) -> Self {
+    fn new(
+        replayer: Replayer,
+        sink: Box<dyn JournalSink>,
+        logger: Logger,
+        limits: &Limits,
+    ) -> Self {
         HostState {
             replayer,
             sink,
@@ -310,6 +330,11 @@ impl HostState {
             // No environment, arguments, preopened directories or network.
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            http_hooks: HttpHooks {
+                policy: limits.http.clone(),
+                outside_step: true,
+            },
             memory: MemoryCap {
                 limit: limits.memory,
                 exceeded: None,
@@ -330,7 +355,7 @@ fn run_guest(
     workflow: &Workflow,
     state: HostState,
     input: &str,
-    limits: Limits,
+    limits: &Limits,
 ) -> Result<(Result<GuestOutcome, Abort>, HostState)> {
     let mut store = wasmtime::Store::new(&engine.engine, state);
     store.limiter(|state| &mut state.memory);
@@ -378,7 +403,7 @@ fn run_guest(
 }
 
 /// Says why the guest stopped, most precise reason first.
-fn classify_trap(state: &mut HostState, trap: wasmtime::Error, limits: Limits) -> Abort {
+fn classify_trap(state: &mut HostState, trap: wasmtime::Error, limits: &Limits) -> Abort {
     if let Some(abort) = state.abort.take() {
         return abort;
     }

@@ -32,10 +32,11 @@ pub const MAX_NAME_BYTES: usize = 256;
 pub const MAX_RANDOM_BYTES: u64 = 64 << 10;
 
 /// Per-invocation limits, set by whoever runs the workflow.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Limits {
     pub time_budget: Duration,
     pub memory: usize,
+    pub http: std::sync::Arc<HttpPolicy>,
 }
 
 impl Default for Limits {
@@ -43,6 +44,7 @@ impl Default for Limits {
         Limits {
             time_budget: DEFAULT_TIME_BUDGET,
             memory: DEFAULT_MEMORY_LIMIT,
+            http: Default::default(),
         }
     }
 }
@@ -75,5 +77,95 @@ impl wasmtime::ResourceLimiter for MemoryCap {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 1 << 20)
+    }
+}
+
+/// Default cap on an HTTP response body: AWS's checkpoint bound, since an
+/// exchange made outside a step is recorded whole.
+pub const DEFAULT_HTTP_BODY_CAP: usize = 256 << 10;
+
+/// Default timeouts of an HTTP request (to connect, to the first byte, and
+/// between bytes), where the guest sets none.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most a guest may send as one request body.
+pub const MAX_HTTP_REQUEST_BODY: usize = 16 << 20;
+
+/// Where a workflow's HTTP requests may go, and how large a response may be.
+/// Nothing is allowed by default: the sandbox has no network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpPolicy {
+    pub allow: Vec<AllowedHost>,
+    pub body_cap: usize,
+    pub timeout: Duration,
+}
+
+impl Default for HttpPolicy {
+    fn default() -> Self {
+        HttpPolicy {
+            allow: Vec::new(),
+            body_cap: DEFAULT_HTTP_BODY_CAP,
+            timeout: DEFAULT_HTTP_TIMEOUT,
+        }
+    }
+}
+
+impl HttpPolicy {
+    /// Why a request to `host` on `port` may not leave, if it may not.
+    pub fn refusal(&self, host: &str, port: u16) -> Option<String> {
+        let allowed = self.allow.iter().any(|allowed| {
+            allowed.host.eq_ignore_ascii_case(host) && allowed.port.is_none_or(|p| p == port)
+        });
+        (!allowed).then(|| {
+            format!(
+                "HTTP requests to {host}:{port} are not allowed: the host is not on this \
+                 workflow's allowlist (allow it with --allow-http {host}:{port})"
+            )
+        })
+    }
+
+    /// Parses a comma-separated list of `HOST[:PORT]` (as the Lambda host's
+    /// `CAIRN_ALLOW_HTTP` holds).
+    pub fn parse_allowlist(list: &str) -> Result<Vec<AllowedHost>, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::parse)
+            .collect()
+    }
+}
+
+/// One allowlist entry: a host name or address, on one port or on all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllowedHost {
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl std::str::FromStr for AllowedHost {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not HOST or HOST:PORT");
+        // `[::1]:8080` and `[::1]`: brackets keep an IPv6 address's colons apart.
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+            (host, after.strip_prefix(':'))
+        } else {
+            match text.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (text, None),
+            }
+        };
+        if host.is_empty() || host.contains(['/', ' ', ':']) && !text.starts_with('[') {
+            return Err(bad());
+        }
+        let port = port
+            .map(|port| port.parse::<u16>().map_err(|_| bad()))
+            .transpose()?;
+        Ok(AllowedHost {
+            host: host.to_owned(),
+            port,
+        })
     }
 }

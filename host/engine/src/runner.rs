@@ -265,7 +265,7 @@ pub fn advance(
             journal,
             &execution.input,
             sink,
-            options.limits,
+            options.limits.clone(),
             options.logger.clone(),
         )?;
         match end {

@@ -13,6 +13,7 @@ use backend::{Envelope, LambdaSink, Refused};
 use cairn_core::Finish;
 use cairn_core::history::error_json;
 use cairn_core::lambda::{Updates, journal_from};
+use cairn_engine::limits::HttpPolicy;
 use cairn_engine::{Engine, InvocationEnd, Limits, LogLevel, Workflow, invoke};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -25,6 +26,34 @@ struct Host {
     engine: Engine,
     workflow: Arc<Workflow>,
     client: aws_sdk_lambda::Client,
+    http: Arc<HttpPolicy>,
+}
+
+/// The function's HTTP policy, from its environment: `CAIRN_ALLOW_HTTP`
+/// (comma-separated `HOST[:PORT]`), `CAIRN_HTTP_BODY_CAP` (bytes) and
+/// `CAIRN_HTTP_TIMEOUT` (seconds).
+fn http_policy() -> anyhow::Result<HttpPolicy> {
+    let mut policy = HttpPolicy::default();
+    if let Ok(list) = std::env::var("CAIRN_ALLOW_HTTP") {
+        policy.allow = HttpPolicy::parse_allowlist(&list)
+            .map_err(|e| anyhow::anyhow!("CAIRN_ALLOW_HTTP: {e}"))?;
+    }
+    if let Ok(cap) = std::env::var("CAIRN_HTTP_BODY_CAP") {
+        policy.body_cap = cap
+            .parse()
+            .with_context(|| format!("CAIRN_HTTP_BODY_CAP={cap:?} is not a number of bytes"))?;
+    }
+    if let Ok(seconds) = std::env::var("CAIRN_HTTP_TIMEOUT") {
+        let seconds: f64 = seconds
+            .parse()
+            .ok()
+            .filter(|s: &f64| *s > 0.0 && s.is_finite())
+            .with_context(|| {
+                format!("CAIRN_HTTP_TIMEOUT={seconds:?} is not a positive number of seconds")
+            })?;
+        policy.timeout = Duration::from_secs_f64(seconds);
+    }
+    Ok(policy)
 }
 
 /// The component the function's package carries: `$CAIRN_COMPONENT`, or
@@ -80,6 +109,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         engine,
         workflow,
         client: aws_sdk_lambda::Client::new(&config),
+        http: Arc::new(http_policy()?),
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (host, first) = (host.clone(), first.clone());
@@ -133,6 +163,7 @@ async fn handle(host: Arc<Host>, payload: Value, deadline: std::time::SystemTime
     };
     let limits = Limits {
         time_budget,
+        http: host.http.clone(),
         ..Limits::default()
     };
     let logger: cairn_engine::Logger = Arc::new(|level: LogLevel, message: &str| {

@@ -1,9 +1,11 @@
 //! Cairn's imports, one module per WIT interface, and the linker that holds
 //! them. WASI comes from wasmtime-wasi with no filesystem, environment or
-//! network; its clocks and random are shadowed by journaled versions.
+//! sockets; its clocks and random are shadowed by journaled versions.
+//! Outgoing HTTP is wasmtime-wasi-http's, under Cairn's hooks and journal.
 
 mod clocks;
 mod durable;
+pub(crate) mod http;
 mod log;
 mod random;
 
@@ -19,10 +21,13 @@ const WASI_VERSION: &str = "0.2.12";
 pub(crate) fn linker(engine: &wasmtime::Engine) -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("{e}"))?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+        .map_err(|e| anyhow!("{e}"))?;
     Workflow::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
         .map_err(|e| anyhow!("{e}"))?;
     linker.allow_shadowing(true);
     clocks::shadow(&mut linker).map_err(|e| anyhow!("{e}"))?;
     random::shadow(&mut linker).map_err(|e| anyhow!("{e}"))?;
+    http::shadow(&mut linker).map_err(|e| anyhow!("{e}"))?;
     Ok(linker)
 }

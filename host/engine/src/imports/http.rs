@@ -1,0 +1,401 @@
+//! `wasi:http/outgoing-handler`: outgoing HTTP, under the workflow's
+//! allowlist, timeouts and response cap (wasmtime-wasi-http does the rest).
+//!
+//! A request made inside a step's body is part of the step: it is sent live,
+//! and the step's result is what the journal keeps. A request made outside
+//! any step is an implicit step of its own (at-least-once): its body is
+//! collected, and when the guest asks for the response the exchange is
+//! replayed from the journal (no request leaves) or sent and recorded whole.
+
+use super::WASI_VERSION;
+use crate::invocation::{HostState, now_millis};
+use crate::limits::{HttpPolicy, MAX_HTTP_REQUEST_BODY};
+use bytes::Bytes;
+use cairn_core::StepBegin;
+use cairn_core::exchange::{ExchangeRecord, HTTP_ERROR_PREFIX, exchange_name, request_fingerprint};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri};
+use http_body_util::{BodyExt, Empty, Full};
+use std::future::Future;
+use std::sync::Arc;
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Linker, Resource};
+use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
+use wasmtime_wasi_http::p2::body::HostIncomingBody;
+use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostIncomingResponse};
+use wasmtime_wasi_http::{Error, FieldMap, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// The hooks wasmtime-wasi-http calls; state of their own, apart from the store's.
+pub(crate) struct HttpHooks {
+    pub(crate) policy: Arc<HttpPolicy>,
+    /// Whether the guest is outside any step now (set on each wasi:http call).
+    pub(crate) outside_step: bool,
+}
+
+/// A request made outside a step, its body collected, waiting for the guest
+/// to ask for its response: it rides in the placeholder response's extensions.
+#[derive(Clone)]
+struct Unsent {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    options: Option<RequestOptions>,
+}
+
+/// A response read whole.
+struct Received {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+type SendFuture = Box<
+    dyn Future<
+            Output = Result<(
+                Response<WasiBody>,
+                Box<dyn Future<Output = Result<(), Error>> + Send>,
+            )>,
+        > + Send,
+>;
+
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl WasiHttpHooks for HttpHooks {
+    fn send_request(
+        &mut self,
+        request: Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<()>> + Send>,
+    ) -> SendFuture {
+        let policy = self.policy.clone();
+        let done = || Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>;
+        if self.outside_step {
+            Box::new(async move {
+                let (parts, body) = request.into_parts();
+                let body = collect(body, MAX_HTTP_REQUEST_BODY).await?;
+                let unsent = Unsent {
+                    method: parts.method,
+                    uri: parts.uri,
+                    headers: parts.headers,
+                    body,
+                    options,
+                };
+                let mut placeholder = Response::new(empty_body());
+                placeholder.extensions_mut().insert(unsent);
+                Ok((placeholder, done()))
+            })
+        } else {
+            Box::new(async move {
+                let (parts, body) = request.into_parts();
+                let body = collect(body, MAX_HTTP_REQUEST_BODY).await?;
+                let unsent = Unsent {
+                    method: parts.method,
+                    uri: parts.uri,
+                    headers: parts.headers,
+                    body,
+                    options,
+                };
+                let received = send(&policy, unsent).await?;
+                let mut response = Response::new(full_body(received.body));
+                *response.status_mut() = http::StatusCode::from_u16(received.status)
+                    .map_err(|e| Error::InternalError(Some(e.to_string())))?;
+                *response.headers_mut() = received.headers;
+                Ok((response, done()))
+            })
+        }
+    }
+
+    /// Lets a blocking guest write a whole body before it sends the request
+    /// (in the default, one chunk, it would wait for a reader forever).
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        MAX_HTTP_REQUEST_BODY / 4096
+    }
+}
+
+/// Sends `unsent` under `policy` and reads the whole response.
+async fn send(policy: &HttpPolicy, unsent: Unsent) -> Result<Received> {
+    let authority = unsent.uri.authority().ok_or(Error::HttpRequestUriInvalid)?;
+    let tls = unsent.uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+    let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    if policy.refusal(host, port).is_some() {
+        return Err(Error::HttpRequestDenied);
+    }
+    let given = unsent.options.unwrap_or_default();
+    let options = RequestOptions {
+        connect_timeout: given.connect_timeout.or(Some(policy.timeout)),
+        first_byte_timeout: given.first_byte_timeout.or(Some(policy.timeout)),
+        between_bytes_timeout: given.between_bytes_timeout.or(Some(policy.timeout)),
+    };
+    let mut request = Request::new(Full::new(unsent.body).map_err(|never| match never {}));
+    *request.method_mut() = unsent.method;
+    *request.uri_mut() = unsent.uri.clone();
+    *request.headers_mut() = unsent.headers;
+    let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+    // The connection's I/O runs beside the body's reading.
+    let io = wasmtime_wasi::runtime::spawn(async move {
+        let _ = io.await;
+    });
+    let (parts, body) = response.into_parts();
+    let body = collect(body, policy.body_cap)
+        .await
+        .map_err(|error| match error {
+            Error::HttpRequestBodySize(size) => Error::HttpResponseBodySize(size),
+            other => other,
+        });
+    drop(io);
+    Ok(Received {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: body?,
+    })
+}
+
+/// Reads `body` whole, refusing more than `cap` bytes (a request body's
+/// size error, carrying the cap).
+async fn collect(
+    body: impl http_body::Body<Data = Bytes, Error = Error>,
+    cap: usize,
+) -> Result<Bytes> {
+    let mut body = std::pin::pin!(body);
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            bytes.extend_from_slice(&data);
+            if bytes.len() > cap {
+                return Err(Error::HttpRequestBodySize(Some(cap as u64)));
+            }
+        }
+    }
+    Ok(bytes.into())
+}
+
+fn empty_body() -> WasiBody {
+    Empty::new().map_err(|never| match never {}).boxed_unsync()
+}
+
+fn full_body(bytes: Bytes) -> WasiBody {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// Shadows `future-incoming-response.get`: where the journal answers for
+/// requests made outside a step.
+pub(super) fn shadow(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker
+        .instance(&format!("wasi:http/types@{WASI_VERSION}"))?
+        .func_wrap(
+            "[method]future-incoming-response.get",
+            |mut store: StoreContextMut<'_, HostState>,
+             (id,): (Resource<HostFutureIncomingResponse>,)| {
+                store.data_mut().future_response(id).map(|got| (got,))
+            },
+        )?;
+    Ok(())
+}
+
+type Got = Option<Result<Result<Resource<HostIncomingResponse>, ErrorCode>, ()>>;
+
+impl HostState {
+    fn future_response(
+        &mut self,
+        id: Resource<HostFutureIncomingResponse>,
+    ) -> wasmtime::Result<Got> {
+        let future = self.table.get_mut(&id)?;
+        let unsent = match future {
+            HostFutureIncomingResponse::Ready(Ok((response, _))) => {
+                response.extensions_mut().remove::<Unsent>()
+            }
+            _ => None,
+        };
+        let Some(unsent) = unsent else {
+            use wasmtime_wasi_http::p2::bindings::sync::http::types::HostFutureIncomingResponse as _;
+            return wasmtime_wasi_http::WasiHttpView::http(self).get(id);
+        };
+        *self.table.get_mut(&id)? = HostFutureIncomingResponse::Consumed;
+        let received = match self.exchange(unsent)? {
+            Ok(received) => received,
+            Err(code) => return Ok(Some(Ok(Err(code)))),
+        };
+        let headers = FieldMap::new_immutable(&mut self.http_hooks, received.headers);
+        let response = self.table.push(HostIncomingResponse {
+            status: received.status,
+            headers,
+            body: Some(HostIncomingBody::new(full_body(received.body))),
+        })?;
+        Ok(Some(Ok(Ok(response))))
+    }
+
+    /// One exchange outside a step: from the journal, or sent and recorded.
+    fn exchange(&mut self, unsent: Unsent) -> wasmtime::Result<Result<Received, ErrorCode>> {
+        let url = unsent.uri.to_string();
+        let headers: Vec<(String, Vec<u8>)> = unsent
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+            .collect();
+        let fingerprint = request_fingerprint(unsent.method.as_str(), &url, &headers, &unsent.body);
+        let name = exchange_name(unsent.method.as_str(), &url);
+        let begin = self
+            .replayer
+            .begin_exchange(&name, fingerprint, now_millis());
+        match begin {
+            Ok(StepBegin::Succeeded(record)) => Ok(Ok(from_record(&record))),
+            Ok(StepBegin::Failed(error)) => Ok(Err(code_of(&error))),
+            Ok(StepBegin::Run { .. }) => {
+                // Invariant 4: what the request could carry is durable first.
+                if let Err(error) = self.persist() {
+                    return self.abort(crate::invocation::Abort::Storage(error));
+                }
+                let policy = self.http_hooks.policy.clone();
+                let sent = wasmtime_wasi::runtime::in_tokio(send(&policy, unsent));
+                let result = match &sent {
+                    Ok(received) => {
+                        let record = ExchangeRecord::new(
+                            fingerprint,
+                            received.status,
+                            received
+                                .headers
+                                .iter()
+                                .map(|(name, value)| {
+                                    let value = String::from_utf8_lossy(value.as_bytes());
+                                    (name.to_string(), value.into_owned())
+                                })
+                                .collect(),
+                            received.body.to_vec(),
+                        );
+                        Ok(record.to_json())
+                    }
+                    Err(error) => Err(error_object(error, &url, &policy)),
+                };
+                // The record must fit a checkpoint, like any step's result.
+                let result = match result {
+                    Ok(json) if json.len() > crate::limits::MAX_PAYLOAD_BYTES => {
+                        Err(cairn_core::ErrorObject::new(
+                            format!("{HTTP_ERROR_PREFIX}InternalError"),
+                            format!(
+                                "the response from {url} records as {} bytes; a recorded \
+                                 exchange holds at most {} (make the request inside a step \
+                                 and keep what you need)",
+                                json.len(),
+                                crate::limits::MAX_PAYLOAD_BYTES
+                            ),
+                        ))
+                    }
+                    other => other,
+                };
+                let outcome = match &result {
+                    Ok(_) => sent.map_err(|_| unreachable!("a recorded success was sent")),
+                    Err(error) => Err(code_of(error)),
+                };
+                let answer = self.replayer.end_step(result, now_millis());
+                self.answer_http(answer)?;
+                Ok(outcome)
+            }
+            Ok(other) => unreachable!("an HTTP exchange is never retried: {other:?}"),
+            Err(fault) => self.abort(fault),
+        }
+    }
+
+    fn answer_http(&mut self, answer: Result<(), cairn_core::Fault>) -> wasmtime::Result<()> {
+        answer.or_else(|fault| self.abort(fault))
+    }
+}
+
+/// The response a record holds.
+fn from_record(json: &str) -> Received {
+    let record = ExchangeRecord::parse(json);
+    let mut headers = HeaderMap::new();
+    for (name, value) in record.iter().flat_map(|r| &r.headers) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    Received {
+        status: record.as_ref().map_or(500, |r| r.status),
+        headers,
+        body: record.map(|r| r.body()).unwrap_or_default().into(),
+    }
+}
+
+/// The recorded error of a failed exchange: `Http.` and the wasi:http error
+/// code's name, and what happened.
+fn error_object(error: &Error, url: &str, policy: &HttpPolicy) -> cairn_core::ErrorObject {
+    let code = code_for(error);
+    let debug = format!("{code:?}");
+    let name = debug
+        .split(['(', ' ', '{'])
+        .next()
+        .and_then(|path| path.rsplit("::").next())
+        .unwrap_or("InternalError");
+    let message = match error {
+        Error::InternalError(Some(message)) => message.clone(),
+        Error::HttpRequestDenied => format!(
+            "{url}: HTTP requests to this host are not allowed: it is not on the \
+             workflow's allowlist (--allow-http HOST[:PORT], or CAIRN_ALLOW_HTTP in Lambda)"
+        ),
+        Error::HttpResponseBodySize(_) => format!(
+            "{url}: the response body is larger than the {}-byte cap on HTTP responses",
+            policy.body_cap
+        ),
+        other => format!("{url}: {other}"),
+    };
+    cairn_core::ErrorObject::new(format!("{HTTP_ERROR_PREFIX}{name}"), message)
+}
+
+/// The wasi:http error code for a failed exchange.
+fn code_for(error: &Error) -> ErrorCode {
+    match error {
+        Error::Connect(_) | Error::ConnectionRefused => ErrorCode::ConnectionRefused,
+        Error::ConnectionTimeout => ErrorCode::ConnectionTimeout,
+        Error::ConnectionReadTimeout => ErrorCode::ConnectionReadTimeout,
+        Error::ConnectionTerminated => ErrorCode::ConnectionTerminated,
+        Error::HttpResponseTimeout => ErrorCode::HttpResponseTimeout,
+        Error::HttpRequestUriInvalid => ErrorCode::HttpRequestUriInvalid,
+        Error::DestinationNotFound => ErrorCode::DestinationNotFound,
+        Error::DestinationUnavailable => ErrorCode::DestinationUnavailable,
+        Error::Tls(_) | Error::TlsProtocolError => ErrorCode::TlsProtocolError,
+        Error::TlsCertificateError => ErrorCode::TlsCertificateError,
+        Error::HttpResponseIncomplete => ErrorCode::HttpResponseIncomplete,
+        Error::HttpRequestDenied => ErrorCode::HttpRequestDenied,
+        Error::HttpResponseBodySize(size) => ErrorCode::HttpResponseBodySize(*size),
+        Error::HttpRequestBodySize(size) => ErrorCode::HttpRequestBodySize(*size),
+        Error::Hyper(error) if error.is_timeout() => ErrorCode::HttpResponseTimeout,
+        Error::Hyper(_) | Error::HttpProtocolError => ErrorCode::HttpProtocolError,
+        Error::InternalError(message) => ErrorCode::InternalError(message.clone()),
+        other => ErrorCode::InternalError(Some(other.to_string())),
+    }
+}
+
+/// The wasi:http error code a recorded failure stands for.
+fn code_of(error: &cairn_core::ErrorObject) -> ErrorCode {
+    let name = error
+        .error_type
+        .strip_prefix(HTTP_ERROR_PREFIX)
+        .unwrap_or_default();
+    match name {
+        "ConnectionRefused" => ErrorCode::ConnectionRefused,
+        "ConnectionTimeout" => ErrorCode::ConnectionTimeout,
+        "ConnectionReadTimeout" => ErrorCode::ConnectionReadTimeout,
+        "ConnectionTerminated" => ErrorCode::ConnectionTerminated,
+        "HttpResponseTimeout" => ErrorCode::HttpResponseTimeout,
+        "HttpRequestUriInvalid" => ErrorCode::HttpRequestUriInvalid,
+        "DestinationNotFound" => ErrorCode::DestinationNotFound,
+        "DestinationUnavailable" => ErrorCode::DestinationUnavailable,
+        "TlsProtocolError" => ErrorCode::TlsProtocolError,
+        "TlsCertificateError" => ErrorCode::TlsCertificateError,
+        "HttpResponseIncomplete" => ErrorCode::HttpResponseIncomplete,
+        "HttpProtocolError" => ErrorCode::HttpProtocolError,
+        "HttpRequestDenied" => ErrorCode::HttpRequestDenied,
+        "HttpResponseBodySize" => ErrorCode::HttpResponseBodySize(None),
+        "HttpRequestBodySize" => ErrorCode::HttpRequestBodySize(None),
+        _ => ErrorCode::InternalError(Some(error.error_message.clone())),
+    }
+}

@@ -1,0 +1,242 @@
+//! Outgoing HTTP from workflows, against a real HTTP service on 127.0.0.1
+//! that counts the requests it receives: requests outside steps are recorded
+//! and never sent again, requests inside steps belong to their steps, and the
+//! host's allowlist, body cap and timeouts give the documented errors.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Cairn, HttpService, guest};
+
+fn fetch_input(calls: Value) -> String {
+    json!({ "calls": calls }).to_string()
+}
+
+fn result(run: &support::Run) -> Value {
+    assert_eq!(run.code, 0, "cairn run failed: {}", run.stderr);
+    serde_json::from_str(&run.stdout).unwrap_or_else(|_| panic!("not JSON: {}", run.stdout))
+}
+
+#[test]
+fn recorded_requests_are_not_sent_again_after_a_kill_or_in_replay() {
+    let service = HttpService::start();
+    let cairn = Cairn::new();
+    let fetch = guest("fetch");
+    let fetch = fetch.to_str().unwrap();
+    let input = fetch_input(json!([
+        { "url": service.url("/echo/outside") },
+        { "method": "POST", "url": service.url("/echo"), "body": "inside", "in_step": true },
+        { "url": service.url("/binary") },
+        { "url": service.url("/slow/3000") },
+    ]));
+    let allow = service.authority();
+    let args = [
+        "run",
+        fetch,
+        "--name",
+        "h",
+        "--input",
+        &input,
+        "--allow-http",
+        &allow,
+    ];
+    // Killed while the last request is in flight: the three before it are recorded.
+    let child = cairn.spawn(&args);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while service.count("/slow/3000") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow request never came"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut child = child;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let resumed = cairn.run(&args);
+    let outcomes = result(&resumed);
+    assert_eq!(outcomes[0], json!({ "status": 200, "body": "outside" }));
+    assert_eq!(outcomes[1], json!({ "status": 200, "body": "inside" }));
+    // Bytes that are not UTF-8 come back as they were sent (the guest shows
+    // them lossily).
+    let binary: Vec<u8> = (0..=255u8).collect();
+    assert_eq!(outcomes[2]["body"], *String::from_utf8_lossy(&binary));
+    assert_eq!(outcomes[3], json!({ "status": 200, "body": "slow" }));
+    let counts = service.counts();
+    assert_eq!(counts["/echo/outside"], 1, "{counts}");
+    assert_eq!(counts["/echo"], 1, "{counts}");
+    assert_eq!(counts["/binary"], 1, "{counts}");
+    // The one in flight had no record: at least once, it went again.
+    assert_eq!(counts["/slow/3000"], 2, "{counts}");
+
+    // Running a finished execution again, and replaying it, send nothing.
+    let again = cairn.run(&args);
+    assert_eq!(result(&again), outcomes);
+    let replay = cairn.run(&["replay", "h"]);
+    assert_eq!(replay.code, 0, "{}", replay.stderr);
+    assert!(
+        replay.stdout.contains(&outcomes[3].to_string()) || replay.stdout.contains("slow"),
+        "{}",
+        replay.stdout
+    );
+    assert!(
+        replay.stdout.contains("GET http://127.0.0.1"),
+        "replay shows the recorded requests: {}",
+        replay.stdout
+    );
+    assert_eq!(service.counts(), counts);
+
+    // Outside steps, each request is a step named after it, with its response.
+    let history = cairn.history("h");
+    let names: Vec<&str> = history
+        .iter()
+        .filter(|e| e["EventType"] == "StepSucceeded")
+        .map(|e| e["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            format!("GET {}", service.url("/echo/outside")),
+            "call-1".to_string(),
+            format!("GET {}", service.url("/binary")),
+            format!("GET {}", service.url("/slow/3000")),
+        ]
+    );
+}
+
+#[test]
+fn allowlist_body_cap_timeouts_and_errors_are_reported() {
+    let service = HttpService::start();
+    let cairn = Cairn::new();
+    let fetch = guest("fetch");
+    let other_host = format!("http://localhost:{}/echo/elsewhere", service.port);
+    let input = fetch_input(json!([
+        { "url": other_host },
+        { "url": service.url("/big/300000") },
+        { "url": service.url("/slow/3000"), "timeout_ms": 300 },
+        { "url": service.url("/fail"), "in_step": true, "attempts": 2 },
+        { "url": service.url("/fail") },
+        { "url": "http://127.0.0.1:1/closed" },
+    ]));
+    let allow = service.authority();
+    let run = cairn.run(&[
+        "run",
+        fetch.to_str().unwrap(),
+        "--name",
+        "e",
+        "--skip-time",
+        "--input",
+        &input,
+        "--allow-http",
+        &allow,
+        "--allow-http",
+        "127.0.0.1:1",
+    ]);
+    let outcomes = result(&run);
+    let expect = |i: usize, error_type: &str, words: &[&str]| {
+        assert_eq!(
+            outcomes[i]["error_type"], error_type,
+            "call {i}: {}",
+            outcomes[i]
+        );
+        let message = outcomes[i]["message"].as_str().unwrap();
+        for word in words {
+            assert!(
+                message.contains(word),
+                "call {i}: {message:?} lacks {word:?}"
+            );
+        }
+    };
+    expect(
+        0,
+        "Http.HttpRequestDenied",
+        &["localhost", "not allowed", "allowlist"],
+    );
+    expect(
+        1,
+        "Http.HttpResponseBodySize",
+        &["/big/300000", "larger than"],
+    );
+    expect(
+        2,
+        "Http.ConnectionReadTimeout",
+        &["/slow/3000", "timed out"],
+    );
+    // A 5xx fails the step's attempt: its retry strategy tries again.
+    expect(3, "Http.Status", &["/fail", "500", "the service is broken"]);
+    expect(4, "Http.Status", &["/fail", "500"]);
+    expect(
+        5,
+        "Http.ConnectionRefused",
+        &["127.0.0.1:1", "connection refused"],
+    );
+
+    let counts = service.counts();
+    assert_eq!(counts.get("/echo/elsewhere"), None, "{counts}");
+    assert_eq!(
+        counts["/fail"], 3,
+        "two attempts in the step, one outside: {counts}"
+    );
+    assert_eq!(counts["/big/300000"], 1, "{counts}");
+
+    // The failures are recorded: running again answers from the record.
+    let history = cairn.history("e");
+    let failed: Vec<String> = history
+        .iter()
+        .filter(|e| e["EventType"] == "StepFailed")
+        .map(Value::to_string)
+        .collect();
+    // Four failed exchanges outside steps and the step's two failed attempts
+    // (the 500 outside a step is a response, recorded as one).
+    assert_eq!(failed.len(), 6, "{failed:?}");
+    assert!(
+        failed.iter().any(|e| e.contains("Http.HttpRequestDenied")),
+        "{failed:?}"
+    );
+    assert!(
+        failed.iter().any(|e| e.contains("Http.ConnectionRefused")),
+        "{failed:?}"
+    );
+    let again = cairn.run(&[
+        "run",
+        fetch.to_str().unwrap(),
+        "--name",
+        "e",
+        "--input",
+        &input,
+    ]);
+    assert_eq!(result(&again), outcomes);
+    assert_eq!(service.counts(), counts);
+}
+
+#[test]
+fn the_http_example_restocks_through_the_service() {
+    let service = HttpService::start();
+    let cairn = Cairn::new();
+    let example = guest("http");
+    let input = json!({ "service": service.url(""), "item": "widget" }).to_string();
+    let allow = service.authority();
+    let run = cairn.run(&[
+        "run",
+        example.to_str().unwrap(),
+        "--input",
+        &input,
+        "--allow-http",
+        &allow,
+    ]);
+    let restocked = result(&run);
+    assert_eq!(restocked["available"], 3);
+    assert_eq!(restocked["reservation"]["quantity"], 17);
+    assert_eq!(service.count("/stock/widget"), 1);
+    assert_eq!(service.count("/reservations"), 1);
+
+    // Without the allowlist, nothing leaves and the error names the host.
+    let denied = cairn.run(&["run", example.to_str().unwrap(), "--input", &input]);
+    assert_ne!(denied.code, 0);
+    assert!(
+        denied.stdout.contains("not allowed") || denied.stderr.contains("not allowed"),
+        "{denied:?}"
+    );
+    assert_eq!(service.count("/stock/widget"), 1);
+}
