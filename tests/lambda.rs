@@ -267,3 +267,66 @@ fn failures_end_the_execution_with_their_error_not_a_retry_loop() {
         );
     }
 }
+
+#[test]
+fn http_requests_are_recorded_in_lambda_and_not_sent_again_on_replay() {
+    let service = support::HttpService::start();
+    let mut fetch = function("fetch");
+    fetch
+        .env
+        .push(("CAIRN_ALLOW_HTTP".into(), service.authority()));
+    let lab = Lab::start(&[fetch]);
+    let input = json!({ "calls": [
+        { "url": service.url("/echo/outside") },
+        { "method": "POST", "url": service.url("/echo"), "body": "inside", "in_step": true },
+        // Fails once, then the step's retry suspends the execution: the next
+        // invocation replays the two calls above.
+        { "url": service.url("/fail"), "in_step": true, "attempts": 2 },
+        { "url": service.url("/binary") },
+        { "url": format!("http://localhost:{}/echo/elsewhere", service.port) },
+    ]})
+    .to_string();
+    let done = lab.run(json!([{ "function": "fetch", "input": input, "name": "fetch-1" }]));
+    let execution = &done["fetch-1"];
+    assert_eq!(
+        execution["status"],
+        "SUCCEEDED",
+        "{execution}\n{}",
+        lab.logs()
+    );
+    let outcomes: Value = serde_json::from_str(execution["result"].as_str().unwrap()).unwrap();
+    assert_eq!(outcomes[0], json!({ "status": 200, "body": "outside" }));
+    assert_eq!(outcomes[1], json!({ "status": 200, "body": "inside" }));
+    assert_eq!(outcomes[2]["error_type"], "Http.Status");
+    assert_eq!(outcomes[3]["status"], 200);
+    assert_eq!(outcomes[4]["error_type"], "Http.HttpRequestDenied");
+    let events = execution["events"].as_array().unwrap();
+    assert!(invocations(events) >= 2, "{events:?}");
+    let counts = service.counts();
+    assert_eq!(counts["/echo/outside"], 1, "{counts}");
+    assert_eq!(counts["/echo"], 1, "{counts}");
+    assert_eq!(counts["/fail"], 2, "{counts}");
+    assert_eq!(counts["/binary"], 1, "{counts}");
+    assert_eq!(counts.get("/echo/elsewhere"), None, "{counts}");
+    // Lambda's own history replays offline to the same result, sending nothing.
+    let exported = execution["history"].as_array().unwrap();
+    let operations = cairn_core::lambda::operations_from_history(exported).unwrap();
+    let journal = cairn_core::lambda::journal_from(&operations).unwrap();
+    let engine = cairn_engine::Engine::new(None).unwrap();
+    let workflow = engine.load_file(&component("fetch")).unwrap();
+    let (replayed, _) = cairn_engine::invocation::replay_offline(
+        &engine,
+        &workflow,
+        journal,
+        &input,
+        cairn_engine::Limits::default(),
+    )
+    .unwrap();
+    match replayed.end {
+        cairn_engine::invocation::OfflineEnd::Finished(cairn_core::Finish::Succeeded(json)) => {
+            assert_eq!(Some(json.as_str()), execution["result"].as_str())
+        }
+        other => panic!("the exported history replays to {other:?}"),
+    }
+    assert_eq!(service.counts(), counts);
+}

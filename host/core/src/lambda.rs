@@ -472,10 +472,13 @@ pub fn operations_from_history(events: &[Value]) -> Result<Vec<Operation>, Unrea
             }
             "Succeeded" => {
                 // A poll that was not done yet: a retry carrying its state.
+                // (A delay of 0 marks the last attempt: AWS's backend writes
+                // it so; a retry waits a second at least.)
                 let next = details
                     .get("RetryDetails")
                     .and_then(|r| r.get("NextAttemptDelaySeconds"))
-                    .and_then(Value::as_u64);
+                    .and_then(Value::as_u64)
+                    .filter(|delay| *delay > 0);
                 op.status = match next {
                     Some(delay) => {
                         op.next_attempt_at = Some(at + delay * 1000);
@@ -490,7 +493,8 @@ pub fn operations_from_history(events: &[Value]) -> Result<Vec<Operation>, Unrea
                 let retry = details.get("RetryDetails");
                 let next = retry
                     .and_then(|r| r.get("NextAttemptDelaySeconds"))
-                    .and_then(Value::as_u64);
+                    .and_then(Value::as_u64)
+                    .filter(|delay| *delay > 0);
                 op.status = match (phase, next) {
                     ("Failed", Some(delay)) => {
                         op.next_attempt_at = Some(at + delay * 1000);
