@@ -1,6 +1,7 @@
 //! The replay core driven with plain data: a first run records, a second run
 //! over the recorded journal answers from it, and changed calls diverge.
 
+use cairn_core::exchange::ExchangeRecord;
 use cairn_core::replay::{fire_due_timers, pending_timers};
 use cairn_core::{ContextBegin, ContextKind};
 use cairn_core::{
@@ -498,4 +499,98 @@ fn an_offline_replay_answers_from_the_history_only() {
     let mut offline = Replayer::offline(journal.clone());
     let (again, bodies) = run_workflow(&mut offline, 5).unwrap();
     assert_eq!((again, bodies), (finish, 0));
+}
+
+/// One exchange outside a step: its recorded response, or a divergence.
+fn exchange(replayer: &mut Replayer, name: &str, request: u64) -> Result<String, Fault> {
+    let _ = replayer.begin_step("before", STEP, ONCE, 1)?;
+    match replayer.begin_exchange(name, request, 2)? {
+        StepBegin::Run { .. } => {
+            let record = ExchangeRecord::new(request, 200, vec![], b"live".to_vec()).to_json();
+            replayer.end_step(Ok(record.clone()), 3)?;
+            Ok(record)
+        }
+        StepBegin::Succeeded(record) => Ok(record),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn exchanges_replay_their_response_and_only_for_the_same_request() {
+    let start = Event::ExecutionStarted {
+        input: "{}".into(),
+        timeout_seconds: 0,
+        at: 0,
+    };
+    let mut first = Replayer::new(vec![start]);
+    first.begin_step("before", STEP, ONCE, 1).unwrap();
+    first.end_step(Ok("1".into()), 1).unwrap();
+    let record = match first.begin_exchange("GET http://a/", 42, 2).unwrap() {
+        StepBegin::Run { .. } => ExchangeRecord::new(42, 200, vec![], b"live".to_vec()).to_json(),
+        other => panic!("{other:?}"),
+    };
+    first.end_step(Ok(record.clone()), 3).unwrap();
+    let journal = first.into_journal();
+
+    // The same request answers from the record, and is journaled as an HTTP step.
+    assert!(journal.iter().any(|e| matches!(
+        e,
+        Event::StepStarted {
+            kind: StepKind::Http,
+            fingerprint: 42,
+            ..
+        }
+    )));
+    assert_eq!(
+        exchange(&mut Replayer::new(journal.clone()), "GET http://a/", 42).unwrap(),
+        record
+    );
+
+    // Another body under the same name diverges, naming both fingerprints.
+    match exchange(&mut Replayer::new(journal.clone()), "GET http://a/", 43) {
+        Err(Fault::Divergence {
+            position,
+            recorded,
+            new,
+            ..
+        }) => {
+            assert_eq!(position, 2);
+            assert!(recorded.contains("000000000000002a"), "{recorded}");
+            assert!(new.contains("000000000000002b"), "{new}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A journal rebuilt from Lambda keeps no fingerprint with the step: the
+    // record's own catches the change.
+    let rebuilt: Vec<Event> = journal
+        .iter()
+        .cloned()
+        .map(|event| match event {
+            Event::StepStarted {
+                id,
+                name,
+                attempt,
+                at,
+                kind: StepKind::Http,
+                ..
+            } => Event::StepStarted {
+                id,
+                name,
+                kind: StepKind::Step,
+                fingerprint: cairn_core::lambda::UNKNOWN_FINGERPRINT,
+                attempt,
+                at,
+            },
+            other => other,
+        })
+        .collect();
+    assert_eq!(
+        exchange(&mut Replayer::new(rebuilt.clone()), "GET http://a/", 42).unwrap(),
+        record
+    );
+    assert!(matches!(
+        exchange(&mut Replayer::new(rebuilt), "GET http://a/", 43),
+        Err(Fault::Divergence { position: 2, .. })
+    ));
 }
