@@ -44,7 +44,8 @@ pub fn guest(name: &str) -> PathBuf {
             "branches",
             "other-world",
             "fetch",
-            "http",
+            "fetch-std",
+            "restock",
         ];
         cairn_engine::crate_build::build_workspace_guests(
             &workspace(),
