@@ -286,3 +286,51 @@ fn standard_wasi_http_clients_work_unchanged_and_are_journaled() {
     assert_eq!(replay.code, 0, "{}", replay.stderr);
     assert_eq!(service.counts(), counts);
 }
+
+#[test]
+fn a_deployed_workflow_carries_its_own_allowlist() {
+    let service = HttpService::start();
+    let cairn = Cairn::new();
+    let example = guest("restock");
+    let input = json!({ "service": service.url(""), "item": "bolt", "minimum": 1 }).to_string();
+    // Through the server: deploy with the allowlist, start, and the server
+    // (which allows nothing itself) runs it.
+    let server = cairn.serve(&[]);
+    let on_server =
+        |args: &[&str]| cairn.run(&[&["--server", server.url.as_str()][..], args].concat());
+    let allow = service.authority();
+    let deploy = on_server(&[
+        "deploy",
+        "stock",
+        example.to_str().unwrap(),
+        "--allow-http",
+        &allow,
+    ]);
+    assert_eq!(deploy.code, 0, "{}", deploy.stderr);
+    let start = on_server(&["start", "stock", "--name", "s1", "--input", &input]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    cairn.wait_for_history(
+        "s1",
+        |events| support::count(events, "ExecutionSucceeded") == 1,
+        || {},
+    );
+    assert_eq!(
+        cairn.get("s1")["Result"],
+        r#"{"item":"bolt","available":3,"reservation":null}"#
+    );
+    assert_eq!(service.count("/stock/bolt"), 1);
+
+    // Deployed again without it: the list is gone, and nothing leaves.
+    let redeploy = on_server(&["deploy", "stock", example.to_str().unwrap()]);
+    assert_eq!(redeploy.code, 0, "{}", redeploy.stderr);
+    let start = on_server(&["start", "stock", "--name", "s2", "--input", &input]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    cairn.wait_for_history(
+        "s2",
+        |events| support::count(events, "ExecutionFailed") == 1,
+        || {},
+    );
+    let error = cairn.get("s2")["Error"].to_string();
+    assert!(error.contains("not allowed"), "{error}");
+    assert_eq!(service.count("/stock/bolt"), 1);
+}

@@ -351,12 +351,33 @@ async fn deploy(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let path = optional_json(&body)?
+    let body = optional_json(&body)?;
+    let path = body
         .as_ref()
         .and_then(|value| value.get("ComponentPath"))
         .and_then(Value::as_str)
         .map(std::path::PathBuf::from)
-        .ok_or_else(|| ApiError::invalid("the body must be {\"ComponentPath\": PATH}"))?;
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "the body must be {\"ComponentPath\": PATH, \"AllowHttp\": [\"HOST[:PORT]\", ...]}",
+            )
+        })?;
+    // Hosts this workflow's HTTP requests may reach: replaced when given.
+    let allow_http = match body.as_ref().and_then(|value| value.get("AllowHttp")) {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(hosts)) => Some(
+            hosts
+                .iter()
+                .map(|host| {
+                    host.as_str()
+                        .ok_or_else(|| "an AllowHttp entry is not a string".to_owned())
+                        .and_then(str::parse::<cairn_engine::limits::AllowedHost>)
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ApiError::invalid(format!("AllowHttp: {e}")))?,
+        ),
+        Some(_) => return Err(ApiError::invalid("AllowHttp must be a list of HOST[:PORT]")),
+    };
     let answer = json!({ "FunctionName": name, "FunctionArn": function_arn(&name) });
     blocking(move || {
         let path = path
@@ -367,7 +388,11 @@ async fn deploy(
         api.engine
             .load_file(&path)
             .map_err(|e| ApiError::invalid(format!("{e:#}")))?;
-        Ok(api.db.deploy(&name, &path)?)
+        api.db.deploy(&name, &path)?;
+        if let Some(hosts) = allow_http {
+            api.db.set_http_allowlist(&name, &hosts)?;
+        }
+        Ok(())
     })
     .await?;
     Ok(json_response(StatusCode::OK, answer))

@@ -4,6 +4,7 @@
 use anyhow::{Context as _, Result, bail};
 use cairn_core::ErrorObject;
 use cairn_core::history::error_json;
+use cairn_engine::limits::AllowedHost;
 use cairn_engine::sqlite::Completion;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -26,8 +27,20 @@ impl Client {
     }
 
     /// Registers the component at `path` (on the server's machine) as `name`.
-    pub fn deploy(&self, name: &str, path: &Path) -> Result<()> {
-        let body = json!({ "ComponentPath": path.to_string_lossy() }).to_string();
+    /// Registers `path` as workflow `name`; with `allow_http`, replaces the
+    /// hosts its HTTP requests may reach.
+    pub fn deploy(
+        &self,
+        name: &str,
+        path: &Path,
+        allow_http: Option<&[AllowedHost]>,
+    ) -> Result<()> {
+        let mut body = json!({ "ComponentPath": path.to_string_lossy() });
+        if let Some(hosts) = allow_http {
+            let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+            body["AllowHttp"] = json!(hosts);
+        }
+        let body = body.to_string();
         let url = format!("{}/cairn/workflows/{}", self.base, encode(name));
         self.answer(self.agent.put(&url).send(body))?;
         Ok(())

@@ -154,6 +154,11 @@ enum Command {
         name: String,
         /// A component (.wasm) or a workflow crate directory (built first).
         target: PathBuf,
+        /// Let every execution of this workflow send HTTP requests to HOST
+        /// (any port) or HOST:PORT; repeatable. Replaces the list a previous
+        /// deploy set.
+        #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
+        allow_http: Vec<cairn_engine::limits::AllowedHost>,
     },
     /// Stop a running execution, with an error.
     Stop {
@@ -411,7 +416,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let wasm = wasm
                         .canonicalize()
                         .with_context(|| format!("cannot find {}", wasm.display()))?;
-                    client.deploy(&workflow_name, &wasm)?;
+                    client.deploy(&workflow_name, &wasm, None)?;
                     workflow_name
                 } else {
                     target
@@ -492,19 +497,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Deploy { name, target } => {
+        Command::Deploy {
+            name,
+            target,
+            allow_http,
+        } => {
             let (wasm, _) = resolve_target(&target)?;
             let wasm = wasm
                 .canonicalize()
                 .with_context(|| format!("cannot find {}", wasm.display()))?;
             if let Some(server) = &cli.server {
-                client::Client::new(server).deploy(&name, &wasm)?;
+                client::Client::new(server).deploy(&name, &wasm, Some(&allow_http))?;
                 eprintln!("cairn: workflow {name} is {}", wasm.display());
                 return Ok(ExitCode::SUCCESS);
             }
             // Refuse what could never run before anything invokes it.
             Engine::new(Some(cache_dir(&cli.db)))?.load_file(&wasm)?;
-            Db::open(&cli.db, Durability::Full)?.deploy(&name, &wasm)?;
+            let db = Db::open(&cli.db, Durability::Full)?;
+            db.deploy(&name, &wasm)?;
+            db.set_http_allowlist(&name, &allow_http)?;
             eprintln!("cairn: workflow {name} is {}", wasm.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -39,6 +39,21 @@ pub struct Limits {
     pub http: std::sync::Arc<HttpPolicy>,
 }
 
+impl Limits {
+    /// These limits, with `hosts` allowed too (a workflow's own allowlist).
+    pub fn allowing(&self, hosts: Vec<AllowedHost>) -> Limits {
+        if hosts.is_empty() {
+            return self.clone();
+        }
+        let mut http = (*self.http).clone();
+        http.allow.extend(hosts);
+        Limits {
+            http: std::sync::Arc::new(http),
+            ..self.clone()
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -140,6 +155,20 @@ impl HttpPolicy {
 pub struct AllowedHost {
     pub host: String,
     pub port: Option<u16>,
+}
+
+impl std::fmt::Display for AllowedHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        match self.port {
+            Some(port) => write!(f, "{host}:{port}"),
+            None => f.write_str(&host),
+        }
+    }
 }
 
 impl std::str::FromStr for AllowedHost {

@@ -265,7 +265,9 @@ pub fn advance(
             journal,
             &execution.input,
             sink,
-            options.limits.clone(),
+            options
+                .limits
+                .allowing(db.http_allowlist(&execution.workflow)?),
             options.logger.clone(),
         )?;
         match end {

@@ -5,6 +5,7 @@
 
 use crate::component::ComponentHash;
 use crate::invocation::JournalSink;
+use crate::limits::{AllowedHost, HttpPolicy};
 use anyhow::{Context as _, Result, anyhow, bail};
 use cairn_core::{ContextKind, ErrorObject, Event, Millis};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -131,6 +132,11 @@ CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status);
 CREATE TABLE IF NOT EXISTS workflows (
     name TEXT PRIMARY KEY,
     component_path TEXT NOT NULL
+) WITHOUT ROWID;
+-- Hosts a workflow's HTTP requests may reach, as `cairn deploy --allow-http` set them.
+CREATE TABLE IF NOT EXISTS http_allowlists (
+    workflow TEXT PRIMARY KEY,
+    hosts TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS callbacks (
     callback_id TEXT PRIMARY KEY,
@@ -415,6 +421,30 @@ impl Db {
             params![name, path.to_string_lossy()],
         )?;
         Ok(())
+    }
+
+    /// Sets the hosts the workflow `name`'s HTTP requests may reach (for
+    /// every execution of it, beside those the running process allows).
+    pub fn set_http_allowlist(&self, name: &str, hosts: &[AllowedHost]) -> Result<()> {
+        let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+        let conn = self.conn.lock().unwrap();
+        conn.execute(
+            "INSERT INTO http_allowlists (workflow, hosts) VALUES (?1, ?2) \
+             ON CONFLICT (workflow) DO UPDATE SET hosts = excluded.hosts",
+            params![name, hosts.join(",")],
+        )?;
+        Ok(())
+    }
+
+    /// The hosts the workflow `name`'s HTTP requests may reach.
+    pub fn http_allowlist(&self, name: &str) -> Result<Vec<AllowedHost>> {
+        let conn = self.conn.lock().unwrap();
+        let hosts: Option<String> = conn
+            .prepare_cached("SELECT hosts FROM http_allowlists WHERE workflow = ?1")?
+            .query_row([name], |row| row.get(0))
+            .optional()?;
+        HttpPolicy::parse_allowlist(&hosts.unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("the stored allowlist of {name:?}: {e}"))
     }
 
     /// The component registered as the workflow `name`.
