@@ -142,3 +142,52 @@ fn a_packaged_function_runs_from_its_zip() {
         not_elf.stderr
     );
 }
+
+#[test]
+fn a_package_carries_its_http_allowlist() {
+    let service = support::HttpService::start();
+    let cairn = Cairn::new();
+    let fetch = guest("fetch");
+    let zip_path = cairn.db().with_file_name("fetch.zip");
+    let packed = cairn.run(&[
+        "package",
+        fetch.to_str().unwrap(),
+        "--bootstrap",
+        bootstrap().to_str().unwrap(),
+        "--allow-http",
+        &service.authority(),
+        "-o",
+        zip_path.to_str().unwrap(),
+    ]);
+    assert_eq!(packed.code, 0, "{}", packed.stderr);
+    let root = tempfile::tempdir().unwrap();
+    zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap())
+        .unwrap()
+        .extract(root.path())
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("allow-http")).unwrap(),
+        format!("{}\n", service.authority())
+    );
+    let lab = Lab::start(&[Function {
+        name: "fetch".into(),
+        bootstrap: root.path().join("bootstrap"),
+        env: vec![(
+            "LAMBDA_TASK_ROOT".into(),
+            root.path().to_string_lossy().into_owned(),
+        )],
+    }]);
+    let input = json!({ "calls": [
+        { "url": service.url("/echo/packed") },
+        { "url": format!("http://localhost:{}/echo/elsewhere", service.port) },
+    ]})
+    .to_string();
+    let done = lab.run(json!([{ "function": "fetch", "input": input, "name": "f1" }]));
+    assert_eq!(done["f1"]["status"], "SUCCEEDED", "{}", lab.logs());
+    let outcomes: serde_json::Value =
+        serde_json::from_str(done["f1"]["result"].as_str().unwrap()).unwrap();
+    assert_eq!(outcomes[0], json!({ "status": 200, "body": "packed" }));
+    assert_eq!(outcomes[1]["error_type"], "Http.HttpRequestDenied");
+    assert_eq!(service.count("/echo/packed"), 1);
+    assert_eq!(service.count("/echo/elsewhere"), 0);
+}

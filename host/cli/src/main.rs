@@ -211,6 +211,10 @@ enum Command {
         bootstrap: Option<PathBuf>,
         #[arg(short, long, default_value = "function.zip")]
         output: PathBuf,
+        /// Let the function's HTTP requests reach HOST (any port) or
+        /// HOST:PORT; repeatable. (Its `CAIRN_ALLOW_HTTP` adds to these.)
+        #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
+        allow_http: Vec<cairn_engine::limits::AllowedHost>,
     },
     /// Replay executions on a new build, offline, and say which would
     /// resume cleanly and which would diverge.
@@ -634,6 +638,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             arch,
             bootstrap,
             output,
+            allow_http,
         } => {
             let (wasm, _) = resolve_target(&target)?;
             let bootstrap = match bootstrap {
@@ -643,7 +648,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .context("cannot find the directory of this cairn")?
                     .join("bootstrap"),
             };
-            let packaged = package::package(&wasm, &bootstrap, arch, &output)?;
+            let packaged = package::package(&wasm, &bootstrap, arch, &allow_http, &output)?;
             match packaged.artifact {
                 Some(name) => eprintln!(
                     "cairn: {} holds bootstrap, component.wasm and cache/{name}",

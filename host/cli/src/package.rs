@@ -4,6 +4,7 @@
 
 use anyhow::{Context as _, Result, bail};
 use cairn_engine::Engine;
+use cairn_engine::limits::AllowedHost;
 use std::io::Write as _;
 use std::path::Path;
 
@@ -46,7 +47,17 @@ pub struct Packaged {
     pub artifact: Option<String>,
 }
 
-pub fn package(component: &Path, bootstrap: &Path, arch: Arch, output: &Path) -> Result<Packaged> {
+/// The file beside `component.wasm` that lists the hosts the function's
+/// HTTP requests may reach, one `HOST[:PORT]` a line (the bootstrap reads it).
+pub const ALLOW_HTTP_FILE: &str = "allow-http";
+
+pub fn package(
+    component: &Path,
+    bootstrap: &Path,
+    arch: Arch,
+    allow_http: &[AllowedHost],
+    output: &Path,
+) -> Result<Packaged> {
     let host = std::fs::read(bootstrap)
         .with_context(|| format!("cannot read the bootstrap {}", bootstrap.display()))?;
     check_bootstrap(&host, arch)
@@ -67,6 +78,12 @@ pub fn package(component: &Path, bootstrap: &Path, arch: Arch, output: &Path) ->
     zip.write_all(&host)?;
     zip.start_file("component.wasm", options.unix_permissions(0o644))?;
     zip.write_all(&wasm)?;
+    if !allow_http.is_empty() {
+        zip.start_file(ALLOW_HTTP_FILE, options.unix_permissions(0o644))?;
+        for host in allow_http {
+            writeln!(zip, "{host}")?;
+        }
+    }
     if let Some((name, bytes)) = &artifact {
         zip.start_file(format!("cache/{name}"), options.unix_permissions(0o644))?;
         zip.write_all(bytes)?;

@@ -29,14 +29,25 @@ struct Host {
     http: Arc<HttpPolicy>,
 }
 
-/// The function's HTTP policy, from its environment: `CAIRN_ALLOW_HTTP`
-/// (comma-separated `HOST[:PORT]`), `CAIRN_HTTP_BODY_CAP` (bytes) and
+/// The function's HTTP policy: the hosts its package lists (`allow-http`
+/// beside the component, one `HOST[:PORT]` a line, as `cairn package
+/// --allow-http` writes it) and those of its environment's
+/// `CAIRN_ALLOW_HTTP` (comma-separated); `CAIRN_HTTP_BODY_CAP` (bytes) and
 /// `CAIRN_HTTP_TIMEOUT` (seconds).
-fn http_policy() -> anyhow::Result<HttpPolicy> {
+fn http_policy(component: &std::path::Path) -> anyhow::Result<HttpPolicy> {
     let mut policy = HttpPolicy::default();
+    let listed = component.with_file_name("allow-http");
+    if listed.exists() {
+        let text = std::fs::read_to_string(&listed)
+            .with_context(|| format!("cannot read {}", listed.display()))?;
+        let hosts = text.lines().collect::<Vec<_>>().join(",");
+        policy.allow = HttpPolicy::parse_allowlist(&hosts)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", listed.display()))?;
+    }
     if let Ok(list) = std::env::var("CAIRN_ALLOW_HTTP") {
-        policy.allow = HttpPolicy::parse_allowlist(&list)
+        let hosts = HttpPolicy::parse_allowlist(&list)
             .map_err(|e| anyhow::anyhow!("CAIRN_ALLOW_HTTP: {e}"))?;
+        policy.allow.extend(hosts);
     }
     if let Ok(cap) = std::env::var("CAIRN_HTTP_BODY_CAP") {
         policy.body_cap = cap
@@ -109,7 +120,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         engine,
         workflow,
         client: aws_sdk_lambda::Client::new(&config),
-        http: Arc::new(http_policy()?),
+        http: Arc::new(http_policy(&path)?),
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (host, first) = (host.clone(), first.clone());
