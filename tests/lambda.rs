@@ -330,3 +330,49 @@ fn http_requests_are_recorded_in_lambda_and_not_sent_again_on_replay() {
     }
     assert_eq!(service.counts(), counts);
 }
+
+#[test]
+fn a_stale_checkpoint_token_fails_the_invocation_not_the_execution() {
+    let lab = Lab::start(&[function("approval")]);
+    let input = r#"{"amount_cents":12000,"approver":"ada"}"#;
+    // Left waiting on its callback.
+    let waiting = lab.run(json!([{
+        "function": "approval", "input": input, "name": "a1", "until": "CallbackStarted"
+    }]));
+    let arn = waiting["a1"]["arn"].as_str().unwrap().to_owned();
+    let before = waiting["a1"]["events"].clone();
+    assert_eq!(waiting["a1"]["status"], "RUNNING");
+
+    // An invocation holding a token the backend no longer accepts (as a
+    // duplicate delivery would): it must fail as an invocation, for Lambda
+    // to retry, and record nothing.
+    let envelope = json!({
+        "DurableExecutionArn": arn,
+        "CheckpointToken": "a-token-from-long-ago",
+        "InitialExecutionState": { "Operations": [{
+            "Id": "x", "Type": "EXECUTION", "Status": "STARTED",
+            "StartTimestamp": 1_700_000_000,
+            "ExecutionDetails": { "InputPayload": input },
+        }]},
+    });
+    let answer = lab.invoke("approval", &envelope.to_string());
+    assert!(
+        answer.contains("stale checkpoint token") && !answer.contains("\"Status\""),
+        "{answer}\n{}",
+        lab.logs()
+    );
+
+    // The execution is as it was, and goes on to its end.
+    let done = lab.run(json!([{ "arn": arn, "name": "a1", "callback": APPROVED }]));
+    assert_eq!(done["a1"]["status"], "SUCCEEDED", "{}", lab.logs());
+    let after = done["a1"]["events"].as_array().unwrap();
+    assert_eq!(
+        &after[..before.as_array().unwrap().len()],
+        before.as_array().unwrap()
+    );
+    let runner = TestRunner::new()
+        .unwrap()
+        .answer_callback("approval", Completion::Succeed(APPROVED.into()));
+    let here = runner.run(component("approval"), input).unwrap();
+    assert_eq!(comparable(&done["a1"]["events"]), embedded(&here.history));
+}

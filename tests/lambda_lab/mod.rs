@@ -23,6 +23,8 @@ pub struct Lab {
     pub dir: tempfile::TempDir,
     processes: Vec<Child>,
     endpoint: String,
+    /// cargo-lambda's Invoke and Runtime APIs.
+    runtime: String,
 }
 
 fn free_port() -> u16 {
@@ -51,6 +53,7 @@ impl Lab {
         let (backend_port, runtime_port) = (free_port(), free_port());
         let mut lab = Lab {
             endpoint: format!("http://127.0.0.1:{backend_port}"),
+            runtime: format!("http://127.0.0.1:{runtime_port}"),
             dir,
             processes: Vec::new(),
         };
@@ -168,6 +171,24 @@ impl Lab {
             }
         }
         logs
+    }
+
+    /// Invokes `function` directly through cargo-lambda's Invoke API, as
+    /// the backend would (an envelope as `payload`); the raw HTTP answer.
+    pub fn invoke(&self, function: &str, payload: &str) -> String {
+        use std::io::{Read, Write};
+        let address = self.runtime.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).unwrap();
+        write!(
+            stream,
+            "POST /2015-03-31/functions/{function}/invocations HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+            payload.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
     }
 
     /// Runs executions to their end through the backend; their outcomes and

@@ -3,7 +3,10 @@
 callbacks, wait for the end, read the history.
 
 usage: python3 lambda_driver.py ENDPOINT JOBS_JSON
-JOBS_JSON: [{"function": F, "input": JSON_TEXT, "name": N, "callback": RESULT_TEXT?}, ...]
+JOBS_JSON: [{"function": F, "input": JSON_TEXT, "name": N, "callback": RESULT_TEXT?,
+             "until": EVENT_TYPE?}, ...]
+  "until": return once the history holds such an event, the execution still running.
+  {"arn": ARN, "name": N, "callback": ...}: go on with an execution started before.
 Prints {N: {"status", "result", "error", "events": [[type, subtype, name, parent name]], "arns": {...}}}.
 """
 
@@ -49,17 +52,22 @@ def history(arn):
 
 out = {}
 for job in jobs:
-    started = subprocess.run(
-        ["dex-local-runner", "invoke", "--function-name", job["function"],
-         "--input", job["input"], "--durable-execution-name", job["name"]],
-        env=env, capture_output=True, text=True, check=True,
-    )
-    arn = json.loads(started.stdout)["ExecutionArn"]
+    if "arn" in job:
+        arn = job["arn"]
+    else:
+        started = subprocess.run(
+            ["dex-local-runner", "invoke", "--function-name", job["function"],
+             "--input", job["input"], "--durable-execution-name", job["name"]],
+            env=env, capture_output=True, text=True, check=True,
+        )
+        arn = json.loads(started.stdout)["ExecutionArn"]
     answered = set()
     deadline = time.time() + 120
     while True:
         execution = lam.get_durable_execution(DurableExecutionArn=arn)
         if execution["Status"] != "RUNNING":
+            break
+        if "until" in job and any(e["EventType"] == job["until"] for e in history(arn)):
             break
         assert time.time() < deadline, f"{job['name']} never ended"
         if "callback" in job:
