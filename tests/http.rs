@@ -58,10 +58,10 @@ fn recorded_requests_are_not_sent_again_after_a_kill_or_in_replay() {
     let outcomes = result(&resumed);
     assert_eq!(outcomes[0], json!({ "status": 200, "body": "outside" }));
     assert_eq!(outcomes[1], json!({ "status": 200, "body": "inside" }));
-    // Bytes that are not UTF-8 come back as they were sent (the guest shows
-    // them lossily).
-    let binary: Vec<u8> = (0..=255u8).collect();
-    assert_eq!(outcomes[2]["body"], *String::from_utf8_lossy(&binary));
+    // Bytes that are not UTF-8 come back as they were sent, on the first
+    // run and from the record alike.
+    let hex: String = (0..=255u8).map(|b| format!("{b:02x}")).collect();
+    assert_eq!(outcomes[2]["hex"], hex);
     assert_eq!(outcomes[3], json!({ "status": 200, "body": "slow" }));
     let counts = service.counts();
     assert_eq!(counts["/echo/outside"], 1, "{counts}");
@@ -76,8 +76,8 @@ fn recorded_requests_are_not_sent_again_after_a_kill_or_in_replay() {
     let replay = cairn.run(&["replay", "h"]);
     assert_eq!(replay.code, 0, "{}", replay.stderr);
     assert!(
-        replay.stdout.contains(&outcomes[3].to_string()) || replay.stdout.contains("slow"),
-        "{}",
+        replay.stdout.contains(r#"{"status":200,"body":"slow"}"#),
+        "the recorded result, reproduced: {}",
         replay.stdout
     );
     assert!(
@@ -111,8 +111,12 @@ fn allowlist_body_cap_timeouts_and_errors_are_reported() {
     let cairn = Cairn::new();
     let fetch = guest("fetch");
     let other_host = format!("http://localhost:{}/echo/elsewhere", service.port);
+    let other_port = format!("http://127.0.0.1:{}/echo/elsewhere", service.port + 1);
     let input = fetch_input(json!([
         { "url": other_host },
+        { "url": other_port },
+        // No timeout of its own: the host's (--http-timeout) applies.
+        { "url": service.url("/slow/2000") },
         { "url": service.url("/big/300000") },
         { "url": service.url("/slow/3000"), "timeout_ms": 300 },
         { "url": service.url("/fail"), "in_step": true, "attempts": 2 },
@@ -132,6 +136,8 @@ fn allowlist_body_cap_timeouts_and_errors_are_reported() {
         &allow,
         "--allow-http",
         "127.0.0.1:1",
+        "--http-timeout",
+        "0.5",
     ]);
     let outcomes = result(&run);
     let expect = |i: usize, error_type: &str, words: &[&str]| {
@@ -148,26 +154,28 @@ fn allowlist_body_cap_timeouts_and_errors_are_reported() {
             );
         }
     };
+    expect(0, "Http.HttpRequestDenied", &["localhost", "not allowed"]);
+    expect(1, "Http.HttpRequestDenied", &["not allowed"]);
     expect(
-        0,
-        "Http.HttpRequestDenied",
-        &["localhost", "not allowed", "allowlist"],
+        2,
+        "Http.ConnectionReadTimeout",
+        &["/slow/2000", "timed out"],
     );
     expect(
-        1,
+        3,
         "Http.HttpResponseBodySize",
         &["/big/300000", "larger than"],
     );
     expect(
-        2,
+        4,
         "Http.ConnectionReadTimeout",
         &["/slow/3000", "timed out"],
     );
     // A 5xx fails the step's attempt: its retry strategy tries again.
-    expect(3, "Http.Status", &["/fail", "500", "the service is broken"]);
-    expect(4, "Http.Status", &["/fail", "500"]);
+    expect(5, "Http.Status", &["/fail", "500", "the service is broken"]);
+    expect(6, "Http.Status", &["/fail", "500"]);
     expect(
-        5,
+        7,
         "Http.ConnectionRefused",
         &["127.0.0.1:1", "connection refused"],
     );
@@ -187,9 +195,15 @@ fn allowlist_body_cap_timeouts_and_errors_are_reported() {
         .filter(|e| e["EventType"] == "StepFailed")
         .map(Value::to_string)
         .collect();
-    // Four failed exchanges outside steps and the step's two failed attempts
+    // Six failed exchanges outside steps and the step's two failed attempts
     // (the 500 outside a step is a response, recorded as one).
-    assert_eq!(failed.len(), 6, "{failed:?}");
+    assert_eq!(failed.len(), 8, "{failed:?}");
+    // The record names what was refused, the port included.
+    let port_refusal = format!("127.0.0.1:{} are not allowed", service.port + 1);
+    assert!(
+        failed.iter().any(|e| e.contains(&port_refusal)),
+        "{failed:?}"
+    );
     assert!(
         failed.iter().any(|e| e.contains("Http.HttpRequestDenied")),
         "{failed:?}"
@@ -333,4 +347,43 @@ fn a_deployed_workflow_carries_its_own_allowlist() {
     let error = cairn.get("s2")["Error"].to_string();
     assert!(error.contains("not allowed"), "{error}");
     assert_eq!(service.count("/stock/bolt"), 1);
+}
+
+#[test]
+fn a_response_read_outside_the_scope_of_its_request_fails_clearly() {
+    let service = HttpService::start();
+    let cairn = Cairn::new();
+    let fetch = guest("fetch");
+    let allow = service.authority();
+    for (flag, words) in [
+        (
+            "read_outside",
+            ["sent inside the body of step", "read outside that step"],
+        ),
+        ("read_inside", ["sent outside any step", "read inside step"]),
+    ] {
+        let url = service.url(&format!("/echo/{flag}"));
+        let input = fetch_input(json!([{ "url": url, flag: true }]));
+        let run = cairn.run(&[
+            "run",
+            fetch.to_str().unwrap(),
+            "--input",
+            &input,
+            "--allow-http",
+            &allow,
+        ]);
+        assert_eq!(run.code, 1, "{flag}: {run:?}");
+        assert!(
+            run.stdout.contains("Runtime.InvalidOperation"),
+            "{flag}: {}",
+            run.stdout
+        );
+        for word in words {
+            assert!(
+                run.stdout.contains(word),
+                "{flag}: {} lacks {word:?}",
+                run.stdout
+            );
+        }
+    }
 }

@@ -167,16 +167,6 @@ impl Request {
             .set_path_with_query(Some(&path))
             .map_err(|()| invalid("path"))?;
         let body = request.body().map_err(|()| invalid("body"))?;
-        {
-            let stream = body.write().map_err(|()| invalid("body"))?;
-            // `blocking-write-and-flush` takes at most 4096 bytes a call.
-            for chunk in self.body.chunks(4096) {
-                stream
-                    .blocking_write_and_flush(chunk)
-                    .map_err(stream_failure)?;
-            }
-        }
-        OutgoingBody::finish(body, None).map_err(Failure::from)?;
         let options = RequestOptions::new();
         if let Some(timeout) = self.timeout {
             let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
@@ -185,7 +175,22 @@ impl Request {
             let _ = options.set_first_byte_timeout(Some(nanos));
             let _ = options.set_between_bytes_timeout(Some(nanos));
         }
+        // Sent first, the body after (as wstd does): the host reads the body
+        // as it comes, so no size of body waits for a reader.
+        let stream = body.write().map_err(|()| invalid("body"))?;
         let future = outgoing_handler::handle(request, Some(options))?;
+        // `blocking-write-and-flush` takes at most 4096 bytes a call. If the
+        // host stops reading (a body over its bound), its reason comes with
+        // the response below.
+        let written = self
+            .body
+            .chunks(4096)
+            .try_for_each(|chunk| stream.blocking_write_and_flush(chunk));
+        drop(stream);
+        match written {
+            Ok(()) => OutgoingBody::finish(body, None).map_err(Failure::from)?,
+            Err(_) => drop(body), // aborted: the host says why with the response
+        }
         let response = loop {
             match future.get() {
                 Some(Ok(Ok(response))) => break response,

@@ -51,9 +51,25 @@ impl ExchangeRecord {
         }
     }
 
-    /// The record in `json`, if it is one.
+    /// The record in `json`, if it is one (its body readable).
     pub fn parse(json: &str) -> Option<Self> {
-        serde_json::from_str(json).ok()
+        let record: ExchangeRecord = serde_json::from_str(json).ok()?;
+        record.fingerprint()?;
+        match &record.body_base64 {
+            Some(encoded) if BASE64.decode(encoded).is_err() => None,
+            _ => Some(record),
+        }
+    }
+
+    /// The error data a failed exchange records: its request's fingerprint.
+    pub fn failed_data(request: Fingerprint) -> String {
+        serde_json::json!({ "http_request": format!("{request:016x}") }).to_string()
+    }
+
+    /// The request's fingerprint in a failed exchange's error data.
+    pub fn failed_fingerprint(data: &str) -> Option<Fingerprint> {
+        let data: serde_json::Value = serde_json::from_str(data).ok()?;
+        Fingerprint::from_str_radix(data.get("http_request")?.as_str()?, 16).ok()
     }
 
     pub fn to_json(&self) -> String {

@@ -699,17 +699,27 @@ fn push_operation(journal: &mut Vec<Event>, op: &Operation) -> Result<(), Unread
             let attempt = ended.max(1);
             let mut fingerprint = Call::Step { name: &name, kind }.fingerprint();
             // An HTTP exchange made outside a step is a "Step" to Lambda: its
-            // record carries its fingerprint; a failed one is matched by name.
-            let exchange = op.result.as_deref().and_then(ExchangeRecord::parse);
-            let http_error = |e: &AwsError| {
-                e.error_type
+            // record (or a failed one's error data) carries its fingerprint.
+            let recorded = match op.status.as_str() {
+                "SUCCEEDED" => op
+                    .result
                     .as_deref()
-                    .is_some_and(|t| t.starts_with(HTTP_ERROR_PREFIX))
+                    .and_then(ExchangeRecord::parse)
+                    .and_then(|record| record.fingerprint()),
+                "FAILED" => op
+                    .error
+                    .as_ref()
+                    .filter(|e| {
+                        e.error_type
+                            .as_deref()
+                            .is_some_and(|t| t.starts_with(HTTP_ERROR_PREFIX))
+                    })
+                    .and_then(|e| e.error_data.as_deref())
+                    .and_then(ExchangeRecord::failed_fingerprint),
+                _ => None,
             };
-            if let Some(request) = exchange.and_then(|record| record.fingerprint()) {
+            if let Some(request) = recorded {
                 (kind, fingerprint) = (StepKind::Http, request);
-            } else if op.status == "FAILED" && op.error.as_ref().is_some_and(http_error) {
-                fingerprint = UNKNOWN_FINGERPRINT;
             }
             journal.push(Event::StepStarted {
                 id: id.clone(),

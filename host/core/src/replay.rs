@@ -12,6 +12,10 @@ use crate::event::{
     ContextKind, ErrorObject, Event, Fingerprint, Millis, OpId, RetryReason, StepKind,
 };
 use crate::exchange::ExchangeRecord;
+
+/// Stands for a recorded exchange that cannot be read (never a request's
+/// fingerprint: those are blake3's, and this one is reserved).
+const UNREADABLE: Fingerprint = u64::MAX - 1;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -405,13 +409,22 @@ impl Replayer {
 
     /// Begins an HTTP request made outside any step: an implicit
     /// at-least-once step named `METHOD URL`, whose result is the response's
-    /// [`ExchangeRecord`]. A recorded response answers only the same request.
+    /// [`ExchangeRecord`] (its error, with the request's fingerprint as its
+    /// data, when the exchange failed). A recorded exchange answers only the
+    /// same request: `Succeeded` carries a readable record.
     pub fn begin_exchange(
         &mut self,
         name: &str,
         request: Fingerprint,
         now: Millis,
     ) -> Result<StepBegin, Fault> {
+        if let Some(step) = &self.open_step {
+            return Err(Fault::Misuse(format!(
+                "the response to HTTP request {name:?}, sent outside any step, was read inside \
+                 step {:?}: read it before the step begins, or send it inside the step",
+                step.name
+            )));
+        }
         let position = self.scope.cursor + 1;
         let begin = self.begin_attempt(
             Call::Http { name, request },
@@ -419,28 +432,42 @@ impl Replayer {
             now,
         )?;
         // Lambda keeps no fingerprint with a step: the record carries it.
-        if let StepBegin::Succeeded(result) = &begin
-            && let Some(recorded) = ExchangeRecord::parse(result).and_then(|r| r.fingerprint())
-            && recorded != request
-        {
-            return Err(Fault::Divergence {
+        let recorded = match &begin {
+            StepBegin::Run { .. } => return Ok(begin),
+            StepBegin::Succeeded(result) => match ExchangeRecord::parse(result) {
+                Some(record) => record.fingerprint(),
+                None => Some(UNREADABLE),
+            },
+            StepBegin::Failed(error) => error
+                .error_data
+                .as_deref()
+                .and_then(ExchangeRecord::failed_fingerprint),
+            // Exchanges are never retried: the record is another step's.
+            StepBegin::Pending | StepBegin::Interrupted { .. } => Some(UNREADABLE),
+        };
+        match recorded {
+            Some(recorded) if recorded != request => Err(Fault::Divergence {
                 context: self.scope.context.clone(),
                 position,
-                recorded: Call::Http {
-                    name,
-                    request: recorded,
-                }
-                .to_string(),
+                recorded: if recorded == UNREADABLE {
+                    format!("step {name:?}, not an HTTP exchange")
+                } else {
+                    Call::Http {
+                        name,
+                        request: recorded,
+                    }
+                    .to_string()
+                },
                 new: Call::Http { name, request }.to_string(),
-            });
+            }),
+            _ => Ok(begin),
         }
-        Ok(begin)
     }
 
-    /// Whether a step's body is running: what the guest does now belongs
-    /// to that step and is not journaled on its own.
-    pub fn in_step(&self) -> bool {
-        self.open_step.is_some()
+    /// The operation id of the step whose body is running, if one is: what
+    /// the guest does now belongs to that step and is not journaled on its own.
+    pub fn open_step(&self) -> Option<&str> {
+        self.open_step.as_ref().map(|step| step.id.as_str())
     }
 
     fn begin_attempt(

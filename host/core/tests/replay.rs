@@ -594,3 +594,50 @@ fn exchanges_replay_their_response_and_only_for_the_same_request() {
         Err(Fault::Divergence { position: 2, .. })
     ));
 }
+
+#[test]
+fn a_failed_exchange_answers_only_the_same_request() {
+    let start = Event::ExecutionStarted {
+        input: "{}".into(),
+        timeout_seconds: 0,
+        at: 0,
+    };
+    let mut first = Replayer::new(vec![start]);
+    assert!(matches!(
+        first.begin_exchange("GET http://a/", 7, 1).unwrap(),
+        StepBegin::Run { .. }
+    ));
+    let mut refused = ErrorObject::new("Http.ConnectionRefused", "refused");
+    refused.error_data = Some(ExchangeRecord::failed_data(7));
+    first.end_step(Err(refused.clone()), 2).unwrap();
+    // As Lambda gives it back: no fingerprint with the step, only the error's data.
+    let journal: Vec<Event> = first
+        .into_journal()
+        .into_iter()
+        .map(|event| match event {
+            Event::StepStarted {
+                id,
+                name,
+                attempt,
+                at,
+                ..
+            } => Event::StepStarted {
+                id,
+                name,
+                kind: StepKind::Step,
+                fingerprint: cairn_core::lambda::UNKNOWN_FINGERPRINT,
+                attempt,
+                at,
+            },
+            other => other,
+        })
+        .collect();
+    assert_eq!(
+        Replayer::new(journal.clone()).begin_exchange("GET http://a/", 7, 3),
+        Ok(StepBegin::Failed(refused))
+    );
+    assert!(matches!(
+        Replayer::new(journal).begin_exchange("GET http://a/", 8, 3),
+        Err(Fault::Divergence { position: 1, .. })
+    ));
+}

@@ -78,6 +78,94 @@ fn steps_input(count: u32, wait: bool) -> String {
     }
 }
 
+/// A loopback HTTP/1.1 server answering every request with `ok`; counts them.
+fn loopback_server() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = served.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let _ = reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    (port, served)
+}
+
+/// 100 GETs outside steps: sent and recorded live, then replayed from the
+/// journal (no request leaves), beside 100 recorded steps replayed.
+fn http_exchanges(engine: &Engine, workspace: &Path) {
+    let guests =
+        build_workspace_guests(workspace, &["fetch"], &workspace.join("target/guests")).unwrap();
+    let workflow = engine.load_file(&guests.join("fetch.wasm")).unwrap();
+    let (port, served) = loopback_server();
+    let url = format!("http://127.0.0.1:{port}/x");
+    let calls: Vec<String> = (0..100).map(|_| format!(r#"{{"url":"{url}"}}"#)).collect();
+    let input = format!(r#"{{"calls":[{}]}}"#, calls.join(","));
+    let limits = Limits {
+        http: Arc::new(cairn_engine::limits::HttpPolicy {
+            allow: vec![format!("127.0.0.1:{port}").parse().unwrap()],
+            ..Default::default()
+        }),
+        ..Limits::default()
+    };
+    let run = |journal: Vec<Event>| {
+        cairn_engine::invoke(
+            engine,
+            &workflow,
+            journal,
+            &input,
+            Box::new(Discard),
+            limits.clone(),
+            Arc::new(|_, _| {}),
+        )
+        .unwrap()
+    };
+    let start = vec![Event::ExecutionStarted {
+        input: input.clone(),
+        timeout_seconds: 0,
+        at: 0,
+    }];
+    let live = median(21, || {
+        run(start.clone());
+    });
+    let (_, journal) = run(start.clone());
+    // As persisted: the journal minus the execution's end, so it replays all.
+    let recorded = journal[..journal.len() - 1].to_vec();
+    let before = served.load(std::sync::atomic::Ordering::Relaxed);
+    let replay = median_with_setup(
+        201,
+        || recorded.clone(),
+        |journal| {
+            run(journal);
+        },
+    );
+    assert_eq!(
+        served.load(std::sync::atomic::Ordering::Relaxed),
+        before,
+        "replay sent requests"
+    );
+    println!(
+        "| live, 100 HTTP GETs outside steps over loopback, recorded (persistence discarded) | {:.2} ms ({:.0} us each) |",
+        millis(live),
+        micros(live) / 100.0
+    );
+    println!(
+        "| replay of those 100 recorded exchanges (new instance + replay, no request) | {:.1} us ({:.2} us each) |",
+        micros(replay),
+        micros(replay) / 100.0
+    );
+}
+
 fn main() {
     // SAFETY: set before any thread starts; backtraces cost ~6 us per error.
     unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
@@ -146,6 +234,10 @@ fn main() {
             "| resume, {count} recorded steps, journal loaded from SQLite | {:.1} us |",
             micros(time)
         );
+    }
+
+    if runs("http") {
+        http_exchanges(&engine, &workspace);
     }
 
     let input = steps_input(1000, false);

@@ -96,7 +96,7 @@ impl WasiView for HostState {
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        self.http_hooks.outside_step = !self.replayer.in_step();
+        self.http_hooks.step = self.replayer.open_step().map(str::to_owned);
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
@@ -333,7 +333,8 @@ impl HostState {
             http: WasiHttpCtx::new(),
             http_hooks: HttpHooks {
                 policy: limits.http.clone(),
-                outside_step: true,
+                step: None,
+                deadline: limits.time_budget,
             },
             memory: MemoryCap {
                 limit: limits.memory,

@@ -126,15 +126,35 @@ impl Default for HttpPolicy {
 }
 
 impl HttpPolicy {
-    /// Why a request to `host` on `port` may not leave, if it may not.
-    pub fn refusal(&self, host: &str, port: u16) -> Option<String> {
+    /// Why a request to `uri` may not leave, if it may not: not on the
+    /// allowlist, or no plain authority (userinfo is refused: it would be
+    /// recorded in the operation's name).
+    pub fn refusal(&self, uri: &http::Uri) -> Option<String> {
+        let Some(authority) = uri.authority() else {
+            return Some(format!("{uri} names no host"));
+        };
+        if authority.as_str().contains('@') {
+            return Some(format!(
+                "{uri}: credentials in a URL are not allowed (send them in a header)"
+            ));
+        }
+        let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+        let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let allowed = self.allow.iter().any(|allowed| {
             allowed.host.eq_ignore_ascii_case(host) && allowed.port.is_none_or(|p| p == port)
         });
+        let entry = AllowedHost {
+            host: host.to_owned(),
+            port: Some(port),
+        };
         (!allowed).then(|| {
             format!(
-                "HTTP requests to {host}:{port} are not allowed: the host is not on this \
-                 workflow's allowlist (allow it with --allow-http {host}:{port})"
+                "HTTP requests to {entry} are not allowed: it is not on this workflow's \
+                 allowlist (allow it with --allow-http {entry}, or CAIRN_ALLOW_HTTP in Lambda)"
             )
         })
     }
@@ -179,14 +199,17 @@ impl std::str::FromStr for AllowedHost {
         // `[::1]:8080` and `[::1]`: brackets keep an IPv6 address's colons apart.
         let (host, port) = if let Some(rest) = text.strip_prefix('[') {
             let (host, after) = rest.split_once(']').ok_or_else(bad)?;
-            (host, after.strip_prefix(':'))
+            match after {
+                "" => (host, None),
+                after => (host, Some(after.strip_prefix(':').ok_or_else(bad)?)),
+            }
         } else {
             match text.rsplit_once(':') {
                 Some((host, port)) => (host, Some(port)),
                 None => (text, None),
             }
         };
-        if host.is_empty() || host.contains(['/', ' ', ':']) && !text.starts_with('[') {
+        if host.is_empty() || host.contains(['/', ' ', ':', '@']) && !text.starts_with('[') {
             return Err(bad());
         }
         let port = port
@@ -196,5 +219,59 @@ impl std::str::FromStr for AllowedHost {
             host: host.to_owned(),
             port,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(entries: &[&str]) -> HttpPolicy {
+        HttpPolicy {
+            allow: entries.iter().map(|e| e.parse().unwrap()).collect(),
+            ..HttpPolicy::default()
+        }
+    }
+
+    fn refused(policy: &HttpPolicy, url: &str) -> Option<String> {
+        policy.refusal(&url.parse().unwrap())
+    }
+
+    #[test]
+    fn the_allowlist_matches_host_and_port() {
+        let only = policy(&["127.0.0.1:8080", "Example.com", "[::1]:9000"]);
+        assert_eq!(refused(&only, "http://127.0.0.1:8080/x"), None);
+        assert_eq!(refused(&only, "http://EXAMPLE.com/x"), None);
+        assert_eq!(refused(&only, "https://example.com:8443/x"), None);
+        assert_eq!(refused(&only, "http://[::1]:9000/"), None);
+        let other_port = refused(&only, "http://127.0.0.1:9090/x").unwrap();
+        assert!(other_port.contains("127.0.0.1:9090"), "{other_port}");
+        let ipv6 = refused(&only, "http://[::1]:9001/").unwrap();
+        assert!(ipv6.contains("--allow-http [::1]:9001"), "{ipv6}");
+        // The default port of the scheme counts.
+        assert!(refused(&policy(&["a.test:80"]), "https://a.test/").is_some());
+        assert_eq!(refused(&policy(&["a.test:443"]), "https://a.test/"), None);
+        let userinfo = refused(&only, "http://user:pw@127.0.0.1:8080/").unwrap();
+        assert!(userinfo.contains("credentials"), "{userinfo}");
+    }
+
+    #[test]
+    fn entries_parse_strictly() {
+        for good in ["a.test", "a.test:1", "[::1]", "[::1]:80", "10.0.0.1:65535"] {
+            let entry: AllowedHost = good.parse().unwrap();
+            assert_eq!(entry.to_string(), good);
+        }
+        for bad in [
+            "",
+            ":80",
+            "a.test:",
+            "a.test:x",
+            "a.test:70000",
+            "[::1]junk",
+            "[::1",
+            "a/b",
+        ] {
+            assert!(bad.parse::<AllowedHost>().is_err(), "{bad:?} parsed");
+        }
     }
 }

@@ -8,15 +8,16 @@
 //! replayed from the journal (no request leaves) or sent and recorded whole.
 
 use super::WASI_VERSION;
-use crate::invocation::{HostState, now_millis};
-use crate::limits::{HttpPolicy, MAX_HTTP_REQUEST_BODY};
+use crate::invocation::{Abort, HostState, now_millis};
+use crate::limits::{HttpPolicy, MAX_HTTP_REQUEST_BODY, MAX_PAYLOAD_BYTES};
 use bytes::Bytes;
-use cairn_core::StepBegin;
 use cairn_core::exchange::{ExchangeRecord, HTTP_ERROR_PREFIX, exchange_name, request_fingerprint};
+use cairn_core::{Fault, OpId, StepBegin};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri};
 use http_body_util::{BodyExt, Empty, Full};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
@@ -27,8 +28,11 @@ use wasmtime_wasi_http::{Error, FieldMap, RequestOptions, WasiBody, WasiHttpHook
 /// The hooks wasmtime-wasi-http calls; state of their own, apart from the store's.
 pub(crate) struct HttpHooks {
     pub(crate) policy: Arc<HttpPolicy>,
-    /// Whether the guest is outside any step now (set on each wasi:http call).
-    pub(crate) outside_step: bool,
+    /// The step whose body is running, if one is (set on each wasi:http call).
+    pub(crate) step: Option<OpId>,
+    /// The longest an exchange may take in all: the invocation's time
+    /// budget (a host call is beyond the reach of the guest's own).
+    pub(crate) deadline: Duration,
 }
 
 /// A request made outside a step, its body collected, waiting for the guest
@@ -41,6 +45,11 @@ struct Unsent {
     body: Bytes,
     options: Option<RequestOptions>,
 }
+
+/// Marks a response to a request sent inside the body of step `0`: it may
+/// be read only there.
+#[derive(Clone)]
+struct SentInStep(OpId);
 
 /// A response read whole.
 struct Received {
@@ -60,6 +69,11 @@ type SendFuture = Box<
 
 type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The most bytes one write to a request body may carry (what
+/// `blocking-write-and-flush` takes): with [`MAX_HTTP_REQUEST_BODY`] it
+/// bounds what a body buffers before anything reads it.
+const BODY_CHUNK: usize = 4096;
+
 impl WasiHttpHooks for HttpHooks {
     fn send_request(
         &mut self,
@@ -68,61 +82,69 @@ impl WasiHttpHooks for HttpHooks {
         _fut: Box<dyn Future<Output = Result<()>> + Send>,
     ) -> SendFuture {
         let policy = self.policy.clone();
+        let (step, deadline) = (self.step.clone(), self.deadline);
         let done = || Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>;
-        if self.outside_step {
-            Box::new(async move {
-                let (parts, body) = request.into_parts();
-                let body = collect(body, MAX_HTTP_REQUEST_BODY).await?;
-                let unsent = Unsent {
-                    method: parts.method,
-                    uri: parts.uri,
-                    headers: parts.headers,
-                    body,
-                    options,
-                };
+        Box::new(async move {
+            let (parts, body) = request.into_parts();
+            // A guest that waits for the response before it finishes the
+            // body would otherwise hold the host forever.
+            let body = tokio::time::timeout(policy.timeout, collect(body, MAX_HTTP_REQUEST_BODY))
+                .await
+                .map_err(|_| {
+                    Error::InternalError(Some(format!(
+                        "the request body of {} was not finished within {:?} of sending the request",
+                        parts.uri, policy.timeout
+                    )))
+                })??;
+            let unsent = Unsent {
+                method: parts.method,
+                uri: parts.uri,
+                headers: parts.headers,
+                body,
+                options,
+            };
+            let Some(step) = step else {
+                // Outside a step: journaled when the guest asks for the response.
                 let mut placeholder = Response::new(empty_body());
                 placeholder.extensions_mut().insert(unsent);
-                Ok((placeholder, done()))
-            })
-        } else {
-            Box::new(async move {
-                let (parts, body) = request.into_parts();
-                let body = collect(body, MAX_HTTP_REQUEST_BODY).await?;
-                let unsent = Unsent {
-                    method: parts.method,
-                    uri: parts.uri,
-                    headers: parts.headers,
-                    body,
-                    options,
-                };
-                let received = send(&policy, unsent).await?;
-                let mut response = Response::new(full_body(received.body));
-                *response.status_mut() = http::StatusCode::from_u16(received.status)
-                    .map_err(|e| Error::InternalError(Some(e.to_string())))?;
-                *response.headers_mut() = received.headers;
-                Ok((response, done()))
-            })
-        }
+                return Ok((placeholder, done()));
+            };
+            let received = send(&policy, deadline, unsent).await?;
+            let mut response = Response::new(full_body(received.body));
+            *response.status_mut() = http::StatusCode::from_u16(received.status)
+                .map_err(|e| Error::InternalError(Some(e.to_string())))?;
+            *response.headers_mut() = received.headers;
+            response.extensions_mut().insert(SentInStep(step));
+            Ok((response, done()))
+        })
     }
 
     /// Lets a blocking guest write a whole body before it sends the request
-    /// (in the default, one chunk, it would wait for a reader forever).
+    /// (with the default, one chunk, it would wait for a reader forever), in
+    /// chunks small enough that the buffer stays within the body's bound.
     fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
-        MAX_HTTP_REQUEST_BODY / 4096
+        MAX_HTTP_REQUEST_BODY / BODY_CHUNK
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        BODY_CHUNK
     }
 }
 
-/// Sends `unsent` under `policy` and reads the whole response.
-async fn send(policy: &HttpPolicy, unsent: Unsent) -> Result<Received> {
-    let authority = unsent.uri.authority().ok_or(Error::HttpRequestUriInvalid)?;
-    let tls = unsent.uri.scheme() == Some(&http::uri::Scheme::HTTPS);
-    let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    if policy.refusal(host, port).is_some() {
-        return Err(Error::HttpRequestDenied);
+/// Sends `unsent` under `policy` and reads the whole response, within `deadline`.
+async fn send(policy: &HttpPolicy, deadline: Duration, unsent: Unsent) -> Result<Received> {
+    if policy.refusal(&unsent.uri).is_some() {
+        return Err(
+            if unsent
+                .uri
+                .authority()
+                .is_some_and(|a| a.as_str().contains('@'))
+            {
+                Error::HttpRequestUriInvalid
+            } else {
+                Error::HttpRequestDenied
+            },
+        );
     }
     let given = unsent.options.unwrap_or_default();
     let options = RequestOptions {
@@ -134,24 +156,31 @@ async fn send(policy: &HttpPolicy, unsent: Unsent) -> Result<Received> {
     *request.method_mut() = unsent.method;
     *request.uri_mut() = unsent.uri.clone();
     *request.headers_mut() = unsent.headers;
-    let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-    // The connection's I/O runs beside the body's reading.
-    let io = wasmtime_wasi::runtime::spawn(async move {
-        let _ = io.await;
-    });
-    let (parts, body) = response.into_parts();
-    let body = collect(body, policy.body_cap)
-        .await
-        .map_err(|error| match error {
-            Error::HttpRequestBodySize(size) => Error::HttpResponseBodySize(size),
-            other => other,
+    let exchange = async {
+        let (response, io) =
+            wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+        // The connection's I/O runs beside the body's reading.
+        let io = wasmtime_wasi::runtime::spawn(async move {
+            let _ = io.await;
         });
-    drop(io);
-    Ok(Received {
-        status: parts.status.as_u16(),
-        headers: parts.headers,
-        body: body?,
-    })
+        let (parts, body) = response.into_parts();
+        let body = collect(body, policy.body_cap)
+            .await
+            .map_err(|error| match error {
+                Error::HttpRequestBodySize(size) => Error::HttpResponseBodySize(size),
+                other => other,
+            });
+        drop(io);
+        Ok(Received {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: body?,
+        })
+    };
+    // Each phase has its timeout; a server that drips bytes forever meets this one.
+    tokio::time::timeout(deadline, exchange)
+        .await
+        .map_err(|_| Error::HttpResponseTimeout)?
 }
 
 /// Reads `body` whole, refusing more than `cap` bytes (a request body's
@@ -205,13 +234,26 @@ impl HostState {
         &mut self,
         id: Resource<HostFutureIncomingResponse>,
     ) -> wasmtime::Result<Got> {
-        let future = self.table.get_mut(&id)?;
-        let unsent = match future {
-            HostFutureIncomingResponse::Ready(Ok((response, _))) => {
-                response.extensions_mut().remove::<Unsent>()
-            }
-            _ => None,
+        let (unsent, sent_in) = match self.table.get_mut(&id)? {
+            HostFutureIncomingResponse::Ready(Ok((response, _))) => (
+                response.extensions_mut().remove::<Unsent>(),
+                response
+                    .extensions()
+                    .get::<SentInStep>()
+                    .map(|s| s.0.clone()),
+            ),
+            _ => (None, None),
         };
+        if let Some(step) = sent_in
+            && self.replayer.open_step() != Some(step.as_str())
+        {
+            // Its body ran live and only the step's result is recorded: read
+            // elsewhere, the response would escape the journal.
+            return self.abort(Fault::Misuse(format!(
+                "the response to an HTTP request sent inside the body of step {step} was read \
+                 outside that step: read it before the step's body returns"
+            )));
+        }
         let Some(unsent) = unsent else {
             use wasmtime_wasi_http::p2::bindings::sync::http::types::HostFutureIncomingResponse as _;
             return wasmtime_wasi_http::WasiHttpView::http(self).get(id);
@@ -231,6 +273,7 @@ impl HostState {
     }
 
     /// One exchange outside a step: from the journal, or sent and recorded.
+    /// Either way the guest gets what the journal holds.
     fn exchange(&mut self, unsent: Unsent) -> wasmtime::Result<Result<Received, ErrorCode>> {
         let url = unsent.uri.to_string();
         let headers: Vec<(String, Vec<u8>)> = unsent
@@ -243,91 +286,105 @@ impl HostState {
         let begin = self
             .replayer
             .begin_exchange(&name, fingerprint, now_millis());
-        match begin {
-            Ok(StepBegin::Succeeded(record)) => Ok(Ok(from_record(&record))),
-            Ok(StepBegin::Failed(error)) => Ok(Err(code_of(&error))),
+        let result = match begin {
+            Ok(StepBegin::Succeeded(record)) => return self.recorded(&record).map(Ok),
+            Ok(StepBegin::Failed(error)) => return Ok(Err(code_of(&error))),
             Ok(StepBegin::Run { .. }) => {
                 // Invariant 4: what the request could carry is durable first.
                 if let Err(error) = self.persist() {
-                    return self.abort(crate::invocation::Abort::Storage(error));
+                    return self.abort(Abort::Storage(error));
                 }
                 let policy = self.http_hooks.policy.clone();
-                let sent = wasmtime_wasi::runtime::in_tokio(send(&policy, unsent));
-                let result = match &sent {
-                    Ok(received) => {
-                        let record = ExchangeRecord::new(
-                            fingerprint,
-                            received.status,
-                            received
-                                .headers
-                                .iter()
-                                .map(|(name, value)| {
-                                    let value = String::from_utf8_lossy(value.as_bytes());
-                                    (name.to_string(), value.into_owned())
-                                })
-                                .collect(),
-                            received.body.to_vec(),
-                        );
-                        Ok(record.to_json())
-                    }
-                    Err(error) => Err(error_object(error, &url, &policy)),
-                };
-                // The record must fit a checkpoint, like any step's result.
-                let result = match result {
-                    Ok(json) if json.len() > crate::limits::MAX_PAYLOAD_BYTES => {
-                        Err(cairn_core::ErrorObject::new(
-                            format!("{HTTP_ERROR_PREFIX}InternalError"),
-                            format!(
-                                "the response from {url} records as {} bytes; a recorded \
-                                 exchange holds at most {} (make the request inside a step \
-                                 and keep what you need)",
-                                json.len(),
-                                crate::limits::MAX_PAYLOAD_BYTES
-                            ),
-                        ))
-                    }
-                    other => other,
-                };
-                let outcome = match &result {
-                    Ok(_) => sent.map_err(|_| unreachable!("a recorded success was sent")),
-                    Err(error) => Err(code_of(error)),
-                };
-                let answer = self.replayer.end_step(result, now_millis());
-                self.answer_http(answer)?;
-                Ok(outcome)
+                let deadline = self.http_hooks.deadline;
+                match wasmtime_wasi::runtime::in_tokio(send(&policy, deadline, unsent)) {
+                    Ok(received) => record(fingerprint, &url, received),
+                    Err(error) => Err(error_object(&error, &url, &policy, fingerprint)),
+                }
             }
-            Ok(other) => unreachable!("an HTTP exchange is never retried: {other:?}"),
-            Err(fault) => self.abort(fault),
+            Ok(other) => unreachable!("begin_exchange answered {other:?}"),
+            Err(fault) => return self.abort(fault),
+        };
+        let answer = self.replayer.end_step(result.clone(), now_millis());
+        if let Err(fault) = answer {
+            return self.abort(fault);
+        }
+        match result {
+            Ok(record) => self.recorded(&record).map(Ok),
+            Err(error) => Ok(Err(code_of(&error))),
         }
     }
 
-    fn answer_http(&mut self, answer: Result<(), cairn_core::Fault>) -> wasmtime::Result<()> {
-        answer.or_else(|fault| self.abort(fault))
+    /// The response a record holds (the core checked that it reads).
+    fn recorded(&mut self, json: &str) -> wasmtime::Result<Received> {
+        let Some(record) = ExchangeRecord::parse(json) else {
+            return self.abort(Abort::Fail(cairn_core::ErrorObject::new(
+                "Runtime.CorruptRecord",
+                "a recorded HTTP response cannot be read",
+            )));
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in &record.headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        Ok(Received {
+            status: record.status,
+            headers,
+            body: record.body().into(),
+        })
     }
 }
 
-/// The response a record holds.
-fn from_record(json: &str) -> Received {
-    let record = ExchangeRecord::parse(json);
-    let mut headers = HeaderMap::new();
-    for (name, value) in record.iter().flat_map(|r| &r.headers) {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            headers.append(name, value);
-        }
-    }
-    Received {
-        status: record.as_ref().map_or(500, |r| r.status),
+/// The record of a response received: its JSON, or why it cannot be
+/// recorded (it must fit a checkpoint, as any step's result).
+fn record(
+    fingerprint: u64,
+    url: &str,
+    received: Received,
+) -> Result<String, cairn_core::ErrorObject> {
+    let headers = received
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            (name.to_string(), value.into_owned())
+        })
+        .collect();
+    let json = ExchangeRecord::new(
+        fingerprint,
+        received.status,
         headers,
-        body: record.map(|r| r.body()).unwrap_or_default().into(),
+        received.body.to_vec(),
+    )
+    .to_json();
+    if json.len() <= MAX_PAYLOAD_BYTES {
+        return Ok(json);
     }
+    let mut error = cairn_core::ErrorObject::new(
+        format!("{HTTP_ERROR_PREFIX}HttpResponseBodySize"),
+        format!(
+            "{url}: the response records as {} bytes; a recorded exchange holds at most {} \
+             (send the request inside a step and keep what you need)",
+            json.len(),
+            MAX_PAYLOAD_BYTES
+        ),
+    );
+    error.error_data = Some(ExchangeRecord::failed_data(fingerprint));
+    Err(error)
 }
 
 /// The recorded error of a failed exchange: `Http.` and the wasi:http error
-/// code's name, and what happened.
-fn error_object(error: &Error, url: &str, policy: &HttpPolicy) -> cairn_core::ErrorObject {
+/// code's name, what happened, and the request's fingerprint as its data.
+fn error_object(
+    error: &Error,
+    url: &str,
+    policy: &HttpPolicy,
+    fingerprint: u64,
+) -> cairn_core::ErrorObject {
     let code = code_for(error);
     let debug = format!("{code:?}");
     let name = debug
@@ -337,17 +394,19 @@ fn error_object(error: &Error, url: &str, policy: &HttpPolicy) -> cairn_core::Er
         .unwrap_or("InternalError");
     let message = match error {
         Error::InternalError(Some(message)) => message.clone(),
-        Error::HttpRequestDenied => format!(
-            "{url}: HTTP requests to this host are not allowed: it is not on the \
-             workflow's allowlist (--allow-http HOST[:PORT], or CAIRN_ALLOW_HTTP in Lambda)"
-        ),
+        Error::HttpRequestDenied | Error::HttpRequestUriInvalid => {
+            let refusal = url.parse().ok().and_then(|uri| policy.refusal(&uri));
+            format!("{url}: {}", refusal.unwrap_or_else(|| error.to_string()))
+        }
         Error::HttpResponseBodySize(_) => format!(
             "{url}: the response body is larger than the {}-byte cap on HTTP responses",
             policy.body_cap
         ),
         other => format!("{url}: {other}"),
     };
-    cairn_core::ErrorObject::new(format!("{HTTP_ERROR_PREFIX}{name}"), message)
+    let mut object = cairn_core::ErrorObject::new(format!("{HTTP_ERROR_PREFIX}{name}"), message);
+    object.error_data = Some(ExchangeRecord::failed_data(fingerprint));
+    object
 }
 
 /// The wasi:http error code for a failed exchange.
