@@ -387,3 +387,36 @@ fn a_response_read_outside_the_scope_of_its_request_fails_clearly() {
         }
     }
 }
+
+#[test]
+fn request_bodies_up_to_the_hosts_bound_are_sent_whole() {
+    let service = HttpService::start();
+    let cairn = Cairn::new();
+    let fetch = guest("fetch");
+    let mib = "x".repeat(1024);
+    let input = fetch_input(json!([
+        // 4 MiB outside a step (recorded) and inside one (live).
+        { "method": "POST", "url": service.url("/size"), "body": mib, "body_repeat": 4096 },
+        { "method": "POST", "url": service.url("/size"), "body": mib, "body_repeat": 4096, "in_step": true },
+        // Over the host's 16 MiB: refused before anything is sent.
+        { "method": "POST", "url": service.url("/size"), "body": mib, "body_repeat": 17 * 1024 },
+    ]));
+    let allow = service.authority();
+    let run = cairn.run(&[
+        "run",
+        fetch.to_str().unwrap(),
+        "--input",
+        &input,
+        "--allow-http",
+        &allow,
+    ]);
+    let outcomes = result(&run);
+    assert_eq!(outcomes[0], json!({ "status": 200, "body": "4194304" }));
+    assert_eq!(outcomes[1], json!({ "status": 200, "body": "4194304" }));
+    assert_eq!(
+        outcomes[2]["error_type"], "Http.HttpRequestBodySize",
+        "{}",
+        outcomes[2]
+    );
+    assert_eq!(service.count("/size"), 2);
+}

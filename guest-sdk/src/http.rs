@@ -31,6 +31,9 @@ use wasip2::http::types::{
 };
 use wasip2::io::streams::StreamError;
 
+/// The largest request body the host takes (16 MiB).
+const MAX_BODY: usize = 16 << 20;
+
 /// An HTTP request being built.
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -175,22 +178,29 @@ impl Request {
             let _ = options.set_first_byte_timeout(Some(nanos));
             let _ = options.set_between_bytes_timeout(Some(nanos));
         }
-        // Sent first, the body after (as wstd does): the host reads the body
-        // as it comes, so no size of body waits for a reader.
-        let stream = body.write().map_err(|()| invalid("body"))?;
-        let future = outgoing_handler::handle(request, Some(options))?;
-        // `blocking-write-and-flush` takes at most 4096 bytes a call. If the
-        // host stops reading (a body over its bound), its reason comes with
-        // the response below.
-        let written = self
-            .body
-            .chunks(4096)
-            .try_for_each(|chunk| stream.blocking_write_and_flush(chunk));
-        drop(stream);
-        match written {
-            Ok(()) => OutgoingBody::finish(body, None).map_err(Failure::from)?,
-            Err(_) => drop(body), // aborted: the host says why with the response
+        // The body first, whole, then the request: the host then has it all
+        // when the request is sent (and answers from the journal at once).
+        // It buffers at most MAX_BODY in 4096-byte writes
+        // (`blocking-write-and-flush` takes no more a call).
+        if self.body.len() > MAX_BODY {
+            return Err(Failure::new(
+                "Http.HttpRequestBodySize",
+                format!(
+                    "the request body is {} bytes; the host takes at most {MAX_BODY}",
+                    self.body.len()
+                ),
+            ));
         }
+        {
+            let stream = body.write().map_err(|()| invalid("body"))?;
+            for chunk in self.body.chunks(4096) {
+                stream
+                    .blocking_write_and_flush(chunk)
+                    .map_err(stream_failure)?;
+            }
+        }
+        OutgoingBody::finish(body, None).map_err(Failure::from)?;
+        let future = outgoing_handler::handle(request, Some(options))?;
         let response = loop {
             match future.get() {
                 Some(Ok(Ok(response))) => break response,

@@ -75,6 +75,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(
                 201, {"reservation": uuid.uuid4().hex[:8], "quantity": order["quantity"]}
             )
+        if self.path == "/size":
+            return self.answer(200, str(len(body)), "text/plain")
         if self.path == "/echo":
             return self.answer(200, body, "application/octet-stream")
         self.answer(404, {"error": "no such path"})

@@ -331,11 +331,7 @@ impl HostState {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            http_hooks: HttpHooks {
-                policy: limits.http.clone(),
-                step: None,
-                deadline: limits.time_budget,
-            },
+            http_hooks: HttpHooks::new(limits.http.clone(), limits.time_budget),
             memory: MemoryCap {
                 limit: limits.memory,
                 exceeded: None,

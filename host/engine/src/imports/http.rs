@@ -14,15 +14,19 @@ use bytes::Bytes;
 use cairn_core::exchange::{ExchangeRecord, HTTP_ERROR_PREFIX, exchange_name, request_fingerprint};
 use cairn_core::{Fault, OpId, StepBegin};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri};
+use http_body::Body as _;
 use http_body_util::{BodyExt, Empty, Full};
 use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::p2::body::HostIncomingBody;
-use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostIncomingResponse};
+use wasmtime_wasi_http::p2::types::{
+    HostFutureIncomingResponse, HostIncomingResponse, HostOutgoingRequest,
+};
 use wasmtime_wasi_http::{Error, FieldMap, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// The hooks wasmtime-wasi-http calls; state of their own, apart from the store's.
@@ -33,6 +37,20 @@ pub(crate) struct HttpHooks {
     /// The longest an exchange may take in all: the invocation's time
     /// budget (a host call is beyond the reach of the guest's own).
     pub(crate) deadline: Duration,
+    /// A request sent outside a step whose body was whole when it was sent
+    /// (a blocking client's): its response is ready to be asked for at once.
+    ready: Option<Unsent>,
+}
+
+impl HttpHooks {
+    pub(crate) fn new(policy: Arc<HttpPolicy>, deadline: Duration) -> Self {
+        HttpHooks {
+            policy,
+            step: None,
+            deadline,
+            ready: None,
+        }
+    }
 }
 
 /// A request made outside a step, its body collected, waiting for the guest
@@ -84,25 +102,47 @@ impl WasiHttpHooks for HttpHooks {
         let policy = self.policy.clone();
         let (step, deadline) = (self.step.clone(), self.deadline);
         let done = || Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>;
+        let (parts, mut body) = request.into_parts();
+        let shown = parts.uri.to_string();
+        let unsent = move |body: Bytes| Unsent {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            headers: parts.headers.clone(),
+            body,
+            options,
+        };
+        // Outside a step, a body already whole (a blocking client wrote it
+        // first) makes the response ready at once: no task to wait for.
+        let mut prefix = Vec::new();
+        if step.is_none() {
+            match collect_now(&mut body, &mut prefix, MAX_HTTP_REQUEST_BODY) {
+                Poll::Ready(Ok(())) => {
+                    self.ready = Some(unsent(prefix.into()));
+                    // Never awaited: `handle` (shadowed) replaces its future.
+                    return Box::new(async { Err(Error::InternalError(None)) });
+                }
+                Poll::Ready(Err(error)) => return Box::new(async { Err(error) }),
+                Poll::Pending => {}
+            }
+        }
         Box::new(async move {
-            let (parts, body) = request.into_parts();
             // A guest that waits for the response before it finishes the
             // body would otherwise hold the host forever.
-            let body = tokio::time::timeout(policy.timeout, collect(body, MAX_HTTP_REQUEST_BODY))
+            let rest = tokio::time::timeout(policy.timeout, collect(body, MAX_HTTP_REQUEST_BODY))
                 .await
                 .map_err(|_| {
                     Error::InternalError(Some(format!(
-                        "the request body of {} was not finished within {:?} of sending the request",
-                        parts.uri, policy.timeout
+                        "the request body of {shown} was not finished within {:?} of sending the request",
+                        policy.timeout
                     )))
                 })??;
-            let unsent = Unsent {
-                method: parts.method,
-                uri: parts.uri,
-                headers: parts.headers,
-                body,
-                options,
-            };
+            if prefix.len() + rest.len() > MAX_HTTP_REQUEST_BODY {
+                return Err(Error::HttpRequestBodySize(Some(
+                    MAX_HTTP_REQUEST_BODY as u64,
+                )));
+            }
+            prefix.extend_from_slice(&rest);
+            let unsent = unsent(prefix.into());
             let Some(step) = step else {
                 // Outside a step: journaled when the guest asks for the response.
                 let mut placeholder = Response::new(empty_body());
@@ -183,6 +223,27 @@ async fn send(policy: &HttpPolicy, deadline: Duration, unsent: Unsent) -> Result
         .map_err(|_| Error::HttpResponseTimeout)?
 }
 
+/// Reads what `body` holds already, without waiting: `Ready` once it is
+/// whole (or failed), `Pending` if the guest has yet to write or finish it.
+fn collect_now(body: &mut WasiBody, bytes: &mut Vec<u8>, cap: usize) -> Poll<Result<()>> {
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        match std::pin::Pin::new(&mut *body).poll_frame(&mut context) {
+            Poll::Ready(None) => return Poll::Ready(Ok(())),
+            Poll::Ready(Some(Err(error))) => return Poll::Ready(Err(error)),
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    bytes.extend_from_slice(&data);
+                    if bytes.len() > cap {
+                        return Poll::Ready(Err(Error::HttpRequestBodySize(Some(cap as u64))));
+                    }
+                }
+            }
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+}
+
 /// Reads `body` whole, refusing more than `cap` bytes (a request body's
 /// size error, carrying the cap).
 async fn collect(
@@ -212,9 +273,25 @@ fn full_body(bytes: Bytes) -> WasiBody {
         .boxed_unsync()
 }
 
-/// Shadows `future-incoming-response.get`: where the journal answers for
-/// requests made outside a step.
+/// Shadows `outgoing-handler.handle` (a request whose body is whole is
+/// ready at once) and `future-incoming-response.get` (where the journal
+/// answers for requests made outside a step).
 pub(super) fn shadow(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker
+        .instance(&format!("wasi:http/outgoing-handler@{WASI_VERSION}"))?
+        .func_wrap(
+            "handle",
+            |mut store: StoreContextMut<'_, HostState>,
+             (request, options): (
+                Resource<HostOutgoingRequest>,
+                Option<Resource<RequestOptions>>,
+            )| {
+                store
+                    .data_mut()
+                    .handle(request, options)
+                    .map(|sent| (sent,))
+            },
+        )?;
     linker
         .instance(&format!("wasi:http/types@{WASI_VERSION}"))?
         .func_wrap(
@@ -230,6 +307,25 @@ pub(super) fn shadow(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 type Got = Option<Result<Result<Resource<HostIncomingResponse>, ErrorCode>, ()>>;
 
 impl HostState {
+    fn handle(
+        &mut self,
+        request: Resource<HostOutgoingRequest>,
+        options: Option<Resource<RequestOptions>>,
+    ) -> wasmtime::Result<Result<Resource<HostFutureIncomingResponse>, ErrorCode>> {
+        use wasmtime_wasi_http::p2::bindings::http::outgoing_handler::Host as _;
+        let sent = match wasmtime_wasi_http::WasiHttpView::http(self).handle(request, options) {
+            Ok(sent) => sent,
+            Err(error) => return error.downcast().map(Err),
+        };
+        if let Some(unsent) = self.http_hooks.ready.take() {
+            let mut placeholder = Response::new(empty_body());
+            placeholder.extensions_mut().insert(unsent);
+            let io = wasmtime_wasi::runtime::spawn(async {});
+            *self.table.get_mut(&sent)? = HostFutureIncomingResponse::Ready(Ok((placeholder, io)));
+        }
+        Ok(Ok(sent))
+    }
+
     fn future_response(
         &mut self,
         id: Resource<HostFutureIncomingResponse>,

@@ -24,6 +24,9 @@ struct Call {
     url: String,
     #[serde(default)]
     body: Option<String>,
+    /// Send the body this many times over.
+    #[serde(default = "one")]
+    body_repeat: u32,
     #[serde(default)]
     in_step: bool,
     /// Tries of the step (inside a step only).
@@ -64,7 +67,7 @@ enum Outcome {
 fn send(call: &Call) -> Result<Outcome, Error> {
     let mut request = Request::new(&call.method, &call.url);
     if let Some(body) = &call.body {
-        request = request.body(body.as_bytes());
+        request = request.body(body.repeat(call.body_repeat as usize));
     }
     if let Some(ms) = call.timeout_ms {
         request = request.timeout(Duration::from_millis(ms));
