@@ -420,3 +420,41 @@ fn request_bodies_up_to_the_hosts_bound_are_sent_whole() {
     );
     assert_eq!(service.count("/size"), 2);
 }
+
+#[test]
+fn requests_sent_together_outside_steps_replay_in_their_order() {
+    let service = HttpService::start();
+    let cairn = Cairn::new();
+    let component = guest("fetch-std");
+    let input = json!({
+        "get": service.url("/echo/hi"),
+        "echo": service.url("/echo"),
+        "together": true,
+    })
+    .to_string();
+    let allow = service.authority();
+    // Several executions: the order in which two joined responses are read
+    // must depend on the guest alone, or some replay would diverge.
+    for name in ["t1", "t2", "t3", "t4"] {
+        let run = cairn.run(&[
+            "run",
+            component.to_str().unwrap(),
+            "--name",
+            name,
+            "--input",
+            &input,
+            "--allow-http",
+            &allow,
+        ]);
+        let bodies = result(&run);
+        assert_eq!(bodies[3], "first of two");
+        assert_eq!(bodies[4], "second of two");
+        let replay = cairn.run(&["replay", name]);
+        assert_eq!(
+            replay.code, 0,
+            "{name}: {}\n{}",
+            replay.stdout, replay.stderr
+        );
+    }
+    assert_eq!(service.count("/echo"), 4 * 4);
+}

@@ -25,7 +25,13 @@ pub struct Lab {
     endpoint: String,
     /// cargo-lambda's Invoke and Runtime APIs.
     runtime: String,
+    /// One lab at a time: several at once, on two cores, start their
+    /// bootstraps (compiling their components) so slowly that the
+    /// emulator gives up on invocations.
+    _alone: std::sync::MutexGuard<'static, ()>,
 }
+
+static ONE_LAB_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -50,10 +56,14 @@ fn wait_for_port(port: u16, what: &str, lab: &Lab) {
 impl Lab {
     pub fn start(functions: &[Function]) -> Lab {
         let dir = tempfile::tempdir().unwrap();
+        let alone = ONE_LAB_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let (backend_port, runtime_port) = (free_port(), free_port());
         let mut lab = Lab {
             endpoint: format!("http://127.0.0.1:{backend_port}"),
             runtime: format!("http://127.0.0.1:{runtime_port}"),
+            _alone: alone,
             dir,
             processes: Vec::new(),
         };

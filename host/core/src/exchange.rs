@@ -117,8 +117,14 @@ pub fn request_fingerprint(
 }
 
 /// The operation name of a request: `METHOD URL`, cut to AWS's bound and
-/// to printable ASCII.
+/// to printable ASCII. A query is shown as `?...`: names are displayed
+/// everywhere (histories, the Lambda console), and queries may carry keys.
+/// (The fingerprint covers the whole URL.)
 pub fn exchange_name(method: &str, url: &str) -> String {
+    let url = match url.split_once('?') {
+        Some((path, _)) => format!("{path}?..."),
+        None => url.to_owned(),
+    };
     let mut name: String = format!("{method} {url}")
         .chars()
         .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
@@ -142,6 +148,20 @@ mod tests {
         assert_eq!(parsed.body(), vec![0xff, 0, 1]);
         assert!(parsed.body.is_none());
         assert_eq!(parsed.fingerprint(), Some(u64::MAX));
+    }
+
+    #[test]
+    fn names_show_no_query() {
+        assert_eq!(
+            exchange_name("GET", "http://a/b?key=secret"),
+            "GET http://a/b?..."
+        );
+        assert_eq!(exchange_name("POST", "http://a/b"), "POST http://a/b");
+        assert_eq!(exchange_name("GET", "http://a/\u{e9}"), "GET http://a/?");
+        assert_eq!(
+            exchange_name("GET", &format!("http://a/{}", "x".repeat(300))).len(),
+            256
+        );
     }
 
     #[test]

@@ -16,12 +16,14 @@ use cairn_core::{Fault, OpId, StepBegin};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Empty, Full};
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource};
+use wasmtime_wasi::p2::{DynPollable, Pollable};
 use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::p2::body::HostIncomingBody;
 use wasmtime_wasi_http::p2::types::{
@@ -40,6 +42,11 @@ pub(crate) struct HttpHooks {
     /// A request sent outside a step whose body was whole when it was sent
     /// (a blocking client's): its response is ready to be asked for at once.
     ready: Option<Unsent>,
+    /// Responses to requests sent outside a step whose bodies were still
+    /// being written (an async client's), by resource: they poll as ready
+    /// at once, and `get` waits for the body. Their readiness then depends
+    /// on the guest alone, so their order in the journal replays.
+    awaited: HashSet<u32>,
 }
 
 impl HttpHooks {
@@ -49,6 +56,7 @@ impl HttpHooks {
             step: None,
             deadline,
             ready: None,
+            awaited: HashSet::new(),
         }
     }
 }
@@ -68,6 +76,14 @@ struct Unsent {
 /// be read only there.
 #[derive(Clone)]
 struct SentInStep(OpId);
+
+/// A pollable that is always ready.
+struct AlwaysReady;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for AlwaysReady {
+    async fn ready(&mut self) {}
+}
 
 /// A response read whole.
 struct Received {
@@ -103,6 +119,14 @@ impl WasiHttpHooks for HttpHooks {
         let (step, deadline) = (self.step.clone(), self.deadline);
         let done = || Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>;
         let (parts, mut body) = request.into_parts();
+        // Refused before anything is recorded: the URL would be the name.
+        if parts
+            .uri
+            .authority()
+            .is_some_and(|a| a.as_str().contains('@'))
+        {
+            return Box::new(async { Err(Error::HttpRequestUriInvalid) });
+        }
         let shown = parts.uri.to_string();
         let unsent = move |body: Bytes| Unsent {
             method: parts.method.clone(),
@@ -301,6 +325,18 @@ pub(super) fn shadow(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 store.data_mut().future_response(id).map(|got| (got,))
             },
         )?;
+    linker
+        .instance(&format!("wasi:http/types@{WASI_VERSION}"))?
+        .func_wrap(
+            "[method]future-incoming-response.subscribe",
+            |mut store: StoreContextMut<'_, HostState>,
+             (id,): (Resource<HostFutureIncomingResponse>,)| {
+                store
+                    .data_mut()
+                    .subscribe_response(id)
+                    .map(|pollable| (pollable,))
+            },
+        )?;
     Ok(())
 }
 
@@ -317,19 +353,41 @@ impl HostState {
             Ok(sent) => sent,
             Err(error) => return error.downcast().map(Err),
         };
+        // Set for every new response: a freed resource's number is reused.
+        self.http_hooks.awaited.remove(&sent.rep());
         if let Some(unsent) = self.http_hooks.ready.take() {
             let mut placeholder = Response::new(empty_body());
             placeholder.extensions_mut().insert(unsent);
             let io = wasmtime_wasi::runtime::spawn(async {});
             *self.table.get_mut(&sent)? = HostFutureIncomingResponse::Ready(Ok((placeholder, io)));
+        } else if self.replayer.open_step().is_none() {
+            self.http_hooks.awaited.insert(sent.rep());
         }
         Ok(Ok(sent))
+    }
+
+    fn subscribe_response(
+        &mut self,
+        id: Resource<HostFutureIncomingResponse>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        if self.http_hooks.awaited.contains(&id.rep()) {
+            let ready = self.table.push(AlwaysReady)?;
+            return wasmtime_wasi::p2::subscribe(&mut self.table, ready);
+        }
+        wasmtime_wasi::p2::subscribe(&mut self.table, id)
     }
 
     fn future_response(
         &mut self,
         id: Resource<HostFutureIncomingResponse>,
     ) -> wasmtime::Result<Got> {
+        if self.http_hooks.awaited.contains(&id.rep())
+            && let future @ HostFutureIncomingResponse::Pending(_) = self.table.get_mut(&id)?
+        {
+            // Polled as ready: wait for the guest's body to be collected
+            // (bounded by the policy's timeout).
+            wasmtime_wasi::runtime::in_tokio(future.ready());
+        }
         let (unsent, sent_in) = match self.table.get_mut(&id)? {
             HostFutureIncomingResponse::Ready(Ok((response, _))) => (
                 response.extensions_mut().remove::<Unsent>(),
