@@ -87,6 +87,15 @@ fn recorded_requests_are_not_sent_again_after_a_kill_or_in_replay() {
     );
     assert_eq!(service.counts(), counts);
 
+    // The history table shows the exchanges as what they are.
+    let table = cairn.run(&["history", "h"]);
+    let http_rows = table
+        .stdout
+        .lines()
+        .filter(|line| line.split_whitespace().nth(1) == Some("Http"))
+        .count();
+    assert_eq!(http_rows, 3, "{}", table.stdout);
+
     // Outside steps, each request is a step named after it, with its response.
     let history = cairn.history("h");
     let names: Vec<&str> = history

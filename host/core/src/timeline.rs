@@ -2,7 +2,7 @@
 //! its attempts, a wait, a callback, a context, an invocation, a clock or
 //! random read), with its position, status, attempt, start and duration.
 
-use crate::event::{Event, Millis, RetryReason};
+use crate::event::{Event, Millis, RetryReason, StepKind};
 use crate::history::{clip, event_time};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -54,7 +54,11 @@ pub fn operations(journal: &[Event]) -> Vec<Operation> {
             *position += 1;
             let (kind, name, status, end, outcome) = match event {
                 Event::StepStarted { name, kind, .. } => (
-                    kind.subtype().to_owned(),
+                    match kind {
+                        // A "Step" to AWS; to people, the exchange it is.
+                        StepKind::Http => "Http".to_owned(),
+                        other => other.subtype().to_owned(),
+                    },
                     name.clone(),
                     "STARTED",
                     None,
