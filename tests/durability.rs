@@ -253,3 +253,40 @@ fn kill_during_a_long_run_of_steps_then_resume() {
     let history = cairn.history("killed");
     assert_eq!(count(&history, "StepSucceeded"), 60);
 }
+
+#[test]
+fn sleeping_until_a_clock_instant_sleeps_live_and_not_on_replay() {
+    let cairn = Cairn::new();
+    let misbehave = guest("misbehave");
+    let mut child = cairn.spawn(&[
+        "run",
+        misbehave.to_str().unwrap(),
+        "--skip-time",
+        "--input",
+        "\"sleep-until\"",
+    ]);
+    // The instant comes from the journaled clock (nanoseconds since the
+    // epoch): measured against another clock, it would be decades away.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the guest still sleeps on its instant after 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let elapsed: u64 = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(elapsed >= 200, "the clock says {elapsed} ms passed");
+}

@@ -328,7 +328,9 @@ impl HostState {
             sink,
             logger,
             // No environment, arguments, preopened directories or network.
-            wasi: WasiCtx::builder().build(),
+            wasi: WasiCtx::builder()
+                .monotonic_clock(crate::imports::clocks::EpochClock)
+                .build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             http_hooks: HttpHooks::new(limits.http.clone(), limits.time_budget),

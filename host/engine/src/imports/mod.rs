@@ -3,7 +3,7 @@
 //! sockets; its clocks and random are shadowed by journaled versions.
 //! Outgoing HTTP is wasmtime-wasi-http's, under Cairn's hooks and journal.
 
-mod clocks;
+pub(crate) mod clocks;
 mod durable;
 pub(crate) mod http;
 mod log;

@@ -1,4 +1,5 @@
-//! Workflows that go wrong on purpose, chosen by the input.
+//! Workflows that go wrong on purpose, chosen by the input (and one that
+//! sleeps on a clock instant).
 
 use cairn::{Context, Error};
 use std::time::Duration;
@@ -24,6 +25,17 @@ fn misbehave(ctx: &mut Context, mode: String) -> Result<u64, Error> {
             // Swallows the suspension instead of returning it.
             let _ = ctx.wait("ignored", Duration::from_secs(5));
             ctx.step("after", || Ok::<_, Error>(2u64))
+        }
+        // Sleeps until an instant computed from the (journaled) monotonic
+        // clock, then suspends: the resume replays the sleep from the
+        // recorded reading, so it is over at once. Returns the milliseconds
+        // the clock says passed.
+        "sleep-until" => {
+            use wasip2::clocks::monotonic_clock;
+            let start = monotonic_clock::now();
+            monotonic_clock::subscribe_instant(start + 200_000_000).block();
+            ctx.wait("pause", Duration::from_secs(1))?;
+            Ok((monotonic_clock::now() - start) / 1_000_000)
         }
         "fail" => Err(Error::new("Refused", "the workflow refused").with_data(&42)),
         // A step result over the 256 KiB payload limit.
