@@ -370,6 +370,7 @@ fn a_response_read_outside_the_scope_of_its_request_fails_clearly() {
             ["sent inside the body of step", "read outside that step"],
         ),
         ("read_inside", ["sent outside any step", "read inside step"]),
+        ("unfinished", ["asked for before", "body was finished"]),
     ] {
         let url = service.url(&format!("/echo/{flag}"));
         let input = fetch_input(json!([{ "url": url, flag: true }]));

@@ -333,7 +333,10 @@ impl HostState {
                 .build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            http_hooks: HttpHooks::new(limits.http.clone(), limits.time_budget),
+            http_hooks: HttpHooks::new(
+                limits.http.clone(),
+                std::time::Instant::now() + limits.time_budget,
+            ),
             memory: MemoryCap {
                 limit: limits.memory,
                 exceeded: None,

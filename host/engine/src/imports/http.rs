@@ -16,15 +16,15 @@ use cairn_core::{Fault, OpId, StepBegin};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Empty, Full};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::p2::{DynPollable, Pollable};
-use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
+use wasmtime_wasi_http::p2::bindings::http::types::{DnsErrorPayload, ErrorCode};
 use wasmtime_wasi_http::p2::body::HostIncomingBody;
 use wasmtime_wasi_http::p2::types::{
     HostFutureIncomingResponse, HostIncomingResponse, HostOutgoingRequest,
@@ -36,9 +36,9 @@ pub(crate) struct HttpHooks {
     pub(crate) policy: Arc<HttpPolicy>,
     /// The step whose body is running, if one is (set on each wasi:http call).
     pub(crate) step: Option<OpId>,
-    /// The longest an exchange may take in all: the invocation's time
-    /// budget (a host call is beyond the reach of the guest's own).
-    pub(crate) deadline: Duration,
+    /// When the invocation's time budget runs out: no exchange may outlast
+    /// it (a host call is beyond the reach of the guest's own budget).
+    pub(crate) deadline: Instant,
     /// A request sent outside a step whose body was whole when it was sent
     /// (a blocking client's): its response is ready to be asked for at once.
     ready: Option<Unsent>,
@@ -47,16 +47,20 @@ pub(crate) struct HttpHooks {
     /// at once, and `get` waits for the body. Their readiness then depends
     /// on the guest alone, so their order in the journal replays.
     awaited: HashSet<u32>,
+    /// Where each response's request was sent from, by resource: the step
+    /// whose body sent it, or none (outside any step). It is read only there.
+    origins: HashMap<u32, Option<OpId>>,
 }
 
 impl HttpHooks {
-    pub(crate) fn new(policy: Arc<HttpPolicy>, deadline: Duration) -> Self {
+    pub(crate) fn new(policy: Arc<HttpPolicy>, deadline: Instant) -> Self {
         HttpHooks {
             policy,
             step: None,
             deadline,
             ready: None,
             awaited: HashSet::new(),
+            origins: HashMap::new(),
         }
     }
 }
@@ -71,11 +75,6 @@ struct Unsent {
     body: Bytes,
     options: Option<RequestOptions>,
 }
-
-/// Marks a response to a request sent inside the body of step `0`: it may
-/// be read only there.
-#[derive(Clone)]
-struct SentInStep(OpId);
 
 /// A pollable that is always ready.
 struct AlwaysReady;
@@ -102,6 +101,9 @@ type SendFuture = Box<
 >;
 
 type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How long `get` waits for a finished request body to be collected.
+const BODY_FINISHED_WITHIN: Duration = Duration::from_secs(10);
 
 /// The most bytes one write to a request body may carry (what
 /// `blocking-write-and-flush` takes): with [`MAX_HTTP_REQUEST_BODY`] it
@@ -150,16 +152,20 @@ impl WasiHttpHooks for HttpHooks {
             }
         }
         Box::new(async move {
-            // A guest that waits for the response before it finishes the
-            // body would otherwise hold the host forever.
-            let rest = tokio::time::timeout(policy.timeout, collect(body, MAX_HTTP_REQUEST_BODY))
-                .await
-                .map_err(|_| {
-                    Error::InternalError(Some(format!(
-                        "the request body of {shown} was not finished within {:?} of sending the request",
-                        policy.timeout
-                    )))
-                })??;
+            // Outside a step, `get` decides when waiting is over (the outcome
+            // must not depend on time). Inside one, a guest that waits for
+            // the response before it finishes the body gets an error.
+            let rest = match step {
+                None => collect(body, MAX_HTTP_REQUEST_BODY).await?,
+                Some(_) => tokio::time::timeout(policy.timeout, collect(body, MAX_HTTP_REQUEST_BODY))
+                    .await
+                    .map_err(|_| {
+                        Error::InternalError(Some(format!(
+                            "the request body of {shown} was not finished within {:?} of sending the request",
+                            policy.timeout
+                        )))
+                    })??,
+            };
             if prefix.len() + rest.len() > MAX_HTTP_REQUEST_BODY {
                 return Err(Error::HttpRequestBodySize(Some(
                     MAX_HTTP_REQUEST_BODY as u64,
@@ -178,7 +184,7 @@ impl WasiHttpHooks for HttpHooks {
             *response.status_mut() = http::StatusCode::from_u16(received.status)
                 .map_err(|e| Error::InternalError(Some(e.to_string())))?;
             *response.headers_mut() = received.headers;
-            response.extensions_mut().insert(SentInStep(step));
+            let _ = step; // the step it belongs to is kept by `handle`
             Ok((response, done()))
         })
     }
@@ -195,8 +201,8 @@ impl WasiHttpHooks for HttpHooks {
     }
 }
 
-/// Sends `unsent` under `policy` and reads the whole response, within `deadline`.
-async fn send(policy: &HttpPolicy, deadline: Duration, unsent: Unsent) -> Result<Received> {
+/// Sends `unsent` under `policy` and reads the whole response, by `deadline`.
+async fn send(policy: &HttpPolicy, deadline: Instant, unsent: Unsent) -> Result<Received> {
     if policy.refusal(&unsent.uri).is_some() {
         return Err(
             if unsent
@@ -242,7 +248,8 @@ async fn send(policy: &HttpPolicy, deadline: Duration, unsent: Unsent) -> Result
         })
     };
     // Each phase has its timeout; a server that drips bytes forever meets this one.
-    tokio::time::timeout(deadline, exchange)
+    let left = deadline.saturating_duration_since(Instant::now());
+    tokio::time::timeout(left, exchange)
         .await
         .map_err(|_| Error::HttpResponseTimeout)?
 }
@@ -354,7 +361,9 @@ impl HostState {
             Err(error) => return error.downcast().map(Err),
         };
         // Set for every new response: a freed resource's number is reused.
+        let origin = self.replayer.open_step().map(str::to_owned);
         self.http_hooks.awaited.remove(&sent.rep());
+        self.http_hooks.origins.insert(sent.rep(), origin);
         if let Some(unsent) = self.http_hooks.ready.take() {
             let mut placeholder = Response::new(empty_body());
             placeholder.extensions_mut().insert(unsent);
@@ -366,10 +375,27 @@ impl HostState {
         Ok(Ok(sent))
     }
 
+    /// Refuses to answer for a response outside the scope its request was
+    /// sent from: a step's body runs live and only its result is recorded.
+    fn check_origin(&mut self, id: &Resource<HostFutureIncomingResponse>) -> wasmtime::Result<()> {
+        let Some(Some(origin)) = self.http_hooks.origins.get(&id.rep()) else {
+            return Ok(()); // outside any step: `begin_exchange` checks the rest
+        };
+        if self.replayer.open_step() == Some(origin.as_str()) {
+            return Ok(());
+        }
+        let origin = origin.clone();
+        self.abort(Fault::Misuse(format!(
+            "the response to an HTTP request sent inside the body of step {origin} was read \
+             outside that step: read it before the step's body returns"
+        )))
+    }
+
     fn subscribe_response(
         &mut self,
         id: Resource<HostFutureIncomingResponse>,
     ) -> wasmtime::Result<Resource<DynPollable>> {
+        self.check_origin(&id)?;
         if self.http_hooks.awaited.contains(&id.rep()) {
             let ready = self.table.push(AlwaysReady)?;
             return wasmtime_wasi::p2::subscribe(&mut self.table, ready);
@@ -381,33 +407,30 @@ impl HostState {
         &mut self,
         id: Resource<HostFutureIncomingResponse>,
     ) -> wasmtime::Result<Got> {
+        self.check_origin(&id)?;
         if self.http_hooks.awaited.contains(&id.rep())
             && let future @ HostFutureIncomingResponse::Pending(_) = self.table.get_mut(&id)?
         {
-            // Polled as ready: wait for the guest's body to be collected
-            // (bounded by the policy's timeout).
-            wasmtime_wasi::runtime::in_tokio(future.ready());
+            // Polled as ready. The guest is in this call: if it finished the
+            // body, collecting it takes a moment; if not, it never will.
+            // (The timer is made inside the runtime, which it needs.)
+            let collected = wasmtime_wasi::runtime::in_tokio(async {
+                tokio::time::timeout(BODY_FINISHED_WITHIN, future.ready()).await
+            });
+            if collected.is_err() {
+                return self.abort(Fault::Misuse(
+                    "the response to an HTTP request sent outside any step was asked for before \
+                     the request's body was finished: finish the body first"
+                        .into(),
+                ));
+            }
         }
-        let (unsent, sent_in) = match self.table.get_mut(&id)? {
-            HostFutureIncomingResponse::Ready(Ok((response, _))) => (
-                response.extensions_mut().remove::<Unsent>(),
-                response
-                    .extensions()
-                    .get::<SentInStep>()
-                    .map(|s| s.0.clone()),
-            ),
-            _ => (None, None),
+        let unsent = match self.table.get_mut(&id)? {
+            HostFutureIncomingResponse::Ready(Ok((response, _))) => {
+                response.extensions_mut().remove::<Unsent>()
+            }
+            _ => None,
         };
-        if let Some(step) = sent_in
-            && self.replayer.open_step() != Some(step.as_str())
-        {
-            // Its body ran live and only the step's result is recorded: read
-            // elsewhere, the response would escape the journal.
-            return self.abort(Fault::Misuse(format!(
-                "the response to an HTTP request sent inside the body of step {step} was read \
-                 outside that step: read it before the step's body returns"
-            )));
-        }
         let Some(unsent) = unsent else {
             use wasmtime_wasi_http::p2::bindings::sync::http::types::HostFutureIncomingResponse as _;
             return wasmtime_wasi_http::WasiHttpView::http(self).get(id);
@@ -455,7 +478,11 @@ impl HostState {
                     Err(error) => Err(error_object(&error, &url, &policy, fingerprint)),
                 }
             }
-            Ok(other) => unreachable!("begin_exchange answered {other:?}"),
+            Ok(other) => {
+                return self.abort(Fault::Misuse(format!(
+                    "an HTTP exchange cannot be answered with {other:?}"
+                )));
+            }
             Err(fault) => return self.abort(fault),
         };
         let answer = self.replayer.end_step(result.clone(), now_millis());
@@ -578,6 +605,21 @@ fn code_for(error: &Error) -> ErrorCode {
         Error::TlsCertificateError => ErrorCode::TlsCertificateError,
         Error::HttpResponseIncomplete => ErrorCode::HttpResponseIncomplete,
         Error::HttpRequestDenied => ErrorCode::HttpRequestDenied,
+        Error::DnsTimeout => ErrorCode::DnsTimeout,
+        Error::DnsError { rcode, info_code } => ErrorCode::DnsError(DnsErrorPayload {
+            rcode: rcode.clone(),
+            info_code: *info_code,
+        }),
+        Error::InvalidDnsNameError(_) => ErrorCode::DnsError(DnsErrorPayload {
+            rcode: Some("invalid dns name".into()),
+            info_code: None,
+        }),
+        Error::ConnectionWriteTimeout => ErrorCode::ConnectionWriteTimeout,
+        Error::ConnectionLimitReached => ErrorCode::ConnectionLimitReached,
+        Error::DestinationIpProhibited => ErrorCode::DestinationIpProhibited,
+        Error::DestinationIpUnroutable => ErrorCode::DestinationIpUnroutable,
+        Error::HttpRequestUriTooLong => ErrorCode::HttpRequestUriTooLong,
+        Error::HttpRequestMethodInvalid => ErrorCode::HttpRequestMethodInvalid,
         Error::HttpResponseBodySize(size) => ErrorCode::HttpResponseBodySize(*size),
         Error::HttpRequestBodySize(size) => ErrorCode::HttpRequestBodySize(*size),
         Error::Hyper(error) if error.is_timeout() => ErrorCode::HttpResponseTimeout,
@@ -607,6 +649,17 @@ fn code_of(error: &cairn_core::ErrorObject) -> ErrorCode {
         "HttpResponseIncomplete" => ErrorCode::HttpResponseIncomplete,
         "HttpProtocolError" => ErrorCode::HttpProtocolError,
         "HttpRequestDenied" => ErrorCode::HttpRequestDenied,
+        "DnsTimeout" => ErrorCode::DnsTimeout,
+        "DnsError" => ErrorCode::DnsError(DnsErrorPayload {
+            rcode: None,
+            info_code: None,
+        }),
+        "ConnectionWriteTimeout" => ErrorCode::ConnectionWriteTimeout,
+        "ConnectionLimitReached" => ErrorCode::ConnectionLimitReached,
+        "DestinationIpProhibited" => ErrorCode::DestinationIpProhibited,
+        "DestinationIpUnroutable" => ErrorCode::DestinationIpUnroutable,
+        "HttpRequestUriTooLong" => ErrorCode::HttpRequestUriTooLong,
+        "HttpRequestMethodInvalid" => ErrorCode::HttpRequestMethodInvalid,
         "HttpResponseBodySize" => ErrorCode::HttpResponseBodySize(None),
         "HttpRequestBodySize" => ErrorCode::HttpRequestBodySize(None),
         _ => ErrorCode::InternalError(Some(error.error_message.clone())),

@@ -38,6 +38,9 @@ struct Call {
     read_outside: bool,
     #[serde(default)]
     read_inside: bool,
+    /// Sends a POST and asks for its response before finishing its body.
+    #[serde(default)]
+    unfinished: bool,
 }
 
 fn get() -> String {
@@ -126,6 +129,22 @@ fn fetch(ctx: &mut Context, input: Input) -> Result<Vec<Outcome>, Error> {
                 "Unreachable",
                 format!("read {status} outside the step"),
             ));
+        }
+        if call.unfinished {
+            let request = OutgoingRequest::new(Fields::new());
+            request
+                .set_method(&wasip2::http::types::Method::Post)
+                .unwrap();
+            request.set_scheme(Some(&Scheme::Http)).unwrap();
+            let (_, rest) = call.url.split_once("://").unwrap();
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            request.set_authority(Some(authority)).unwrap();
+            request.set_path_with_query(Some(path)).unwrap();
+            let body = request.body().unwrap();
+            let future = outgoing_handler::handle(request, None).unwrap();
+            let status = status(future); // the body is still open
+            drop(body);
+            return Err(Error::new("Unreachable", format!("read {status}")));
         }
         if call.read_inside {
             let future = start(&call.url);
