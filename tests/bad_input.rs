@@ -80,6 +80,20 @@ fn bad_components_inputs_and_guests_fail_clearly_and_lose_nothing() {
                 "run",
                 misbehave,
                 "--name",
+                "oversleep",
+                "--input",
+                "\"oversleep\"",
+                "--time-budget",
+                "1",
+            ],
+            1,
+            "Runtime.TimeBudgetExceeded: the invocation ran longer than its time budget of 1s, waiting in",
+        ),
+        (
+            vec![
+                "run",
+                misbehave,
+                "--name",
                 "hog",
                 "--input",
                 "\"hog\"",
@@ -123,7 +137,7 @@ fn bad_components_inputs_and_guests_fail_clearly_and_lose_nothing() {
     }
 
     // The failed executions are recorded as failed, with what they did before.
-    for name in ["spin", "hog", "panic"] {
+    for name in ["spin", "oversleep", "hog", "panic"] {
         let execution = cairn.get(name);
         assert_eq!(execution["Status"], "FAILED", "{name}");
         let history = cairn.history(name);

@@ -76,6 +76,10 @@ pub struct HostState {
     pub(crate) table: ResourceTable,
     http: WasiHttpCtx,
     pub(crate) http_hooks: HttpHooks,
+    /// When the invocation's time budget runs out, and the budget: what
+    /// bounds the host calls that wait (`imports::io`).
+    pub(crate) deadline: std::time::Instant,
+    pub(crate) time_budget: std::time::Duration,
     memory: MemoryCap,
     abort: Option<Abort>,
     pub(crate) panic_message: Option<String>,
@@ -323,6 +327,7 @@ impl HostState {
         logger: Logger,
         limits: &Limits,
     ) -> Self {
+        let deadline = std::time::Instant::now() + limits.time_budget;
         HostState {
             replayer,
             sink,
@@ -333,10 +338,9 @@ impl HostState {
                 .build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            http_hooks: HttpHooks::new(
-                limits.http.clone(),
-                std::time::Instant::now() + limits.time_budget,
-            ),
+            http_hooks: HttpHooks::new(limits.http.clone(), deadline),
+            deadline,
+            time_budget: limits.time_budget,
             memory: MemoryCap {
                 limit: limits.memory,
                 exceeded: None,

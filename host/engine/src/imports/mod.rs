@@ -6,6 +6,7 @@
 pub(crate) mod clocks;
 mod durable;
 pub(crate) mod http;
+mod io;
 mod log;
 mod random;
 
@@ -29,5 +30,6 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Result<Linker<HostState>> {
     clocks::shadow(&mut linker).map_err(|e| anyhow!("{e}"))?;
     random::shadow(&mut linker).map_err(|e| anyhow!("{e}"))?;
     http::shadow(&mut linker).map_err(|e| anyhow!("{e}"))?;
+    io::shadow(&mut linker).map_err(|e| anyhow!("{e}"))?;
     Ok(linker)
 }

@@ -13,6 +13,11 @@ fn misbehave(ctx: &mut Context, mode: String) -> Result<u64, Error> {
                 x = std::hint::black_box(x.wrapping_add(1));
             }
         }
+        // Sleeps for an hour in workflow code, in a host call that waits.
+        "oversleep" => {
+            std::thread::sleep(Duration::from_secs(3600));
+            Ok(0)
+        }
         "hog" => {
             let mut hoard: Vec<Vec<u8>> = Vec::new();
             loop {
