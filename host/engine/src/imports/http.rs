@@ -34,8 +34,8 @@ use wasmtime_wasi_http::{Error, FieldMap, RequestOptions, WasiBody, WasiHttpHook
 /// The hooks wasmtime-wasi-http calls; state of their own, apart from the store's.
 pub(crate) struct HttpHooks {
     pub(crate) policy: Arc<HttpPolicy>,
-    /// The step whose body is running, if one is (set on each wasi:http call).
-    pub(crate) step: Option<OpId>,
+    /// Whether a step's body is running (set on each wasi:http call).
+    pub(crate) in_step: bool,
     /// When the invocation's time budget runs out: no exchange may outlast
     /// it (a host call is beyond the reach of the guest's own budget).
     pub(crate) deadline: Instant,
@@ -56,7 +56,7 @@ impl HttpHooks {
     pub(crate) fn new(policy: Arc<HttpPolicy>, deadline: Instant) -> Self {
         HttpHooks {
             policy,
-            step: None,
+            in_step: false,
             deadline,
             ready: None,
             awaited: HashSet::new(),
@@ -118,7 +118,7 @@ impl WasiHttpHooks for HttpHooks {
         _fut: Box<dyn Future<Output = Result<()>> + Send>,
     ) -> SendFuture {
         let policy = self.policy.clone();
-        let (step, deadline) = (self.step.clone(), self.deadline);
+        let (in_step, deadline) = (self.in_step, self.deadline);
         let done = || Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>;
         let (parts, mut body) = request.into_parts();
         // Refused before anything is recorded: the URL would be the name.
@@ -140,7 +140,7 @@ impl WasiHttpHooks for HttpHooks {
         // Outside a step, a body already whole (a blocking client wrote it
         // first) makes the response ready at once: no task to wait for.
         let mut prefix = Vec::new();
-        if step.is_none() {
+        if !in_step {
             match collect_now(&mut body, &mut prefix, MAX_HTTP_REQUEST_BODY) {
                 Poll::Ready(Ok(())) => {
                     self.ready = Some(unsent(prefix.into()));
@@ -155,16 +155,17 @@ impl WasiHttpHooks for HttpHooks {
             // Outside a step, `get` decides when waiting is over (the outcome
             // must not depend on time). Inside one, a guest that waits for
             // the response before it finishes the body gets an error.
-            let rest = match step {
-                None => collect(body, MAX_HTTP_REQUEST_BODY).await?,
-                Some(_) => tokio::time::timeout(policy.timeout, collect(body, MAX_HTTP_REQUEST_BODY))
+            let rest = if !in_step {
+                collect(body, MAX_HTTP_REQUEST_BODY).await?
+            } else {
+                tokio::time::timeout(policy.timeout, collect(body, MAX_HTTP_REQUEST_BODY))
                     .await
                     .map_err(|_| {
                         Error::InternalError(Some(format!(
                             "the request body of {shown} was not finished within {:?} of sending the request",
                             policy.timeout
                         )))
-                    })??,
+                    })??
             };
             if prefix.len() + rest.len() > MAX_HTTP_REQUEST_BODY {
                 return Err(Error::HttpRequestBodySize(Some(
@@ -173,18 +174,17 @@ impl WasiHttpHooks for HttpHooks {
             }
             prefix.extend_from_slice(&rest);
             let unsent = unsent(prefix.into());
-            let Some(step) = step else {
-                // Outside a step: journaled when the guest asks for the response.
+            if !in_step {
+                // Journaled when the guest asks for the response.
                 let mut placeholder = Response::new(empty_body());
                 placeholder.extensions_mut().insert(unsent);
                 return Ok((placeholder, done()));
-            };
+            }
             let received = send(&policy, deadline, unsent).await?;
             let mut response = Response::new(full_body(received.body));
             *response.status_mut() = http::StatusCode::from_u16(received.status)
                 .map_err(|e| Error::InternalError(Some(e.to_string())))?;
             *response.headers_mut() = received.headers;
-            let _ = step; // the step it belongs to is kept by `handle`
             Ok((response, done()))
         })
     }
