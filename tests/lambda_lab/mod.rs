@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ pub struct Lab {
     processes: Vec<Child>,
     endpoint: String,
     /// cargo-lambda's Invoke and Runtime APIs.
-    runtime: String,
+    runtime_port: u16,
     /// One lab at a time: several at once, on two cores, start their
     /// bootstraps (compiling their components) so slowly that the
     /// emulator gives up on invocations.
@@ -53,6 +53,53 @@ fn wait_for_port(port: u16, what: &str, lab: &Lab) {
     }
 }
 
+/// cargo-lambda serving Lambda's Invoke and Runtime APIs on `port` for
+/// the functions `names` (it serves those a Cargo project names, made in `dir`).
+pub fn runtime_api(dir: &Path, names: &[&str], port: u16) -> Command {
+    let project = dir.join("functions");
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::write(project.join("src/main.rs"), "fn main() {}\n").unwrap();
+    let mut manifest = String::from(
+        "[package]\nname = \"functions\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n",
+    );
+    for name in names {
+        manifest.push_str(&format!(
+            "[[bin]]\nname = \"{name}\"\npath = \"src/main.rs\"\n"
+        ));
+    }
+    std::fs::write(project.join("Cargo.toml"), manifest).unwrap();
+    let mut command = Command::new("cargo-lambda");
+    command
+        .args([
+            "lambda",
+            "watch",
+            "--only-lambda-apis",
+            "-A",
+            "127.0.0.1",
+            "-P",
+        ])
+        .arg(port.to_string())
+        .current_dir(&project);
+    command
+}
+
+/// Invokes `function` through cargo-lambda's Invoke API on `port`, as the
+/// backend would (an envelope as `payload`); the raw HTTP answer.
+pub fn invoke(port: u16, function: &str, payload: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST /2015-03-31/functions/{function}/invocations HTTP/1.1\r\nHost: x\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+        payload.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
 impl Lab {
     pub fn start(functions: &[Function]) -> Lab {
         let dir = tempfile::tempdir().unwrap();
@@ -62,7 +109,7 @@ impl Lab {
         let (backend_port, runtime_port) = (free_port(), free_port());
         let mut lab = Lab {
             endpoint: format!("http://127.0.0.1:{backend_port}"),
-            runtime: format!("http://127.0.0.1:{runtime_port}"),
+            runtime_port,
             _alone: alone,
             dir,
             processes: Vec::new(),
@@ -94,33 +141,8 @@ impl Lab {
             ]),
         );
         lab.processes.push(backend);
-        // cargo-lambda serves the functions a Cargo project names.
-        let project = root.join("functions");
-        std::fs::create_dir_all(project.join("src")).unwrap();
-        std::fs::write(project.join("src/main.rs"), "fn main() {}\n").unwrap();
-        let mut manifest = String::from(
-            "[package]\nname = \"functions\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n",
-        );
-        for Function { name, .. } in functions {
-            manifest.push_str(&format!(
-                "[[bin]]\nname = \"{name}\"\npath = \"src/main.rs\"\n"
-            ));
-        }
-        std::fs::write(project.join("Cargo.toml"), manifest).unwrap();
-        let runtime = lab.spawn(
-            "runtime",
-            Command::new("cargo-lambda")
-                .args([
-                    "lambda",
-                    "watch",
-                    "--only-lambda-apis",
-                    "-A",
-                    "127.0.0.1",
-                    "-P",
-                    &runtime_port.to_string(),
-                ])
-                .current_dir(&project),
-        );
+        let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
+        let runtime = lab.spawn("runtime", &mut runtime_api(&root, &names, runtime_port));
         lab.processes.push(runtime);
         wait_for_port(backend_port, "dex-local-runner", &lab);
         wait_for_port(runtime_port, "cargo-lambda", &lab);
@@ -186,19 +208,7 @@ impl Lab {
     /// Invokes `function` directly through cargo-lambda's Invoke API, as
     /// the backend would (an envelope as `payload`); the raw HTTP answer.
     pub fn invoke(&self, function: &str, payload: &str) -> String {
-        use std::io::{Read, Write};
-        let address = self.runtime.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(address).unwrap();
-        write!(
-            stream,
-            "POST /2015-03-31/functions/{function}/invocations HTTP/1.1\r\nHost: x\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-            payload.len()
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        answer
+        invoke(self.runtime_port, function, payload)
     }
 
     /// Runs executions to their end through the backend; their outcomes and

@@ -10,9 +10,14 @@
 //! answers without a checkpoint, so no durable backend is involved.
 //! Runs alternate between the two modes; medians and the ratio are printed.
 
+#[path = "../../../tests/lambda_lab/mod.rs"]
+mod lambda_lab;
+#[path = "../../../tests/support/mod.rs"]
+mod support;
+
 use cairn_engine::Engine;
 use cairn_engine::crate_build::build_workspace_guests;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,37 +25,14 @@ use std::time::{Duration, Instant};
 
 const RUNS: usize = 7;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
+/// cargo-lambda's runtime API for one function, `cold`.
+fn runtime_api(dir: &Path) -> (Child, u16) {
+    let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port()
-}
-
-/// cargo-lambda's runtime API for one function, `cold`.
-fn runtime_api(dir: &Path) -> (Child, u16) {
-    let project = dir.join("functions");
-    std::fs::create_dir_all(project.join("src")).unwrap();
-    std::fs::write(project.join("src/main.rs"), "fn main() {}\n").unwrap();
-    std::fs::write(
-        project.join("Cargo.toml"),
-        "[package]\nname = \"functions\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n\
-         [[bin]]\nname = \"cold\"\npath = \"src/main.rs\"\n",
-    )
-    .unwrap();
-    let port = free_port();
-    let child = Command::new("cargo-lambda")
-        .args([
-            "lambda",
-            "watch",
-            "--only-lambda-apis",
-            "-A",
-            "127.0.0.1",
-            "-P",
-        ])
-        .arg(port.to_string())
-        .current_dir(&project)
+        .port();
+    let child = lambda_lab::runtime_api(dir, &["cold"], port)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -63,9 +45,9 @@ fn runtime_api(dir: &Path) -> (Child, u16) {
     (child, port)
 }
 
-/// Invokes `cold` with a fresh execution's envelope; returns the answer.
-fn invoke(port: u16, run: usize) -> String {
-    let envelope = serde_json::json!({
+/// A fresh execution's envelope, as the durable backend sends it.
+fn envelope(run: usize) -> String {
+    serde_json::json!({
         "DurableExecutionArn": format!(
             "arn:aws:lambda:us-west-2:000000000000:function:cold:$LATEST/durable-execution/c{run}/x"
         ),
@@ -76,18 +58,7 @@ fn invoke(port: u16, run: usize) -> String {
             "ExecutionDetails": { "InputPayload": "{\"calls\":[]}" },
         }]},
     })
-    .to_string();
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "POST /2015-03-31/functions/cold/invocations HTTP/1.1\r\nHost: x\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{envelope}",
-        envelope.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
+    .to_string()
 }
 
 /// One cold start: a package directory (with or without the artifact), an
@@ -105,7 +76,7 @@ fn cold_start(
         std::fs::create_dir_all(package.path().join("cache")).unwrap();
         std::fs::write(package.path().join("cache").join(name), bytes).unwrap();
     }
-    let invocation = std::thread::spawn(move || invoke(port, run));
+    let invocation = std::thread::spawn(move || lambda_lab::invoke(port, "cold", &envelope(run)));
     std::thread::sleep(Duration::from_millis(300)); // queued at the runtime API
     let started = Instant::now();
     let mut bootstrap = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
