@@ -12,6 +12,27 @@ fn fetch_input(calls: Value) -> String {
     json!({ "calls": calls }).to_string()
 }
 
+/// `cairn run COMPONENT --input INPUT --allow-http SERVICE EXTRA...`.
+fn run_allowed(
+    cairn: &Cairn,
+    component: &std::path::Path,
+    input: &str,
+    service: &HttpService,
+    extra: &[&str],
+) -> support::Run {
+    let allow = service.authority();
+    let mut args = vec![
+        "run",
+        component.to_str().unwrap(),
+        "--input",
+        input,
+        "--allow-http",
+        &allow,
+    ];
+    args.extend_from_slice(extra);
+    cairn.run(&args)
+}
+
 fn result(run: &support::Run) -> Value {
     assert_eq!(run.code, 0, "cairn run failed: {}", run.stderr);
     serde_json::from_str(&run.stdout).unwrap_or_else(|_| panic!("not JSON: {}", run.stdout))
@@ -132,22 +153,21 @@ fn allowlist_body_cap_timeouts_and_errors_are_reported() {
         { "url": service.url("/fail") },
         { "url": "http://127.0.0.1:1/closed" },
     ]));
-    let allow = service.authority();
-    let run = cairn.run(&[
-        "run",
-        fetch.to_str().unwrap(),
-        "--name",
-        "e",
-        "--skip-time",
-        "--input",
+    let run = run_allowed(
+        &cairn,
+        &fetch,
         &input,
-        "--allow-http",
-        &allow,
-        "--allow-http",
-        "127.0.0.1:1",
-        "--http-timeout",
-        "0.5",
-    ]);
+        &service,
+        &[
+            "--name",
+            "e",
+            "--skip-time",
+            "--allow-http",
+            "127.0.0.1:1",
+            "--http-timeout",
+            "0.5",
+        ],
+    );
     let outcomes = result(&run);
     let expect = |i: usize, error_type: &str, words: &[&str]| {
         assert_eq!(
@@ -239,15 +259,7 @@ fn the_http_example_restocks_through_the_service() {
     let cairn = Cairn::new();
     let example = guest("restock");
     let input = json!({ "service": service.url(""), "item": "widget" }).to_string();
-    let allow = service.authority();
-    let run = cairn.run(&[
-        "run",
-        example.to_str().unwrap(),
-        "--input",
-        &input,
-        "--allow-http",
-        &allow,
-    ]);
+    let run = run_allowed(&cairn, &example, &input, &service, &[]);
     let restocked = result(&run);
     assert_eq!(restocked["available"], 3);
     assert_eq!(restocked["reservation"]["quantity"], 17);
@@ -363,7 +375,6 @@ fn a_response_read_outside_the_scope_of_its_request_fails_clearly() {
     let service = HttpService::start();
     let cairn = Cairn::new();
     let fetch = guest("fetch");
-    let allow = service.authority();
     for (flag, words) in [
         (
             "read_outside",
@@ -374,14 +385,7 @@ fn a_response_read_outside_the_scope_of_its_request_fails_clearly() {
     ] {
         let url = service.url(&format!("/echo/{flag}"));
         let input = fetch_input(json!([{ "url": url, flag: true }]));
-        let run = cairn.run(&[
-            "run",
-            fetch.to_str().unwrap(),
-            "--input",
-            &input,
-            "--allow-http",
-            &allow,
-        ]);
+        let run = run_allowed(&cairn, &fetch, &input, &service, &[]);
         assert_eq!(run.code, 1, "{flag}: {run:?}");
         assert!(
             run.stdout.contains("Runtime.InvalidOperation"),
@@ -411,15 +415,7 @@ fn request_bodies_up_to_the_hosts_bound_are_sent_whole() {
         // Over the host's 16 MiB: refused before anything is sent.
         { "method": "POST", "url": service.url("/size"), "body": mib, "body_repeat": 17 * 1024 },
     ]));
-    let allow = service.authority();
-    let run = cairn.run(&[
-        "run",
-        fetch.to_str().unwrap(),
-        "--input",
-        &input,
-        "--allow-http",
-        &allow,
-    ]);
+    let run = run_allowed(&cairn, &fetch, &input, &service, &[]);
     let outcomes = result(&run);
     assert_eq!(outcomes[0], json!({ "status": 200, "body": "4194304" }));
     assert_eq!(outcomes[1], json!({ "status": 200, "body": "4194304" }));
@@ -442,20 +438,10 @@ fn requests_sent_together_outside_steps_replay_in_their_order() {
         "together": true,
     })
     .to_string();
-    let allow = service.authority();
     // Several executions: the order in which two joined responses are read
     // must depend on the guest alone, or some replay would diverge.
     for name in ["t1", "t2", "t3", "t4"] {
-        let run = cairn.run(&[
-            "run",
-            component.to_str().unwrap(),
-            "--name",
-            name,
-            "--input",
-            &input,
-            "--allow-http",
-            &allow,
-        ]);
+        let run = run_allowed(&cairn, &component, &input, &service, &["--name", name]);
         let bodies = result(&run);
         assert_eq!(bodies[3], "first of two");
         assert_eq!(bodies[4], "second of two");
