@@ -69,7 +69,7 @@ fn a_callback_completed_from_outside_resumes_the_workflow() {
     ]);
     assert_eq!(twice.code, 2);
     assert!(
-        twice.stderr.contains("is being run by process"),
+        twice.stderr.contains("is being run by another process"),
         "{}",
         twice.stderr
     );

@@ -8,21 +8,6 @@ use serde_json::Value;
 use std::time::{Duration, Instant};
 use support::{Cairn, count, guest, succeeded_steps};
 
-fn wait_for_status(cairn: &Cairn, name: &str, status: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let execution = cairn.get(name);
-        if execution["Status"] == status {
-            return execution;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} never became {status}: {execution}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 const ORDER: &str = r#"{"customer":"ada","items":[{"sku":"tea","quantity":2,"unit_cents":450}]}"#;
 
 #[test]
@@ -68,7 +53,7 @@ fn the_server_runs_started_executions_through_waits_and_callbacks() {
     assert_eq!(cairn.get("o")["Status"], "RUNNING");
 
     let server = cairn.serve(&[]);
-    let order = wait_for_status(&cairn, "o", "SUCCEEDED");
+    let order = cairn.wait_for_status("o", "SUCCEEDED");
     let receipt: Value = serde_json::from_str(order["Result"].as_str().unwrap()).unwrap();
     assert_eq!(receipt["total_cents"], 900);
 
@@ -90,7 +75,7 @@ fn the_server_runs_started_executions_through_waits_and_callbacks() {
         r#"{"approved":true,"by":"srv"}"#,
     ]);
     assert_eq!(done.code, 0, "{}", done.stderr);
-    let approval = wait_for_status(&cairn, "a", "SUCCEEDED");
+    let approval = cairn.wait_for_status("a", "SUCCEEDED");
     assert!(
         approval["Result"]
             .as_str()
@@ -121,7 +106,7 @@ fn a_killed_server_honours_due_timers_when_it_comes_back() {
     std::thread::sleep(Duration::from_millis(2500)); // the 2 s wait is now overdue
 
     let server = cairn.serve(&[]);
-    wait_for_status(&cairn, "o", "SUCCEEDED");
+    cairn.wait_for_status("o", "SUCCEEDED");
     server.kill();
     let history = cairn.history("o");
     assert_eq!(
@@ -160,7 +145,7 @@ fn an_invoked_execution_runs_on_its_own_and_holds_up_nothing() {
         r#"{"units":1}"#,
     ]);
     assert_eq!(start.code, 0, "{}", start.stderr);
-    wait_for_status(&cairn, "quick", "SUCCEEDED");
+    cairn.wait_for_status("quick", "SUCCEEDED");
     assert_eq!(
         cairn.get("p--1")["Status"],
         "RUNNING",
@@ -168,7 +153,7 @@ fn an_invoked_execution_runs_on_its_own_and_holds_up_nothing() {
     );
     assert_eq!(cairn.get("p")["Status"], "RUNNING");
 
-    let parent = wait_for_status(&cairn, "p", "SUCCEEDED");
+    let parent = cairn.wait_for_status("p", "SUCCEEDED");
     assert_eq!(parent["Result"], "\"4 units for 1000 cents\"");
     let log = server.kill();
     assert_eq!(

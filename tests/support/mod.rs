@@ -106,9 +106,38 @@ impl Cairn {
 
     /// Starts `cairn serve --port 0 EXTRA` and waits until it listens.
     pub fn serve(&self, extra: &[&str]) -> Server {
+        self.serve_with(self.command(), extra)
+    }
+
+    /// [`Cairn::serve`] in a PID namespace of its own (`unshare`, as root),
+    /// where it is process 1, as in a container; `None` where namespaces
+    /// cannot be made.
+    pub fn serve_in_pid_namespace(&self, extra: &[&str]) -> Option<Server> {
+        let probe = Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child", "true"])
+            .output();
+        if !probe.is_ok_and(|output| output.status.success()) {
+            return None;
+        }
+        let mut command = Command::new("unshare");
+        command
+            .args(["--pid", "--fork", "--kill-child", "--"])
+            .arg(option_env!("CARGO_BIN_EXE_cairn").expect("`cairn` runs only in cairn-cli's tests"))
+            .arg("--db")
+            .arg(self.db())
+            .env("RUST_LIB_BACKTRACE", "0");
+        Some(self.serve_with(command, extra))
+    }
+
+    fn serve_with(&self, mut command: Command, extra: &[&str]) -> Server {
         let mut args = vec!["serve", "--port", "0"];
         args.extend_from_slice(extra);
-        let mut child = self.spawn(&args);
+        let mut child = command
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn cairn serve");
         let stderr = child.stderr.take().unwrap();
         let (url_tx, url_rx) = std::sync::mpsc::channel();
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
@@ -156,6 +185,26 @@ impl Cairn {
         match serde_json::from_str::<Value>(&run.stdout) {
             Ok(value) if run.code == 0 => value["Events"].as_array().unwrap().clone(),
             _ => Vec::new(),
+        }
+    }
+
+    /// Polls `cairn get NAME` until the execution has `status`.
+    pub fn wait_for_status(&self, name: &str, status: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let run = self.run(&["get", name]);
+            if run.code == 0 {
+                let execution: Value = serde_json::from_str(&run.stdout).unwrap();
+                if execution["Status"] == status {
+                    return execution;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{name} never became {status}: {execution}"
+                );
+            }
+            assert!(Instant::now() < deadline, "{name} never appeared");
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

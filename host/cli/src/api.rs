@@ -19,6 +19,7 @@ use cairn_core::{ErrorObject, Millis};
 use cairn_engine::invocation::now_millis;
 use cairn_engine::limits::MAX_PAYLOAD_BYTES;
 use cairn_engine::runner::{RunRequest, canonical_input, recorded_outcome, start};
+use cairn_engine::server::Server;
 use cairn_engine::sqlite::{Completion, Refused, Stopped};
 use cairn_engine::{Db, Engine, Execution, Outcome, Status};
 use serde_json::{Value, json};
@@ -31,6 +32,8 @@ use std::time::Duration;
 pub struct Api {
     pub db: Db,
     pub engine: Arc<Engine>,
+    /// The scheduler and workers: woken by news, told of stops.
+    pub server: Arc<Server>,
 }
 
 pub fn router(api: Api) -> Router {
@@ -178,7 +181,11 @@ async fn stop_execution(
     };
     let stopped = blocking(move || {
         let execution = find_by_arn(&api.db, &arn)?;
-        Ok(api.db.stop(&execution.name, error, now_millis())?)
+        let stopped = api.db.stop(&execution.name, error, now_millis())?;
+        // Its invocation in progress, if any, ends now too.
+        api.server.interrupt(execution.id);
+        api.server.ended(&execution.name);
+        Ok(stopped)
     })
     .await?;
     let at = match stopped {
@@ -226,7 +233,12 @@ async fn callback_heartbeat(
 }
 
 async fn complete(api: Api, id: String, completion: Completion) -> Result<Response, ApiError> {
-    blocking(move || Ok(api.db.complete_callback(&id, completion, now_millis())?)).await?;
+    blocking(move || {
+        api.db.complete_callback(&id, completion, now_millis())?;
+        api.server.wake();
+        Ok(())
+    })
+    .await?;
     Ok(json_response(StatusCode::OK, json!({})))
 }
 
@@ -268,13 +280,14 @@ async fn invoke(
         let api = api.clone();
         let function = function.clone();
         move || {
-            let path = api.db.workflow_path(&function)?.ok_or_else(|| {
+            let (path, hash) = api.db.workflow(&function)?.ok_or_else(|| {
                 ApiError::not_found(format!(
                     "Function not found: {} (cairn deploy {function} COMPONENT)",
                     function_arn(&function)
                 ))
             })?;
-            let workflow = api.engine.load_file(&path)?;
+            // Compiled once: in memory by its hash afterwards.
+            let workflow = api.engine.load_deployed(&path, hash.as_ref())?;
             let request = RunRequest {
                 workflow: &workflow,
                 workflow_name: &function,
@@ -282,8 +295,11 @@ async fn invoke(
                 input: &input,
                 timeout: None,
                 component_path: Some(&path),
+                parent: None,
             };
-            Ok(start(&api.db, &request)?)
+            let execution = start(&api.db, &request)?;
+            api.server.wake();
+            Ok(execution)
         }
     })
     .await?;
@@ -299,7 +315,7 @@ async fn invoke(
     }
     let arn = execution_arn(&execution.workflow, &execution.name);
     let mut response = if wait {
-        let outcome = ended(&api.db, &execution.name).await?;
+        let outcome = ended(&api, &execution.name).await?;
         match outcome {
             Outcome::Succeeded(result) => (StatusCode::OK, result).into_response(),
             Outcome::Failed(error) => {
@@ -329,18 +345,20 @@ async fn invoke(
     Ok(response)
 }
 
-/// How often a waiting `RequestResponse` invoke looks at the store.
-const ENDED_POLL: Duration = Duration::from_millis(50);
+/// How often a waiting `RequestResponse` invoke looks at the store even
+/// if not told of an end: for ends written by other processes.
+const ENDED_POLL: Duration = Duration::from_secs(1);
 
-/// Waits until the execution `name` has ended (the scheduler runs it).
-async fn ended(db: &Db, name: &str) -> Result<Outcome, ApiError> {
+/// Waits until the execution `name` has ended (the workers tell).
+async fn ended(api: &Api, name: &str) -> Result<Outcome, ApiError> {
     loop {
-        let (db, name) = (db.clone(), name.to_owned());
+        let told = api.server.watch_end(name);
+        let (db, name) = (api.db.clone(), name.to_owned());
         let execution = blocking(move || find_by_name(&db, &name)).await?;
         if let Some(outcome) = recorded_outcome(&execution) {
             return Ok(outcome);
         }
-        tokio::time::sleep(ENDED_POLL).await;
+        let _ = tokio::time::timeout(ENDED_POLL, told).await;
     }
 }
 
@@ -385,10 +403,11 @@ async fn deploy(
             .with_context(|| format!("cannot find {}", path.display()))
             .map_err(|e| ApiError::invalid(format!("{e:#}")))?;
         // Refuse what could never run before anything starts it.
-        api.engine
+        let workflow = api
+            .engine
             .load_file(&path)
             .map_err(|e| ApiError::invalid(format!("{e:#}")))?;
-        api.db.deploy(&name, &path)?;
+        api.db.deploy(&name, &path, &workflow.hash)?;
         if let Some(hosts) = allow_http {
             api.db.set_http_allowlist(&name, &hosts)?;
         }

@@ -76,6 +76,36 @@ impl HttpArgs {
     }
 }
 
+/// What one invocation may use.
+#[derive(clap::Args)]
+struct BudgetArgs {
+    /// Wall-clock budget of one invocation, in seconds.
+    #[arg(long, default_value_t = Limits::default().time_budget.as_secs_f64())]
+    time_budget: f64,
+    /// Memory cap of the guest, in MiB.
+    #[arg(long, default_value_t = Limits::default().memory >> 20)]
+    memory_limit: usize,
+}
+
+impl BudgetArgs {
+    /// The limits these arguments set, with `http`.
+    fn limits(&self, http: &HttpArgs) -> Result<Limits> {
+        if !(self.time_budget > 0.0 && self.time_budget.is_finite()) {
+            bail!("--time-budget must be a positive number of seconds");
+        }
+        let max = cairn_engine::limits::MAX_MEMORY_LIMIT >> 20;
+        if self.memory_limit == 0 || self.memory_limit > max {
+            bail!("--memory-limit must be 1 to {max} MiB");
+        }
+        Ok(Limits {
+            time_budget: Duration::from_secs_f64(self.time_budget),
+            memory: self.memory_limit << 20,
+            http: Arc::new(http.policy()?),
+            interrupt: None,
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run an execution to its end in the foreground and print its result.
@@ -98,12 +128,8 @@ enum Command {
         /// process, not a power cut.
         #[arg(long, value_enum, default_value_t = DurabilityArg::Full)]
         durability: DurabilityArg,
-        /// Wall-clock budget of one invocation, in seconds.
-        #[arg(long, default_value_t = Limits::default().time_budget.as_secs_f64())]
-        time_budget: f64,
-        /// Memory cap of the guest, in MiB.
-        #[arg(long, default_value_t = Limits::default().memory >> 20)]
-        memory_limit: usize,
+        #[command(flatten)]
+        budget: BudgetArgs,
         /// How long a new execution may take in all, in seconds (at most 366
         /// days); past it, it ends as TIMED_OUT.
         #[arg(long)]
@@ -146,6 +172,12 @@ enum Command {
         /// Fire waits and retry delays at once.
         #[arg(long)]
         skip_time: bool,
+        /// How many invocations run at once (default: 8 per core; they
+        /// mostly wait for their commits).
+        #[arg(long)]
+        workers: Option<usize>,
+        #[command(flatten)]
+        budget: BudgetArgs,
         #[command(flatten)]
         http: HttpArgs,
     },
@@ -285,8 +317,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             name,
             skip_time,
             durability,
-            time_budget,
-            memory_limit,
+            budget,
             upgrade,
             timeout,
             http,
@@ -301,15 +332,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 DurabilityArg::Full => Durability::Full,
                 DurabilityArg::Process => Durability::Process,
             };
-            if !(time_budget > 0.0 && time_budget.is_finite()) {
-                bail!("--time-budget must be a positive number of seconds");
-            }
-            if memory_limit == 0 || memory_limit << 20 > cairn_engine::limits::MAX_MEMORY_LIMIT {
-                bail!(
-                    "--memory-limit must be 1 to {} MiB",
-                    cairn_engine::limits::MAX_MEMORY_LIMIT >> 20
-                );
-            }
+            let limits = budget.limits(&http)?;
             // Check the input before building or loading anything.
             cairn_engine::runner::canonical_input(&input)?;
             let (wasm, workflow_name) = resolve_target(&target)?;
@@ -330,11 +353,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let options = RunOptions {
                 skip_time,
                 upgrade,
-                limits: Limits {
-                    time_budget: Duration::from_secs_f64(time_budget),
-                    memory: memory_limit << 20,
-                    http: Arc::new(http.policy()?),
-                },
+                limits,
                 logger: Arc::new(move |level: LogLevel, message: &str| {
                     eprintln!("[{label}] {} {message}", level_name(level));
                 }),
@@ -359,6 +378,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 input: &input,
                 timeout: timeout.map(Duration::from_secs),
                 component_path: Some(&wasm),
+                parent: None,
             };
             match cairn_engine::run_to_completion(&engine, &db, &request, &options)? {
                 Outcome::Succeeded(result) => {
@@ -447,6 +467,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 input: &input,
                 timeout: timeout.map(Duration::from_secs),
                 component_path: Some(&wasm),
+                parent: None,
             };
             cairn_engine::runner::start(&db, &request)?;
             println!("{name}");
@@ -455,39 +476,52 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve {
             port,
             skip_time,
+            workers,
+            budget,
             http,
         } => {
             let engine = Arc::new(Engine::new(Some(cache_dir(&cli.db)))?);
-            let options = RunOptions {
-                skip_time,
-                upgrade: false,
-                limits: Limits {
-                    http: Arc::new(http.policy()?),
-                    ..Limits::default()
+            let options = cairn_engine::server::ServeOptions {
+                run: RunOptions {
+                    skip_time,
+                    upgrade: false,
+                    limits: budget.limits(&http)?,
+                    logger: Arc::new(|level: LogLevel, message: &str| {
+                        eprintln!("{} {message}", level_name(level))
+                    }),
+                    notify: Arc::new(|_| {}),
                 },
-                logger: Arc::new(|level: LogLevel, message: &str| {
-                    eprintln!("{} {message}", level_name(level))
-                }),
-                notify: Arc::new(|_| {}),
+                workers: workers.unwrap_or_else(cairn_engine::server::default_workers),
             };
-            // The scheduler and the API each have their own connection.
-            let db = Db::open(&cli.db, Durability::Full)?;
+            if options.workers == 0 {
+                bail!("--workers must be at least 1");
+            }
+            // One writer commits for the scheduler, the workers and the API;
+            // each reads on a connection of its own.
+            let store = Db::open(&cli.db, Durability::Full)?;
+            let writer = store.start_writer()?;
+            let db = store.with_writer(&writer);
+            let server = Arc::new(cairn_engine::server::Server::default());
             let api = api::Api {
-                db: Db::open(&cli.db, Durability::Full)?,
+                db: db.reopen()?,
                 engine: engine.clone(),
+                server: server.clone(),
             };
             let listener = std::net::TcpListener::bind(("127.0.0.1", port))
                 .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
             listener.set_nonblocking(true)?;
             eprintln!(
-                "cairn: serving {} at http://{}",
+                "cairn: serving {} with {} workers at http://{}",
                 cli.db.display(),
+                options.workers,
                 listener.local_addr()?
             );
             std::thread::spawn(move || {
                 let stop = std::sync::atomic::AtomicBool::new(false);
-                if let Err(error) = cairn_engine::scheduler::serve(&engine, &db, &options, &stop) {
-                    eprintln!("cairn: the scheduler stopped: {error:#}");
+                if let Err(error) =
+                    cairn_engine::server::serve(engine, &db, &options, server, &stop)
+                {
+                    eprintln!("cairn: the server stopped: {error:#}");
                     std::process::exit(2);
                 }
             });
@@ -516,9 +550,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             // Refuse what could never run before anything invokes it.
-            Engine::new(Some(cache_dir(&cli.db)))?.load_file(&wasm)?;
+            let workflow = Engine::new(Some(cache_dir(&cli.db)))?.load_file(&wasm)?;
             let db = Db::open(&cli.db, Durability::Full)?;
-            db.deploy(&name, &wasm)?;
+            db.deploy(&name, &wasm, &workflow.hash)?;
             db.set_http_allowlist(&name, &allow_http)?;
             eprintln!("cairn: workflow {name} is {}", wasm.display());
             Ok(ExitCode::SUCCESS)

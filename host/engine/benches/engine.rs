@@ -212,7 +212,7 @@ fn main() {
             Durability::Process,
         )
         .unwrap();
-        let execution = db
+        let (execution, claim) = db
             .create(
                 &cairn_engine::sqlite::NewExecution {
                     name: "e",
@@ -221,11 +221,13 @@ fn main() {
                     input: &input,
                     timeout_seconds: 0,
                     component_path: None,
+                    parent: None,
                 },
                 0,
+                true,
             )
             .unwrap();
-        db.append(execution.id, &journal[1..], None).unwrap();
+        db.append(&claim.unwrap(), &journal[1..], None).unwrap();
         let time = median(201, || {
             let journal = db.journal(execution.id).unwrap();
             invoke(&engine, &workflow, journal, &input);
@@ -297,6 +299,7 @@ fn main() {
             input: &input,
             timeout: None,
             component_path: None,
+            parent: None,
         };
         let start = Instant::now();
         cairn_engine::run_to_completion(&engine, &db, &request, &options).unwrap();

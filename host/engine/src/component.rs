@@ -93,6 +93,38 @@ impl Engine {
             .with_context(|| format!("cannot load {}", path.display()))
     }
 
+    /// The component whose hash is `hash`: from memory if loaded, else
+    /// from `path`, which may hold another build by now (the caller
+    /// compares hashes: an execution is pinned to its own).
+    pub fn load_pinned(&self, hash: &ComponentHash, path: &Path) -> Result<Arc<Workflow>> {
+        if let Some(workflow) = self.loaded.lock().unwrap().get(hash) {
+            return Ok(workflow.clone());
+        }
+        self.load_file(path)
+    }
+
+    /// The component deployed from `path` with `hash` (unknown for older
+    /// deploys): the one in memory, or the file, if it has not changed.
+    pub fn load_deployed(
+        &self,
+        path: &Path,
+        hash: Option<&ComponentHash>,
+    ) -> Result<Arc<Workflow>> {
+        let Some(hash) = hash else {
+            return self.load_file(path);
+        };
+        let workflow = self.load_pinned(hash, path)?;
+        if workflow.hash != *hash {
+            bail!(
+                "{} has changed since it was deployed (it was {}, it is {}): deploy it again",
+                path.display(),
+                &hex(hash)[..16],
+                &hex(&workflow.hash)[..16]
+            );
+        }
+        Ok(workflow)
+    }
+
     /// Loads a component from its bytes, checking that it is a Cairn workflow.
     pub fn load(&self, bytes: &[u8]) -> Result<Arc<Workflow>> {
         let hash = *blake3::hash(bytes).as_bytes();

@@ -4,7 +4,9 @@
 use crate::bindings::{self, cairn::workflow::log::Level};
 use crate::component::{Engine, Workflow};
 use crate::imports::http::HttpHooks;
-use crate::limits::{EPOCH_TICK, Limits, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MemoryCap};
+use crate::limits::{
+    EPOCH_TICK, INTERRUPT_CHECK, Limits, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MemoryCap,
+};
 use anyhow::Result;
 use cairn_core::{ErrorObject, Event, Fault, Finish, GuestOutcome, Millis, Replayer};
 use std::sync::Arc;
@@ -54,7 +56,21 @@ pub(crate) enum Abort {
     Diverged(Fault),
     Fail(ErrorObject),
     Storage(anyhow::Error),
+    /// Told to stop from outside: nothing more is recorded.
+    Interrupted,
 }
+
+/// The trap a guest is stopped with when its invocation is interrupted.
+#[derive(Debug)]
+struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the invocation was interrupted from outside")
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 impl From<Fault> for Abort {
     fn from(fault: Fault) -> Self {
@@ -80,6 +96,8 @@ pub struct HostState {
     /// bounds the host calls that wait (`imports::io`).
     pub(crate) deadline: std::time::Instant,
     pub(crate) time_budget: std::time::Duration,
+    /// Set from outside to stop the invocation (see [`Limits::interrupt`]).
+    pub(crate) interrupt: Option<Arc<std::sync::atomic::AtomicBool>>,
     memory: MemoryCap,
     abort: Option<Abort>,
     pub(crate) panic_message: Option<String>,
@@ -117,9 +135,17 @@ impl HostState {
             Abort::Diverged(fault) => fault.to_string(),
             Abort::Fail(error) => error.to_string(),
             Abort::Storage(error) => format!("{error:#}"),
+            Abort::Interrupted => Interrupted.to_string(),
         };
         self.abort = Some(abort);
         Err(wasmtime::Error::msg(message))
+    }
+
+    /// Whether the invocation was told to stop from outside.
+    pub(crate) fn interrupted(&self) -> bool {
+        self.interrupt
+            .as_ref()
+            .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Makes every recorded event durable (a durability point).
@@ -224,6 +250,7 @@ pub fn invoke(
     };
     let end = match end {
         Abort::Storage(error) => return Err(error),
+        Abort::Interrupted => return Err(Interrupted.into()),
         Abort::Diverged(fault) => InvocationEnd::CannotReplay(fault.to_string()),
         Abort::Fail(error) if state.replayer.is_replaying() => {
             InvocationEnd::CannotReplay(format!(
@@ -311,6 +338,7 @@ pub fn replay_offline(
                 Abort::Diverged(fault) => OfflineEnd::Stopped(fault),
                 Abort::Fail(error) => OfflineEnd::Failed(error),
                 Abort::Storage(error) => return Err(error),
+                Abort::Interrupted => return Err(Interrupted.into()),
             }
         }
     };
@@ -341,6 +369,7 @@ impl HostState {
             http_hooks: HttpHooks::new(limits.http.clone(), deadline),
             deadline,
             time_budget: limits.time_budget,
+            interrupt: limits.interrupt.clone(),
             memory: MemoryCap {
                 limit: limits.memory,
                 exceeded: None,
@@ -365,9 +394,20 @@ fn run_guest(
 ) -> Result<(Result<GuestOutcome, Abort>, HostState)> {
     let mut store = wasmtime::Store::new(&engine.engine, state);
     store.limiter(|state| &mut state.memory);
-    let ticks = (limits.time_budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-    store.set_epoch_deadline(ticks);
-    store.epoch_deadline_trap();
+    // Every INTERRUPT_CHECK the guest is stopped, if it is out of time or
+    // told to stop, and goes on otherwise.
+    let check = (INTERRUPT_CHECK.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+    store.set_epoch_deadline(check);
+    store.epoch_deadline_callback(move |context| {
+        let state = context.data();
+        if state.interrupted() {
+            return Err(Interrupted.into());
+        }
+        if std::time::Instant::now() >= state.deadline {
+            return Err(wasmtime::Trap::Interrupt.into());
+        }
+        Ok(wasmtime::UpdateDeadline::Continue(check))
+    });
 
     // A failure to instantiate is the host's (a full pool, say), not the
     // workflow's: the invocation may be retried.
@@ -412,6 +452,9 @@ fn run_guest(
 fn classify_trap(state: &mut HostState, trap: wasmtime::Error, limits: &Limits) -> Abort {
     if let Some(abort) = state.abort.take() {
         return abort;
+    }
+    if trap.downcast_ref::<Interrupted>().is_some() {
+        return Abort::Interrupted;
     }
     if let Some(desired) = state.memory.exceeded {
         return Abort::Fail(ErrorObject::new(

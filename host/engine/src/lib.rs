@@ -9,9 +9,10 @@
 //! - [`inspect`]: offline replays judged: would a component resume an
 //!   execution cleanly?
 //! - [`runner`]: an execution run to its end: invoke, suspend, sleep, resume.
-//! - [`scheduler`]: the engine as a long-lived process advancing every
-//!   running execution as it falls due.
-//! - [`sqlite`]: the embedded store.
+//! - [`server`]: the engine as a long-lived process: a scheduler over the
+//!   store's index of due executions, a pool of workers, group commit.
+//! - [`sqlite`]: the embedded store, its writer (group commit) and its
+//!   fenced claims.
 //! - [`limits`]: what protects the host from a guest, as named constants.
 //! - [`crate_build`]: building a workflow crate into a component.
 //! - [`testing`]: running workflows from `cargo test`, answering their
@@ -27,7 +28,7 @@ pub mod inspect;
 pub mod invocation;
 pub mod limits;
 pub mod runner;
-pub mod scheduler;
+pub mod server;
 pub mod sqlite;
 pub mod testing;
 

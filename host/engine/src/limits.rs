@@ -37,7 +37,15 @@ pub struct Limits {
     pub time_budget: Duration,
     pub memory: usize,
     pub http: std::sync::Arc<HttpPolicy>,
+    /// Set from outside to interrupt the invocation (its execution was
+    /// stopped): wasm code traps within [`INTERRUPT_CHECK`], and host
+    /// calls that wait return as soon.
+    pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
+
+/// How often a running guest looks at its interrupt flag and its time
+/// budget: how late a stop or an exhausted budget may take effect.
+pub const INTERRUPT_CHECK: Duration = Duration::from_millis(100);
 
 impl Limits {
     /// These limits, with `hosts` allowed too (a workflow's own allowlist).
@@ -60,6 +68,7 @@ impl Default for Limits {
             time_budget: DEFAULT_TIME_BUDGET,
             memory: DEFAULT_MEMORY_LIMIT,
             http: Default::default(),
+            interrupt: None,
         }
     }
 }

@@ -6,7 +6,7 @@
 use crate::component::{Engine, Workflow, hex};
 use crate::invocation::{InvocationEnd, Logger, invoke, now_millis};
 use crate::limits::{Limits, MAX_PAYLOAD_BYTES};
-use crate::sqlite::{Db, Execution, LEASE, NewExecution, Refused, Status};
+use crate::sqlite::{Claim, Db, Execution, NewExecution, Refused, Status};
 use anyhow::{Result, bail};
 use cairn_core::replay::{fire_due_timers, pending_invokes, pending_timers};
 use cairn_core::{ErrorObject, Event, Finish, Millis};
@@ -60,6 +60,8 @@ pub struct RunRequest<'a> {
     pub timeout: Option<Duration>,
     /// Where the component is, recorded so a server can resume the execution.
     pub component_path: Option<&'a Path>,
+    /// The execution that invoked this one, if one did.
+    pub parent: Option<i64>,
 }
 
 /// Parses `input` and writes it canonically (sorted keys, no spaces), so the
@@ -86,7 +88,7 @@ pub fn run_to_completion(
     request: &RunRequest<'_>,
     options: &RunOptions,
 ) -> Result<Outcome> {
-    let execution = start(db, request)?;
+    let (execution, claim) = find_or_create(db, request, true)?;
     if let Some(outcome) = recorded_outcome(&execution) {
         return Ok(outcome);
     }
@@ -98,12 +100,23 @@ pub fn run_to_completion(
             &hex(&request.workflow.hash)[..16]
         );
     }
-    resume(engine, db, request.workflow, &execution, options)
+    resume(engine, db, request.workflow, &execution, claim, options)
 }
 
 /// Creates the execution `request.name`, or finds it if it exists with the
-/// same input (starting by name is idempotent). Runs nothing.
+/// same input (starting by name is idempotent). Runs nothing: a scheduler
+/// takes a new one up at once.
 pub fn start(db: &Db, request: &RunRequest<'_>) -> Result<Execution> {
+    find_or_create(db, request, false).map(|(execution, _)| execution)
+}
+
+/// [`start`], and with `claim`, a new execution is born claimed by this
+/// process (which runs it: no scheduler may take it first).
+fn find_or_create(
+    db: &Db,
+    request: &RunRequest<'_>,
+    claim: bool,
+) -> Result<(Execution, Option<Claim>)> {
     let input = canonical_input(request.input)?;
     match db.find(request.name)? {
         None => db.create(
@@ -114,14 +127,16 @@ pub fn start(db: &Db, request: &RunRequest<'_>) -> Result<Execution> {
                 input: &input,
                 timeout_seconds: request.timeout.map_or(0, |t| t.as_secs().max(1)),
                 component_path: request.component_path,
+                parent: request.parent,
             },
             now_millis(),
+            claim,
         ),
         Some(existing) if existing.input != input => bail!(Refused::Conflict(format!(
             "execution {:?} already exists with a different input ({}); use another name",
             request.name, existing.input
         ))),
-        Some(existing) => Ok(existing),
+        Some(existing) => Ok((existing, None)),
     }
 }
 
@@ -140,20 +155,27 @@ pub fn recorded_outcome(execution: &Execution) -> Option<Outcome> {
     }
 }
 
-/// Claims the execution and runs it to its end. When something fails
-/// because the execution was stopped or timed out meanwhile (its writes are
-/// refused), the recorded end stands instead of the error.
+/// Claims the execution (unless `claim` holds it already) and runs it to
+/// its end. When something fails because the execution was stopped or
+/// timed out meanwhile (its writes are refused), the recorded end stands
+/// instead of the error.
 fn resume(
     engine: &Engine,
     db: &Db,
     workflow: &Workflow,
     execution: &Execution,
+    claim: Option<Claim>,
     options: &RunOptions,
 ) -> Result<Outcome> {
-    db.claim(execution, now_millis())?;
-    let outcome = run_until_ended(engine, db, workflow, execution, options)
+    let claim = match claim {
+        Some(claim) => claim,
+        None => db.claim(execution, now_millis())?,
+    };
+    let outcome = run_until_ended(engine, db, workflow, execution, &claim, options)
         .or_else(|error| ended(db, execution)?.ok_or(error));
-    db.release(execution.id)?;
+    // Left unfinished (an error): a server may take it up.
+    let due = outcome.is_err().then(now_millis);
+    db.release(&claim, due)?;
     outcome
 }
 
@@ -170,26 +192,25 @@ fn run_until_ended(
     db: &Db,
     workflow: &Workflow,
     execution: &Execution,
+    claim: &Claim,
     options: &RunOptions,
 ) -> Result<Outcome> {
     loop {
-        match advance(engine, db, workflow, execution, options)? {
+        match advance(engine, db, workflow, execution, claim, options)? {
             Next::Ended(outcome) => return Ok(outcome),
             // In the foreground, what it invoked runs here, one at a time;
             // one that another process (a server) runs is waited for.
             Next::Suspended { invoked, .. } if !invoked.is_empty() => {
                 let mut ran = false;
                 for child in &invoked {
-                    if db.claim(child, now_millis()).is_ok() {
-                        db.release(child.id)?;
-                        run_invoked(engine, db, child, options)?;
+                    if let Ok(claim) = db.claim(child, now_millis()) {
+                        run_invoked(engine, db, child, claim, options)?;
                         ran = true;
                     }
                 }
                 if !ran {
                     std::thread::sleep(POLL_INTERVAL);
                 }
-                db.renew(execution.id, now_millis())?;
             }
             Next::Suspended { journal, .. } => {
                 sleep_until_due(db, execution, &journal, options)?;
@@ -219,6 +240,7 @@ pub fn advance(
     db: &Db,
     workflow: &Workflow,
     execution: &Execution,
+    claim: &Claim,
     options: &RunOptions,
 ) -> Result<Next> {
     // An upgrade: the first events the new component writes re-pin the
@@ -238,12 +260,11 @@ pub fn advance(
         if let Some(outcome) = ended(db, execution)? {
             return Ok(Next::Ended(outcome));
         }
-        db.renew(execution.id, now_millis())?;
         // Read afresh: callbacks may have been completed from outside.
         let mut journal = db.journal(execution.id)?;
         let fired = fire_due_timers(&journal, now_millis(), options.skip_time);
         if !fired.is_empty() {
-            db.append(execution.id, &fired, None)?;
+            db.append(claim, &fired, None)?;
             if fired
                 .iter()
                 .any(|event| matches!(event, Event::ExecutionTimedOut { .. }))
@@ -255,10 +276,10 @@ pub fn advance(
         // What it invoked may have ended meanwhile: its outcome first.
         let (_, outcomes) = invoked_outcomes(engine, db, execution, &journal)?;
         if !outcomes.is_empty() {
-            db.append(execution.id, &outcomes, None)?;
+            db.append(claim, &outcomes, None)?;
             journal = db.journal(execution.id)?;
         }
-        let sink = db.sink(execution.id, repin);
+        let sink = db.sink(claim, repin);
         let (end, journal) = invoke(
             engine,
             workflow,
@@ -291,7 +312,7 @@ pub fn advance(
                         invoked: running,
                     });
                 }
-                db.append(execution.id, &outcomes, None)?;
+                db.append(claim, &outcomes, None)?;
             }
         }
     }
@@ -358,7 +379,7 @@ fn invoked(
             None => Invoked::Running(child),
         });
     }
-    let Some(path) = db.workflow_path(workflow_name)? else {
+    let Some((path, hash)) = db.workflow(workflow_name)? else {
         return Ok(Invoked::Ended(Outcome::Failed(ErrorObject::new(
             "WorkflowNotFound",
             format!(
@@ -368,17 +389,20 @@ fn invoked(
     };
     // What the callee cannot start with is the caller's error to handle,
     // not the engine's: it must not stall the caller.
-    let started = engine.load_file(&path).and_then(|workflow| {
-        let request = RunRequest {
-            workflow: &workflow,
-            workflow_name,
-            name: &name,
-            input,
-            timeout: None,
-            component_path: Some(&path),
-        };
-        start(db, &request)
-    });
+    let started = engine
+        .load_deployed(&path, hash.as_ref())
+        .and_then(|workflow| {
+            let request = RunRequest {
+                workflow: &workflow,
+                workflow_name,
+                name: &name,
+                input,
+                timeout: None,
+                component_path: Some(&path),
+                parent: Some(parent.id),
+            };
+            start(db, &request)
+        });
     Ok(match started {
         Ok(child) => Invoked::Running(child),
         Err(error) => Invoked::Ended(Outcome::Failed(ErrorObject::new(
@@ -388,14 +412,29 @@ fn invoked(
     })
 }
 
-/// Runs an invoked execution to its end in the foreground.
-fn run_invoked(engine: &Engine, db: &Db, child: &Execution, options: &RunOptions) -> Result<()> {
-    let path = child
-        .component_path
-        .as_deref()
-        .ok_or_else(|| anyhow::anyhow!("invoked execution {:?} has no component", child.name))?;
-    let workflow = engine.load_file(path)?;
-    resume(engine, db, &workflow, child, options)?;
+/// Runs an invoked execution, claimed, to its end in the foreground.
+fn run_invoked(
+    engine: &Engine,
+    db: &Db,
+    child: &Execution,
+    claim: Claim,
+    options: &RunOptions,
+) -> Result<()> {
+    let workflow = match &child.component_path {
+        Some(path) => engine.load_pinned(&child.component_hash, path),
+        None => Err(anyhow::anyhow!(
+            "invoked execution {:?} has no component",
+            child.name
+        )),
+    };
+    let workflow = match workflow {
+        Ok(workflow) => workflow,
+        Err(error) => {
+            db.release(&claim, Some(now_millis()))?;
+            return Err(error);
+        }
+    };
+    resume(engine, db, &workflow, child, Some(claim), options)?;
     Ok(())
 }
 
@@ -423,7 +462,6 @@ fn sleep_until_due(
     let mut wake_at = timers.iter().map(|timer| timer.due).min();
     (options.notify)(Notice::Suspended { until: wake_at });
     let mut seen = journal.len();
-    let mut renewed_at = now_millis();
     loop {
         let now = now_millis();
         if wake_at.is_some_and(|due| due <= now) {
@@ -433,10 +471,6 @@ fn sleep_until_due(
             POLL_INTERVAL.min(Duration::from_millis(due - now))
         });
         std::thread::sleep(nap);
-        if now.saturating_sub(renewed_at) > LEASE.as_millis() as Millis / 3 {
-            db.renew(execution.id, now)?;
-            renewed_at = now;
-        }
         if db.journal_len(execution.id)? != seen {
             let journal = db.journal(execution.id)?;
             // Heartbeats only move a callback's deadline: no need to replay.

@@ -9,8 +9,11 @@ use crate::limits::{AllowedHost, HttpPolicy};
 use anyhow::{Context as _, Result, anyhow, bail};
 use cairn_core::{ContextKind, ErrorObject, Event, Millis};
 use rusqlite::{Connection, OptionalExtension, params};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+mod writer;
+pub use writer::Writer;
 
 /// How far a commit goes before it counts as done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +93,8 @@ pub struct NewExecution<'a> {
     /// 0: no execution timeout.
     pub timeout_seconds: u64,
     pub component_path: Option<&'a Path>,
+    /// The execution that invoked it, if one did.
+    pub parent: Option<i64>,
 }
 
 /// An execution's row.
@@ -124,14 +129,19 @@ CREATE TABLE IF NOT EXISTS executions (
     error TEXT,
     started_at INTEGER NOT NULL,
     ended_at INTEGER,
-    -- The process running the execution now, and until when its claim holds.
-    owner_pid INTEGER,
-    lease_until INTEGER
+    -- The execution that invoked this one (woken when this one ends).
+    parent INTEGER,
+    -- When a scheduler should next advance it; NULL: only news wakes it.
+    due_at INTEGER,
+    -- The holder (a process) running it now, and the fencing token of
+    -- that claim: every write on the run's behalf checks both.
+    owner TEXT,
+    fence INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status);
 CREATE TABLE IF NOT EXISTS workflows (
     name TEXT PRIMARY KEY,
-    component_path TEXT NOT NULL
+    component_path TEXT NOT NULL,
+    component_hash BLOB
 ) WITHOUT ROWID;
 -- Hosts a workflow's HTTP requests may reach, as `cairn deploy --allow-http` set them.
 CREATE TABLE IF NOT EXISTS http_allowlists (
@@ -152,16 +162,47 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 ";
 
+/// What format 4 adds to format 3: due times, fenced claims by holders
+/// with leases, parents, and deployed components' hashes.
+const MIGRATE_3_TO_4: &str = "
+ALTER TABLE executions ADD COLUMN parent INTEGER;
+ALTER TABLE executions ADD COLUMN due_at INTEGER;
+ALTER TABLE executions ADD COLUMN owner TEXT;
+ALTER TABLE executions ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE workflows ADD COLUMN component_hash BLOB;
+-- Every running execution a server can resume is looked at once.
+UPDATE executions SET due_at = 0 WHERE status = 'RUNNING' AND component_path IS NOT NULL;
+";
+
+/// What both a new store and a migrated one get: the holders' leases, and
+/// the indexes the scheduler reads (partial: only rows it may act on).
+const SCHEMA_4_COMMON: &str = "
+CREATE TABLE IF NOT EXISTS holders (
+    id TEXT PRIMARY KEY,
+    lease_until INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status);
+CREATE INDEX IF NOT EXISTS executions_due ON executions(due_at)
+    WHERE due_at IS NOT NULL AND owner IS NULL;
+CREATE INDEX IF NOT EXISTS executions_by_owner ON executions(owner)
+    WHERE owner IS NOT NULL;
+CREATE INDEX IF NOT EXISTS executions_by_workflow ON executions(workflow, id);
+";
+
 const EXECUTION_COLUMNS: &str = "id, name, workflow, component_hash, input, status, result, error, started_at, ended_at, component_path";
 
-/// How long a claim on an execution lasts unless renewed: a process that
-/// hangs (rather than dies) holds its executions this long at most.
-/// Longer than the default invocation budget, as an invocation does not renew it.
-pub const LEASE: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+/// How long a holder's claims last unless it renews its lease: a process
+/// that dies (or hangs, or loses the store) loses its executions to
+/// another process this long after its last renewal. Fencing makes a late
+/// write by the old holder harmless.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How often a holder renews its lease: several renewals fit in a lease.
+pub const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The journal format this build reads and writes (`PRAGMA user_version`).
 /// Events are postcard: a new variant or field is a new format.
-const FORMAT: i64 = 3;
+const FORMAT: i64 = 4;
 
 /// Switches a new store to WAL. Changing the journal mode takes a lock that
 /// SQLite's busy handler does not wait for, so another process opening the
@@ -187,7 +228,8 @@ fn enable_wal(conn: &Connection) -> Result<()> {
     bail!("the store stayed locked while switching it to WAL mode")
 }
 
-/// Creates the tables of a new store, or checks an existing store's format.
+/// Creates the tables of a new store, migrates an older one, or checks an
+/// existing store's format.
 fn create_schema(conn: &mut Connection) -> Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if version == FORMAT {
@@ -195,21 +237,81 @@ fn create_schema(conn: &mut Connection) -> Result<()> {
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     match tx.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))? {
-        0 => {
-            tx.execute_batch(SCHEMA)?;
-            tx.execute_batch(&format!("PRAGMA user_version = {FORMAT}"))?;
-            tx.commit()?;
-            Ok(())
+        0 => tx.execute_batch(SCHEMA)?,
+        3 => {
+            tx.execute_batch(MIGRATE_3_TO_4)?;
+            link_parents(&tx)?;
         }
-        FORMAT => Ok(()),
+        FORMAT => return Ok(()),
         other => bail!("its journal format is {other}; this cairn reads format {FORMAT}"),
     }
+    tx.execute_batch(SCHEMA_4_COMMON)?;
+    tx.execute_batch(&format!("PRAGMA user_version = {FORMAT}"))?;
+    tx.commit()?;
+    Ok(())
 }
 
-/// A handle on the store; clones share one connection (one writer).
+/// Format 3 knew an invoked execution's parent by its name only
+/// (`PARENT--OP`): records it as a link, once, when migrating.
+fn link_parents(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let children: Vec<(i64, String)> = tx
+        .prepare("SELECT id, name FROM executions WHERE name LIKE '%--%'")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, name) in children {
+        if let Some((parent, _)) = name.rsplit_once("--") {
+            tx.execute(
+                "UPDATE executions SET parent = (SELECT id FROM executions WHERE name = ?2) WHERE id = ?1",
+                params![id, parent],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A handle on the store. Clones share one connection; with a [`Writer`]
+/// (a server), every write goes through it instead, committed together
+/// with the writes of other handles (group commit).
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    writer: Option<Writer>,
+    path: PathBuf,
+    durability: Durability,
+}
+
+/// A claim on an execution: the holder (this process) may write its run's
+/// events while the store's fencing token is still `fence`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub execution: i64,
+    pub fence: i64,
+}
+
+/// Opens a connection to the store with Cairn's settings.
+pub(crate) fn connect(path: &Path, durability: Durability) -> Result<Connection> {
+    let conn = Connection::open(path)
+        .with_context(|| format!("cannot open the store {}", path.display()))?;
+    let synchronous = match durability {
+        Durability::Full => "FULL",
+        // In WAL mode NORMAL syncs only at checkpoints: commits survive a
+        // killed process (they are in the OS), not a power cut.
+        Durability::Process => "NORMAL",
+    };
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let context = || format!("cannot initialise the store {}", path.display());
+    // Small pages: a step's commit writes about one page to the WAL, and
+    // on this kind of disk a 1 KiB write syncs measurably faster than 4 KiB
+    // (1.2x against 1.5x a plain fsync loop in `cargo bench`). Applies to
+    // new files only.
+    conn.execute_batch("PRAGMA page_size = 1024")
+        .with_context(context)?;
+    enable_wal(&conn).with_context(context)?;
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON"
+    ))
+    .with_context(context)?;
+    Ok(conn)
 }
 
 impl Db {
@@ -218,42 +320,72 @@ impl Db {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let mut conn = Connection::open(path)
-            .with_context(|| format!("cannot open the store {}", path.display()))?;
-        let synchronous = match durability {
-            Durability::Full => "FULL",
-            // In WAL mode NORMAL syncs only at checkpoints: commits survive a
-            // killed process (they are in the OS), not a power cut.
-            Durability::Process => "NORMAL",
-        };
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let context = || format!("cannot initialise the store {}", path.display());
-        // Small pages: a step's commit writes about one page to the WAL, and
-        // on this kind of disk a 1 KiB write syncs measurably faster than 4 KiB
-        // (1.2x against 1.5x a plain fsync loop in `cargo bench`). Applies to
-        // new files only.
-        conn.execute_batch("PRAGMA page_size = 1024")
-            .with_context(context)?;
-        enable_wal(&conn).with_context(context)?;
-        conn.execute_batch(&format!(
-            "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON"
-        ))
-        .with_context(context)?;
-        create_schema(&mut conn).with_context(context)?;
+        let mut conn = connect(path, durability)?;
+        create_schema(&mut conn)
+            .with_context(|| format!("cannot initialise the store {}", path.display()))?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
+            writer: None,
+            path: path.to_owned(),
+            durability,
         })
+    }
+
+    /// This handle, with every write sent to `writer`.
+    pub fn with_writer(self, writer: &Writer) -> Db {
+        Db {
+            writer: Some(writer.clone()),
+            ..self
+        }
+    }
+
+    /// Another handle on the same store, with a connection of its own (for
+    /// reads that do not wait on this handle's) and this handle's writer.
+    pub fn reopen(&self) -> Result<Db> {
+        Ok(Db {
+            conn: Arc::new(Mutex::new(connect(&self.path, self.durability)?)),
+            writer: self.writer.clone(),
+            path: self.path.clone(),
+            durability: self.durability,
+        })
+    }
+
+    /// A writer for this store: one thread, one connection, and a group
+    /// commit of whatever writes are queued when it commits.
+    pub fn start_writer(&self) -> Result<Writer> {
+        Writer::start(connect(&self.path, self.durability)?)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` in a write transaction and commits it: on this handle's
+    /// connection, or in the writer's next group commit. `durable`: the
+    /// commit must reach the disk (as `Durability` says) before this
+    /// returns; otherwise it may ride on a later commit's sync (claims and
+    /// releases, which a power cut may lose harmlessly).
+    fn write<T: Send + 'static>(
+        &self,
+        durable: bool,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        match &self.writer {
+            Some(writer) => writer.write(durable, work),
+            None => {
+                let mut conn = self.conn.lock().unwrap();
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let value = work(&tx)?;
+                tx.commit().context("cannot commit to the store")?;
+                Ok(value)
+            }
+        }
     }
 
     pub fn find(&self, name: &str) -> Result<Option<Execution>> {
         let conn = self.conn.lock().unwrap();
-        conn.query_row(
-            &format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE name = ?1"),
-            [name],
-            read_execution,
-        )
-        .optional()
-        .context("cannot read the store")
+        find_execution(&conn, name)
     }
 
     /// Executions, newest first, optionally only those with `status`.
@@ -267,8 +399,15 @@ impl Db {
             .context("cannot read the store")
     }
 
-    /// Creates an execution with its ExecutionStarted event, durably.
-    pub fn create(&self, new: &NewExecution<'_>, now: Millis) -> Result<Execution> {
+    /// Creates an execution with its ExecutionStarted event, durably. A
+    /// scheduler may take it up at once; with `claim`, it is born claimed
+    /// by this process instead (the caller runs it).
+    pub fn create(
+        &self,
+        new: &NewExecution<'_>,
+        now: Millis,
+        claim: bool,
+    ) -> Result<(Execution, Option<Claim>)> {
         let NewExecution {
             name,
             workflow,
@@ -276,29 +415,56 @@ impl Db {
             input,
             timeout_seconds,
             component_path,
+            parent,
         } = *new;
-        let mut conn = self.conn.lock().unwrap();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO executions (name, workflow, component_hash, input, status, started_at, component_path) \
-             VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6)",
-            params![name, workflow, &hash[..], input, now as i64, component_path.map(|p| p.to_string_lossy())],
-        )
-        .with_context(|| format!("cannot create execution {name:?}"))?;
-        let id = tx.last_insert_rowid();
-        let started = Event::ExecutionStarted {
-            input: input.to_owned(),
-            timeout_seconds,
-            at: now,
-        };
-        tx.execute(
-            "INSERT INTO events (execution, seq, body) VALUES (?1, 0, ?2)",
-            params![id, encode(&started)?],
-        )?;
-        tx.commit().context("cannot commit to the store")?;
-        drop(conn);
-        self.find(name)?
-            .ok_or_else(|| anyhow!("execution {name:?} vanished after it was created"))
+        let (name, workflow, hash, input) = (
+            name.to_owned(),
+            workflow.to_owned(),
+            *hash,
+            input.to_owned(),
+        );
+        let path = component_path.map(|p| p.to_string_lossy().into_owned());
+        let holder = holder_id().to_owned();
+        self.write(true, move |tx| {
+            if claim {
+                register_holder(tx, &holder, now)?;
+            }
+            tx.execute(
+                "INSERT INTO executions (name, workflow, component_hash, input, status, started_at, component_path, parent, due_at, owner, fence) \
+                 VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    name,
+                    workflow,
+                    &hash[..],
+                    input,
+                    now as i64,
+                    path,
+                    parent,
+                    (!claim).then_some(now as i64),
+                    claim.then_some(&holder),
+                    i64::from(claim)
+                ],
+            )
+            .with_context(|| format!("cannot create execution {name:?}"))?;
+            let id = tx.last_insert_rowid();
+            let started = Event::ExecutionStarted {
+                input: input.clone(),
+                timeout_seconds,
+                at: now,
+            };
+            tx.execute(
+                "INSERT INTO events (execution, seq, body) VALUES (?1, 0, ?2)",
+                params![id, encode(&started)?],
+            )?;
+            let execution = find_execution(tx, &name)?
+                .ok_or_else(|| anyhow!("execution {name:?} vanished as it was created"))?;
+            Ok((execution, claim.then_some(Claim { execution: id, fence: 1 })))
+        })
+        .inspect(|_| {
+            if claim {
+                start_renewing(&self.path, self.durability);
+            }
+        })
     }
 
     /// The execution's whole journal, in order.
@@ -306,100 +472,161 @@ impl Db {
         read_journal(&self.conn.lock().unwrap(), execution)
     }
 
-    /// Appends `events` in one transaction; an event that ends the
+    /// Appends `events` to a claimed execution's journal in one
+    /// transaction, if the claim still holds; an event that ends the
     /// execution also sets its status, and `repin` pins it to another
     /// component in the same transaction.
     pub fn append(
         &self,
-        execution: i64,
+        claim: &Claim,
         events: &[Event],
         repin: Option<&ComponentHash>,
     ) -> Result<()> {
-        let mut conn = self.conn.lock().unwrap();
-        // Immediate: outside writers (callbacks, stop) may commit meanwhile.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // Only the process holding the claim writes the run's events.
-        let owner: Option<i64> = tx.query_row(
-            "SELECT owner_pid FROM executions WHERE id = ?1",
-            [execution],
-            |row| row.get(0),
-        )?;
-        if let Some(pid) = owner.filter(|pid| *pid != std::process::id() as i64) {
-            bail!("execution {execution} is now run by process {pid}; this run stops writing");
-        }
-        if let Some(hash) = repin {
-            tx.execute(
-                "UPDATE executions SET component_hash = ?2 WHERE id = ?1",
-                params![execution, &hash[..]],
-            )?;
-        }
-        insert_events(&tx, execution, events)?;
-        tx.commit().context("cannot commit to the store")
+        let (claim, events, repin) = (*claim, events.to_vec(), repin.copied());
+        let holder = holder_id();
+        self.write(true, move |tx| {
+            check_fence(tx, &claim, holder)?;
+            if let Some(hash) = repin {
+                tx.execute(
+                    "UPDATE executions SET component_hash = ?2 WHERE id = ?1",
+                    params![claim.execution, &hash[..]],
+                )?;
+            }
+            insert_events(tx, claim.execution, &events)
+        })
     }
 
     /// Claims the execution for this process, so that no other process runs
-    /// it at the same time. A claim lapses when its lease runs out or its
-    /// process is gone (a `kill -9` frees it at once on this host).
-    pub fn claim(&self, execution: &Execution, now: Millis) -> Result<()> {
-        let conn = self.conn.lock().unwrap();
-        let me = std::process::id() as i64;
-        let (owner, lease_until): (Option<i64>, Option<i64>) = conn.query_row(
-            "SELECT owner_pid, lease_until FROM executions WHERE id = ?1",
-            [execution.id],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
-        if let (Some(pid), Some(until)) = (owner, lease_until)
-            && pid != me
-            && until > now as i64
-            && Path::new(&format!("/proc/{pid}")).exists()
-        {
-            bail!(
-                "execution {:?} is being run by process {pid}: wait for it to end, or stop that process",
-                execution.name
-            );
-        }
-        let claimed = conn.execute(
-            "UPDATE executions SET owner_pid = ?2, lease_until = ?3 \
-             WHERE id = ?1 AND owner_pid IS ?4 AND lease_until IS ?5",
-            params![
-                execution.id,
-                me,
-                (now + LEASE.as_millis() as Millis) as i64,
-                owner,
-                lease_until
-            ],
-        )?;
-        if claimed == 0 {
-            bail!(
-                "execution {:?} was claimed by another process just now",
-                execution.name
-            );
-        }
-        Ok(())
+    /// it at the same time. A claim lapses when its holder stops renewing
+    /// its lease (a killed process, on any host): then another may claim
+    /// it, and the fencing token refuses the old holder's writes.
+    pub fn claim(&self, execution: &Execution, now: Millis) -> Result<Claim> {
+        let (id, name) = (execution.id, execution.name.clone());
+        self.write(false, move |tx| {
+            claim_in(tx, id, now)?.ok_or_else(|| {
+                anyhow!(
+                    "execution {name:?} is being run by another process: wait for it to end, or stop that process"
+                )
+            })
+        })
+        .inspect(|_| start_renewing(&self.path, self.durability))
     }
 
-    /// Extends this process's claim on the execution.
-    pub fn renew(&self, execution: i64, now: Millis) -> Result<()> {
-        let conn = self.conn.lock().unwrap();
-        conn.execute(
-            "UPDATE executions SET lease_until = ?3 WHERE id = ?1 AND owner_pid = ?2",
-            params![
-                execution,
-                std::process::id() as i64,
-                (now + LEASE.as_millis() as Millis) as i64
-            ],
-        )?;
-        Ok(())
+    /// Claims executions that are due at `now`, at most `limit`, earliest
+    /// first: what a scheduler runs next.
+    pub fn claim_due(&self, now: Millis, limit: usize) -> Result<Vec<(Execution, Claim)>> {
+        let claimed = self.write(false, move |tx| {
+            let ids: Vec<i64> = tx
+                .prepare_cached(
+                    "SELECT id FROM executions WHERE due_at IS NOT NULL AND owner IS NULL \
+                     AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+                )?
+                .query_map(params![now as i64, limit as i64], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut claimed = Vec::new();
+            for id in ids {
+                if let Some(claim) = claim_in(tx, id, now)? {
+                    let execution = tx
+                        .query_row(
+                            &format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1"),
+                            [id],
+                            read_execution,
+                        )
+                        .context("cannot read the store")?;
+                    claimed.push((execution, claim));
+                }
+            }
+            Ok(claimed)
+        })?;
+        if !claimed.is_empty() {
+            start_renewing(&self.path, self.durability);
+        }
+        Ok(claimed)
     }
 
-    /// Gives up this process's claim on the execution.
-    pub fn release(&self, execution: i64) -> Result<()> {
+    /// When the earliest execution nobody holds falls due, if any does.
+    pub fn next_due(&self) -> Result<Option<Millis>> {
         let conn = self.conn.lock().unwrap();
-        conn.execute(
-            "UPDATE executions SET owner_pid = NULL, lease_until = NULL WHERE id = ?1 AND owner_pid = ?2",
-            params![execution, std::process::id() as i64],
-        )?;
-        Ok(())
+        let due: Option<i64> = conn
+            .prepare_cached(
+                "SELECT due_at FROM executions WHERE due_at IS NOT NULL AND owner IS NULL \
+                 ORDER BY due_at LIMIT 1",
+            )?
+            .query_row([], |row| row.get(0))
+            .optional()?;
+        Ok(due.map(|due| due.max(0) as Millis))
+    }
+
+    /// Gives up this process's claim. The execution falls due at `due` (its
+    /// next timer), or earlier if news arrived meanwhile; `None`: only news
+    /// wakes it.
+    pub fn release(&self, claim: &Claim, due: Option<Millis>) -> Result<()> {
+        let claim = *claim;
+        let holder = holder_id();
+        self.write(false, move |tx| {
+            tx.execute(
+                "UPDATE executions SET owner = NULL, due_at = CASE \
+                     WHEN status != 'RUNNING' THEN NULL \
+                     WHEN due_at IS NULL THEN ?4 \
+                     WHEN ?4 IS NULL THEN due_at \
+                     ELSE MIN(due_at, ?4) END \
+                 WHERE id = ?1 AND owner = ?2 AND fence = ?3",
+                params![claim.execution, holder, claim.fence, due.map(|d| d as i64)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Frees the executions of holders whose leases ran out (dead or lost
+    /// processes): they fall due at once. How many were freed.
+    pub fn reap(&self, now: Millis) -> Result<usize> {
+        let expired: Vec<String> = {
+            let conn = self.conn.lock().unwrap();
+            conn.prepare_cached("SELECT id FROM holders WHERE lease_until < ?1")?
+                .query_map([now as i64], |row| row.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        if expired.is_empty() {
+            return Ok(0);
+        }
+        self.write(false, move |tx| {
+            let mut freed = 0;
+            for holder in expired {
+                // Renewed meanwhile: alive after all.
+                let still_expired = tx.execute(
+                    "DELETE FROM holders WHERE id = ?1 AND lease_until < ?2",
+                    params![holder, now as i64],
+                )?;
+                if still_expired == 1 {
+                    freed += tx.execute(
+                        "UPDATE executions SET owner = NULL, due_at = ?2 WHERE owner = ?1",
+                        params![holder, now as i64],
+                    )?;
+                }
+            }
+            Ok(freed)
+        })
+    }
+
+    /// Which of `executions` have ended (stopped from outside, say).
+    pub fn ended_among(&self, executions: &[i64]) -> Result<Vec<i64>> {
+        let conn = self.conn.lock().unwrap();
+        let mut statement = conn.prepare_cached("SELECT status FROM executions WHERE id = ?1")?;
+        let mut ended = Vec::new();
+        for &id in executions {
+            let status: Option<String> = statement.query_row([id], |row| row.get(0)).optional()?;
+            if status.is_some_and(|status| status != Status::Running.as_str()) {
+                ended.push(id);
+            }
+        }
+        Ok(ended)
+    }
+
+    /// A number that changes whenever another connection commits to the
+    /// store (SQLite's `data_version`): an O(1) check for news.
+    pub fn data_version(&self) -> Result<i64> {
+        let conn = self.conn.lock().unwrap();
+        Ok(conn.query_row("PRAGMA data_version", [], |row| row.get(0))?)
     }
 
     /// How many events the execution's journal holds: it grows from outside
@@ -412,28 +639,34 @@ impl Db {
         Ok(len as usize)
     }
 
-    /// Registers the component at `path` as the workflow `name` (for invoke).
-    pub fn deploy(&self, name: &str, path: &Path) -> Result<()> {
-        let conn = self.conn.lock().unwrap();
-        conn.execute(
-            "INSERT INTO workflows (name, component_path) VALUES (?1, ?2) \
-             ON CONFLICT (name) DO UPDATE SET component_path = excluded.component_path",
-            params![name, path.to_string_lossy()],
-        )?;
-        Ok(())
+    /// Registers the component at `path`, whose hash is `hash`, as the
+    /// workflow `name` (for invoke).
+    pub fn deploy(&self, name: &str, path: &Path, hash: &ComponentHash) -> Result<()> {
+        let (name, path, hash) = (name.to_owned(), path.to_string_lossy().into_owned(), *hash);
+        self.write(true, move |tx| {
+            tx.execute(
+                "INSERT INTO workflows (name, component_path, component_hash) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET component_path = excluded.component_path, \
+                 component_hash = excluded.component_hash",
+                params![name, path, &hash[..]],
+            )?;
+            Ok(())
+        })
     }
 
     /// Sets the hosts the workflow `name`'s HTTP requests may reach (for
     /// every execution of it, beside those the running process allows).
     pub fn set_http_allowlist(&self, name: &str, hosts: &[AllowedHost]) -> Result<()> {
         let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
-        let conn = self.conn.lock().unwrap();
-        conn.execute(
-            "INSERT INTO http_allowlists (workflow, hosts) VALUES (?1, ?2) \
-             ON CONFLICT (workflow) DO UPDATE SET hosts = excluded.hosts",
-            params![name, hosts.join(",")],
-        )?;
-        Ok(())
+        let name = name.to_owned();
+        self.write(true, move |tx| {
+            tx.execute(
+                "INSERT INTO http_allowlists (workflow, hosts) VALUES (?1, ?2) \
+                 ON CONFLICT (workflow) DO UPDATE SET hosts = excluded.hosts",
+                params![name, hosts.join(",")],
+            )?;
+            Ok(())
+        })
     }
 
     /// The hosts the workflow `name`'s HTTP requests may reach.
@@ -448,16 +681,24 @@ impl Db {
     }
 
     /// The component registered as the workflow `name`.
-    pub fn workflow_path(&self, name: &str) -> Result<Option<std::path::PathBuf>> {
+    pub fn workflow_path(&self, name: &str) -> Result<Option<PathBuf>> {
+        Ok(self.workflow(name)?.map(|(path, _)| path))
+    }
+
+    /// The component registered as the workflow `name`, and its hash as it
+    /// was deployed (unknown for deploys of format 3).
+    pub fn workflow(&self, name: &str) -> Result<Option<(PathBuf, Option<ComponentHash>)>> {
         let conn = self.conn.lock().unwrap();
-        let path: Option<String> = conn
-            .query_row(
-                "SELECT component_path FROM workflows WHERE name = ?1",
-                [name],
-                |row| row.get(0),
-            )
+        let found: Option<(String, Option<Vec<u8>>)> = conn
+            .prepare_cached("SELECT component_path, component_hash FROM workflows WHERE name = ?1")?
+            .query_row([name], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
-        Ok(path.map(Into::into))
+        Ok(found.map(|(path, hash)| {
+            (
+                path.into(),
+                hash.and_then(|hash| ComponentHash::try_from(hash).ok()),
+            )
+        }))
     }
 
     /// Callbacks not closed yet, with their names, of executions that wait
@@ -498,112 +739,240 @@ impl Db {
     /// Stops the running execution `name` with `error`, from outside. An
     /// execution that has ended stays as it ended.
     pub fn stop(&self, name: &str, error: ErrorObject, now: Millis) -> Result<Stopped> {
-        let mut conn = self.conn.lock().unwrap();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let found: Option<(i64, String, Option<i64>)> = tx
-            .query_row(
-                "SELECT id, status, ended_at FROM executions WHERE name = ?1",
-                [name],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .optional()?;
-        let Some((id, status, ended_at)) = found else {
-            bail!(Refused::NotFound(format!("no execution named {name:?}")));
-        };
-        if let (Some(status), Some(ended_at)) = (Status::parse(&status), ended_at)
-            && status != Status::Running
-        {
-            return Ok(Stopped::AlreadyEnded(status, ended_at as Millis));
-        }
-        insert_events(&tx, id, &[Event::ExecutionStopped { error, at: now }])?;
-        tx.commit().context("cannot commit to the store")?;
-        Ok(Stopped::Now(now))
+        let name = name.to_owned();
+        self.write(true, move |tx| {
+            let found: Option<(i64, String, Option<i64>)> = tx
+                .query_row(
+                    "SELECT id, status, ended_at FROM executions WHERE name = ?1",
+                    [&name],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()?;
+            let Some((id, status, ended_at)) = found else {
+                bail!(Refused::NotFound(format!("no execution named {name:?}")));
+            };
+            if let (Some(status), Some(ended_at)) = (Status::parse(&status), ended_at)
+                && status != Status::Running
+            {
+                return Ok(Stopped::AlreadyEnded(status, ended_at as Millis));
+            }
+            insert_events(tx, id, &[Event::ExecutionStopped { error, at: now }])?;
+            Ok(Stopped::Now(now))
+        })
     }
 
-    /// Completes, fails or heartbeats the callback `callback_id` from outside.
+    /// Completes, fails or heartbeats the callback `callback_id` from
+    /// outside, and wakes its execution.
     pub fn complete_callback(
         &self,
         callback_id: &str,
         completion: Completion,
         now: Millis,
     ) -> Result<()> {
-        let mut conn = self.conn.lock().unwrap();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let found: Option<(i64, String, String)> = tx
-            .query_row(
-                "SELECT execution, op_id, status FROM callbacks WHERE callback_id = ?1",
-                [callback_id],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .optional()?;
-        let Some((execution, id, status)) = found else {
-            bail!(Refused::NotFound(format!(
-                "no callback has the id {callback_id:?}"
-            )));
-        };
-        if status != "STARTED" {
-            bail!(Refused::Closed(format!(
-                "callback {callback_id:?} is already closed ({status})"
-            )));
+        let callback_id = callback_id.to_owned();
+        // A late callback's timeout is recorded even though the completion
+        // is refused: committed, then reported.
+        let refused = self.write(true, move |tx| {
+            let found: Option<(i64, String, String)> = tx
+                .query_row(
+                    "SELECT execution, op_id, status FROM callbacks WHERE callback_id = ?1",
+                    [&callback_id],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()?;
+            let Some((execution, id, status)) = found else {
+                bail!(Refused::NotFound(format!(
+                    "no callback has the id {callback_id:?}"
+                )));
+            };
+            if status != "STARTED" {
+                bail!(Refused::Closed(format!(
+                    "callback {callback_id:?} is already closed ({status})"
+                )));
+            }
+            let running: String = tx.query_row(
+                "SELECT status FROM executions WHERE id = ?1",
+                [execution],
+                |row| row.get(0),
+            )?;
+            if running != Status::Running.as_str() {
+                bail!(Refused::Closed(format!(
+                    "callback {callback_id:?} belongs to an execution that has ended ({running})"
+                )));
+            }
+            // Past its deadline (no runner was there to see it): it timed out.
+            let journal = read_journal(tx, execution)?;
+            let late = cairn_core::replay::pending_timers(&journal)
+                .into_iter()
+                .find(|timer| timer.id == id && timer.due <= now)
+                .map(|timer| timer.fire(now));
+            let (event, refused) = match (late, completion) {
+                (Some(timed_out), _) => (
+                    timed_out,
+                    Some(Refused::Closed(format!(
+                        "callback {callback_id:?} has timed out"
+                    ))),
+                ),
+                (None, Completion::Succeed(result)) => (
+                    Event::CallbackSucceeded {
+                        id,
+                        result,
+                        at: now,
+                    },
+                    None,
+                ),
+                (None, Completion::Fail(error)) => {
+                    (Event::CallbackFailed { id, error, at: now }, None)
+                }
+                (None, Completion::Heartbeat) => (Event::CallbackHeartbeat { id, at: now }, None),
+            };
+            insert_events(tx, execution, &[event])?;
+            wake(tx, execution, now)?;
+            Ok(refused)
+        })?;
+        match refused {
+            Some(refused) => Err(refused.into()),
+            None => Ok(()),
         }
-        let running: String = tx.query_row(
-            "SELECT status FROM executions WHERE id = ?1",
-            [execution],
-            |row| row.get(0),
-        )?;
-        if running != Status::Running.as_str() {
-            bail!(Refused::Closed(format!(
-                "callback {callback_id:?} belongs to an execution that has ended ({running})"
-            )));
-        }
-        // Past its deadline (no runner was there to see it): it timed out.
-        let journal = read_journal(&tx, execution)?;
-        let late = cairn_core::replay::pending_timers(&journal)
-            .into_iter()
-            .find(|timer| timer.id == id && timer.due <= now)
-            .map(|timer| timer.fire(now));
-        if let Some(timed_out) = late {
-            insert_events(&tx, execution, &[timed_out])?;
-            tx.commit().context("cannot commit to the store")?;
-            bail!(Refused::Closed(format!(
-                "callback {callback_id:?} has timed out"
-            )));
-        }
-        let event = match completion {
-            Completion::Succeed(result) => Event::CallbackSucceeded {
-                id,
-                result,
-                at: now,
-            },
-            Completion::Fail(error) => Event::CallbackFailed { id, error, at: now },
-            Completion::Heartbeat => Event::CallbackHeartbeat { id, at: now },
-        };
-        insert_events(&tx, execution, &[event])?;
-        tx.commit().context("cannot commit to the store")
     }
 
-    /// A sink that appends to `execution`'s journal, and pins the execution
-    /// to `repin` with the first events it writes (an upgrade: only a
-    /// component that replayed the history writes).
-    pub fn sink(&self, execution: i64, repin: Option<ComponentHash>) -> Box<dyn JournalSink> {
+    /// A sink that appends to the claimed execution's journal, and pins the
+    /// execution to `repin` with the first events it writes (an upgrade:
+    /// only a component that replayed the history writes).
+    pub fn sink(&self, claim: &Claim, repin: Option<ComponentHash>) -> Box<dyn JournalSink> {
         Box::new(SqliteSink {
             db: self.clone(),
-            execution,
+            claim: *claim,
             repin,
         })
     }
 }
 
+/// The execution named `name`, if any.
+fn find_execution(conn: &Connection, name: &str) -> Result<Option<Execution>> {
+    conn.prepare_cached(&format!(
+        "SELECT {EXECUTION_COLUMNS} FROM executions WHERE name = ?1"
+    ))?
+    .query_row([name], read_execution)
+    .optional()
+    .context("cannot read the store")
+}
+
+/// Makes a running execution due now: it has news.
+fn wake(tx: &rusqlite::Transaction<'_>, execution: i64, now: Millis) -> Result<()> {
+    tx.execute(
+        "UPDATE executions SET due_at = ?2 WHERE id = ?1 AND status = 'RUNNING'",
+        params![execution, now as i64],
+    )?;
+    Ok(())
+}
+
+/// Claims execution `id` for this process if it runs and no live holder
+/// has it; its new fencing token.
+fn claim_in(tx: &rusqlite::Transaction<'_>, id: i64, now: Millis) -> Result<Option<Claim>> {
+    let holder = holder_id();
+    register_holder(tx, holder, now)?;
+    let claimed = tx.execute(
+        "UPDATE executions SET owner = ?2, fence = fence + 1, due_at = NULL \
+         WHERE id = ?1 AND status = 'RUNNING' AND (owner IS NULL OR NOT EXISTS \
+             (SELECT 1 FROM holders WHERE holders.id = executions.owner AND lease_until >= ?3))",
+        params![id, holder, now as i64],
+    )?;
+    if claimed == 0 {
+        return Ok(None);
+    }
+    let fence: i64 = tx.query_row("SELECT fence FROM executions WHERE id = ?1", [id], |row| {
+        row.get(0)
+    })?;
+    Ok(Some(Claim {
+        execution: id,
+        fence,
+    }))
+}
+
+/// Refuses a write on behalf of a claim that no longer holds.
+fn check_fence(tx: &rusqlite::Transaction<'_>, claim: &Claim, holder: &str) -> Result<()> {
+    let (owner, fence): (Option<String>, i64) = tx.query_row(
+        "SELECT owner, fence FROM executions WHERE id = ?1",
+        [claim.execution],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    if owner.as_deref() != Some(holder) || fence != claim.fence {
+        bail!(
+            "execution {} is no longer claimed by this process (its lease lapsed, and another \
+             process may run it now): this run stops writing",
+            claim.execution
+        );
+    }
+    Ok(())
+}
+
+/// This process's name as a holder of claims: random, so that processes
+/// in other PID namespaces or on other hosts never share one.
+pub fn holder_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).expect("the host's entropy source failed");
+        crate::component::hex(&bytes)
+    })
+}
+
+/// Records (or renews) this process's lease in the store.
+fn register_holder(conn: &Connection, holder: &str, now: Millis) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO holders (id, lease_until) VALUES (?1, ?2) \
+         ON CONFLICT (id) DO UPDATE SET lease_until = MAX(lease_until, excluded.lease_until)",
+    )?
+    .execute(params![holder, (now + LEASE.as_millis() as Millis) as i64])?;
+    Ok(())
+}
+
+/// Renews this process's lease in the store at `path` every
+/// [`RENEW_EVERY`], from a thread of its own (one for all the stores this
+/// process has claimed in), for as long as the process lives.
+fn start_renewing(path: &Path, durability: Durability) {
+    static STORES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    static NEW: Mutex<Vec<Connection>> = Mutex::new(Vec::new());
+    let mut stores = STORES.lock().unwrap();
+    if stores.iter().any(|known| known == path) {
+        return;
+    }
+    let Ok(conn) = connect(path, durability) else {
+        return; // the claims lapse; another process takes them over
+    };
+    stores.push(path.to_owned());
+    let first = stores.len() == 1;
+    NEW.lock().unwrap().push(conn);
+    if first {
+        std::thread::Builder::new()
+            .name("cairn-lease".into())
+            .spawn(|| {
+                let mut conns: Vec<Connection> = Vec::new();
+                loop {
+                    conns.append(&mut NEW.lock().unwrap());
+                    let now = crate::invocation::now_millis();
+                    for conn in &conns {
+                        // A failure is tried again at the next renewal.
+                        let _ = register_holder(conn, holder_id(), now);
+                    }
+                    std::thread::sleep(RENEW_EVERY);
+                }
+            })
+            .expect("spawn the lease renewer");
+    }
+}
+
 struct SqliteSink {
     db: Db,
-    execution: i64,
+    claim: Claim,
     repin: Option<ComponentHash>,
 }
 
 impl JournalSink for SqliteSink {
     fn persist(&mut self, events: &[Event]) -> Result<()> {
         self.db
-            .append(self.execution, events, self.repin.take().as_ref())
+            .append(&self.claim, events, self.repin.take().as_ref())
     }
 }
 
@@ -706,15 +1075,30 @@ fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event
                     params![execution, serde_json::to_string(&ErrorObject::timed_out())?, *at as i64],
                 )?;
             }
-            Event::CallbackStarted {
-                id, callback_id, ..
-            } => {
-                tx.execute(
-                    "INSERT INTO callbacks (callback_id, execution, op_id, status) VALUES (?1, ?2, ?3, 'STARTED')",
-                    params![callback_id, execution, id],
-                )?;
-            }
             _ => {}
+        }
+        if let Event::ExecutionSucceeded { at, .. }
+        | Event::ExecutionFailed { at, .. }
+        | Event::ExecutionStopped { at, .. }
+        | Event::ExecutionTimedOut { at } = event
+        {
+            // Ended: nothing is due, and its caller has news.
+            tx.prepare_cached("UPDATE executions SET due_at = NULL WHERE id = ?1")?
+                .execute([execution])?;
+            tx.prepare_cached(
+                "UPDATE executions SET due_at = ?2 \
+                 WHERE id = (SELECT parent FROM executions WHERE id = ?1) AND status = 'RUNNING'",
+            )?
+            .execute(params![execution, *at as i64])?;
+        }
+        if let Event::CallbackStarted {
+            id, callback_id, ..
+        } = event
+        {
+            tx.execute(
+                "INSERT INTO callbacks (callback_id, execution, op_id, status) VALUES (?1, ?2, ?3, 'STARTED')",
+                params![callback_id, execution, id],
+            )?;
         }
     }
     Ok(())

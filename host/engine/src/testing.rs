@@ -83,8 +83,8 @@ impl TestRunner {
     /// Registers `component` as the workflow `name`, for `invoke`.
     pub fn deploy(&self, name: &str, component: impl AsRef<Path>) -> Result<()> {
         let path = component.as_ref().canonicalize()?;
-        self.engine.load_file(&path)?;
-        self.db.deploy(name, &path)
+        let workflow = self.engine.load_file(&path)?;
+        self.db.deploy(name, &path, &workflow.hash)
     }
 
     /// Runs `component` on `input` (JSON) to its end.
@@ -113,6 +113,7 @@ impl TestRunner {
             input,
             timeout: None,
             component_path: Some(component.as_ref()),
+            parent: None,
         };
         // The test's answers arrive from outside, as a person's would.
         let done = AtomicBool::new(false);

@@ -8,6 +8,7 @@ use super::WASI_VERSION;
 use crate::invocation::{Abort, HostState};
 use cairn_core::ErrorObject;
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::io::poll::{Host as _, HostPollable as _};
@@ -100,12 +101,28 @@ impl HostState {
             .deadline
             .saturating_duration_since(std::time::Instant::now());
         let table = &mut self.table;
+        let interrupt = self.interrupt.clone();
         let waited = wasmtime_wasi::runtime::in_tokio(async {
-            tokio::time::timeout(left, call(table)).await
+            let interrupted = async {
+                loop {
+                    tokio::time::sleep(crate::limits::INTERRUPT_CHECK).await;
+                    if interrupt
+                        .as_ref()
+                        .is_some_and(|flag| flag.load(Ordering::Relaxed))
+                    {
+                        return;
+                    }
+                }
+            };
+            tokio::select! {
+                waited = tokio::time::timeout(left, call(table)) => Some(waited),
+                () = interrupted => None,
+            }
         });
         match waited {
-            Ok(value) => Ok(value),
-            Err(_) => {
+            None => self.abort(Abort::Interrupted),
+            Some(Ok(value)) => Ok(value),
+            Some(Err(_)) => {
                 let error = ErrorObject::new(
                     "Runtime.TimeBudgetExceeded",
                     format!(

@@ -5,7 +5,11 @@ use cairn::{Context, Error};
 use std::time::Duration;
 
 fn misbehave(ctx: &mut Context, mode: String) -> Result<u64, Error> {
-    ctx.step("before", || Ok::<_, Error>(1u64))?;
+    // Logged, so that a test can tell when the guest has reached `mode`.
+    ctx.step("before", || {
+        cairn::log(cairn::Level::Info, format!("body ran: before {mode}"));
+        Ok::<_, Error>(1u64)
+    })?;
     match mode.as_str() {
         "spin" => {
             let mut x = 0u64;

@@ -1,0 +1,130 @@
+//! The engine as a long-lived process (`cairn serve`), built like a small
+//! database engine:
+//!
+//! - the [`scheduler`] sleeps until the earliest due time in the store's
+//!   index of due executions, or until news arrives, then claims what is
+//!   due and hands it to a worker; nothing it does while idle depends on
+//!   how many executions wait;
+//! - the [`workers`] run invocations of different executions at the same
+//!   time, each bounded by its time budget and interruptible by a stop;
+//! - the store's [`Writer`](crate::sqlite::Writer) commits the writes of
+//!   every worker and of the API together (group commit);
+//! - claims are fenced leases held by this process ([`crate::sqlite`]), so
+//!   that several servers on one store never run the same execution.
+//!
+//! [`Server`] is what the parts share with the HTTP API: a bell that wakes
+//! the scheduler, the invocations in progress (to interrupt one), and who
+//! waits for which execution to end.
+
+mod scheduler;
+mod workers;
+
+use crate::Engine;
+use crate::runner::RunOptions;
+use crate::sqlite::Db;
+use anyhow::Result;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// How `cairn serve` runs.
+#[derive(Clone)]
+pub struct ServeOptions {
+    pub run: RunOptions,
+    /// How many invocations run at once.
+    pub workers: usize,
+}
+
+/// The default number of workers: invocations spend most of their time
+/// waiting for their durability points to be committed, not on a core, so
+/// the pool is a few per core (a looping guest holds only one of them).
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 8
+}
+
+/// What the scheduler, the workers and the API share.
+#[derive(Default)]
+pub struct Server {
+    bell: Bell,
+    /// Invocations in progress, by execution id: set the flag to interrupt.
+    running: Mutex<HashMap<i64, Arc<AtomicBool>>>,
+    /// Who waits for which execution (by name) to end.
+    end_watchers: Mutex<HashMap<String, Vec<tokio::sync::oneshot::Sender<()>>>>,
+}
+
+impl Server {
+    /// News for the scheduler (an execution started, a callback completed):
+    /// it looks at the store now rather than at its next poll.
+    pub fn wake(&self) {
+        self.bell.ring();
+    }
+
+    /// Interrupts the invocation of execution `id`, if one is in progress
+    /// here (it was stopped).
+    pub fn interrupt(&self, id: i64) {
+        if let Some(flag) = self.running.lock().unwrap().get(&id) {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Told when the execution `name` has ended here (register before
+    /// looking at the store, so that no end falls between the two).
+    pub fn watch_end(&self, name: &str) -> tokio::sync::oneshot::Receiver<()> {
+        let (send, receive) = tokio::sync::oneshot::channel();
+        self.end_watchers
+            .lock()
+            .unwrap()
+            .entry(name.to_owned())
+            .or_default()
+            .push(send);
+        receive
+    }
+
+    /// The execution `name` has ended: tells those who wait.
+    pub fn ended(&self, name: &str) {
+        let watchers = self.end_watchers.lock().unwrap().remove(name);
+        for watcher in watchers.into_iter().flatten() {
+            let _ = watcher.send(());
+        }
+    }
+}
+
+/// Runs the server's scheduler and workers on the store `db` until `stop`
+/// is set. Store faults are waited out: the loop goes on when the store
+/// recovers.
+pub fn serve(
+    engine: Arc<Engine>,
+    db: &Db,
+    options: &ServeOptions,
+    server: Arc<Server>,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let pool = workers::Pool::start(engine, db, options, server.clone())?;
+    scheduler::run(db, &pool, &server, stop);
+    Ok(())
+}
+
+/// A wake-up call: rung by whoever has news, waited on by the scheduler.
+#[derive(Default)]
+struct Bell {
+    rung: Mutex<bool>,
+    ringing: Condvar,
+}
+
+impl Bell {
+    fn ring(&self) {
+        *self.rung.lock().unwrap() = true;
+        self.ringing.notify_one();
+    }
+
+    /// Waits until rung or for `at_most`.
+    fn wait(&self, at_most: Duration) {
+        let rung = self.rung.lock().unwrap();
+        let (mut rung, _) = self
+            .ringing
+            .wait_timeout_while(rung, at_most, |rung| !*rung)
+            .unwrap();
+        *rung = false;
+    }
+}

@@ -1,0 +1,225 @@
+//! `cairn serve` as a server: invocations of different executions run at
+//! once, a bad guest holds up only itself, a stop interrupts a running
+//! invocation, several servers on one store run each execution once, and a
+//! killed server's executions are taken over by another.
+//!
+//! Every assertion is on histories, statuses and what ran how often, never
+//! on how long something took.
+
+mod support;
+
+use support::{Cairn, count, guest, succeeded_steps};
+
+fn start(cairn: &Cairn, component: &str, name: &str, input: &str) {
+    let component = guest(component);
+    let start = cairn.run(&[
+        "start",
+        component.to_str().unwrap(),
+        "--name",
+        name,
+        "--input",
+        input,
+    ]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+}
+
+/// Step bodies that ran, by the log lines of servers.
+fn bodies(logs: &[&str]) -> usize {
+    logs.iter()
+        .map(|log| log.matches("body ran: ").count())
+        .sum()
+}
+
+/// Waits until the server's log says `times` misbehaving guests reached
+/// their mode (their first step's body logs it).
+fn wait_for_misbehaviour(server: &support::Server, times: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while server.log().matches("body ran: before").count() < times {
+        assert!(std::time::Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The execution is still inside the invocation that went wrong: running,
+/// and no invocation of it has ended.
+fn stuck_in_its_invocation(cairn: &Cairn, name: &str) {
+    assert_eq!(cairn.get(name)["Status"], "RUNNING");
+    let history = cairn.history(name);
+    assert_eq!(count(&history, "InvocationCompleted"), 0, "{history:?}");
+}
+
+#[test]
+fn a_looping_and_a_sleeping_guest_hold_up_only_themselves() {
+    let cairn = Cairn::new();
+    start(&cairn, "misbehave", "spin", r#""spin""#);
+    start(&cairn, "misbehave", "sleep", r#""oversleep""#);
+    // Three workers: one for each bad guest, one left for the others.
+    let server = cairn.serve(&["--workers", "3", "--time-budget", "3600"]);
+    wait_for_misbehaviour(&server, 2);
+    for i in 0..4 {
+        start(&cairn, "steps", &format!("ok-{i}"), r#"{"count":3}"#);
+    }
+    for i in 0..4 {
+        let done = cairn.wait_for_status(&format!("ok-{i}"), "SUCCEEDED");
+        assert_eq!(done["Result"], "14", "1 + 4 + 9");
+    }
+    // The bad ones are still in their invocations, each on its worker.
+    for name in ["spin", "sleep"] {
+        stuck_in_its_invocation(&cairn, name);
+    }
+    let log = server.kill();
+    assert_eq!(bodies(&[&log]), 4 * 3 + 2, "every body ran once: {log}");
+}
+
+#[test]
+fn a_stop_interrupts_a_running_loop_and_frees_its_worker() {
+    let cairn = Cairn::new();
+    start(&cairn, "misbehave", "spin", r#""spin""#);
+    // One worker, held by the loop: nothing else runs until it is free.
+    let server = cairn.serve(&["--workers", "1", "--time-budget", "3600"]);
+    wait_for_misbehaviour(&server, 1);
+    stuck_in_its_invocation(&cairn, "spin");
+    start(&cairn, "steps", "after", r#"{"count":2}"#);
+    // Stopped from another process (the CLI on the store), which the
+    // server notices by the store's changes alone.
+    let stop = cairn.run(&["stop", "spin", "--message", "runaway"]);
+    assert_eq!(stop.code, 0, "{}", stop.stderr);
+    let after = cairn.wait_for_status("after", "SUCCEEDED");
+    assert_eq!(after["Result"], "5", "1 + 4");
+    let spin = cairn.get("spin");
+    assert_eq!(spin["Status"], "STOPPED");
+    assert_eq!(spin["Error"]["ErrorMessage"], "runaway");
+    let history = cairn.history("spin");
+    assert_eq!(
+        history.last().unwrap()["EventType"],
+        "ExecutionStopped",
+        "nothing was recorded after the stop"
+    );
+
+    // A stop through the server's API interrupts too.
+    start(&cairn, "misbehave", "spin-2", r#""spin""#);
+    wait_for_misbehaviour(&server, 2);
+    let stop = cairn.run(&["--server", &server.url, "stop", "spin-2"]);
+    assert_eq!(stop.code, 0, "{}", stop.stderr);
+    start(&cairn, "steps", "after-2", r#"{"count":1}"#);
+    cairn.wait_for_status("after-2", "SUCCEEDED");
+    assert_eq!(cairn.get("spin-2")["Status"], "STOPPED");
+    server.kill();
+}
+
+/// Every execution of `names` succeeded with each of its `steps` steps run
+/// and recorded exactly once.
+fn each_ran_once(cairn: &Cairn, names: &[String], steps: usize) {
+    for name in names {
+        cairn.wait_for_status(name, "SUCCEEDED");
+        let history = cairn.history(name);
+        let expected: Vec<String> = (1..=steps).map(|i| format!("step-{i}")).collect();
+        assert_eq!(succeeded_steps(&history), expected, "{name}: {history:?}");
+        assert_eq!(count(&history, "StepStarted"), steps, "{name}: {history:?}");
+    }
+}
+
+#[test]
+fn two_servers_on_one_store_run_each_execution_once() {
+    let cairn = Cairn::new();
+    let names: Vec<String> = (0..24).map(|i| format!("e-{i}")).collect();
+    // A wait in the middle: each execution is taken up twice, perhaps by
+    // different servers.
+    for name in &names {
+        start(
+            &cairn,
+            "steps",
+            name,
+            r#"{"count":4,"wait_after":2,"wait_seconds":1}"#,
+        );
+    }
+    let one = cairn.serve(&["--workers", "4"]);
+    let two = cairn.serve(&["--workers", "4"]);
+    each_ran_once(&cairn, &names, 4);
+    let (one, two) = (one.kill(), two.kill());
+    assert_eq!(bodies(&[&one, &two]), 24 * 4, "no body ran twice");
+}
+
+#[test]
+fn two_servers_in_their_own_pid_namespaces_run_each_execution_once() {
+    let cairn = Cairn::new();
+    // Both are process 1 of their namespace: a claim by pid could not
+    // tell them apart.
+    let Some(one) = cairn.serve_in_pid_namespace(&["--workers", "4"]) else {
+        eprintln!("skipped: this user cannot make PID namespaces (unshare --pid needs root)");
+        return;
+    };
+    let two = cairn
+        .serve_in_pid_namespace(&["--workers", "4"])
+        .expect("a second namespace");
+    let names: Vec<String> = (0..24).map(|i| format!("n-{i}")).collect();
+    for name in &names {
+        start(
+            &cairn,
+            "steps",
+            name,
+            r#"{"count":4,"wait_after":2,"wait_seconds":1}"#,
+        );
+    }
+    each_ran_once(&cairn, &names, 4);
+    let (one, two) = (one.kill(), two.kill());
+    assert_eq!(bodies(&[&one, &two]), 24 * 4, "no body ran twice");
+}
+
+#[test]
+fn a_killed_servers_executions_are_taken_over_by_another() {
+    let cairn = Cairn::new();
+    // Its first step's body takes a while: the server is killed inside it,
+    // holding the claim.
+    start(&cairn, "steps", "held", r#"{"count":3,"sleep_ms":1500}"#);
+    let doomed = cairn.serve(&[]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !doomed.log().contains("body ran: step-1") {
+        assert!(std::time::Instant::now() < deadline, "{}", doomed.log());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let log = doomed.kill();
+    assert_eq!(bodies(&[&log]), 1, "{log}");
+
+    // The other server takes it over once the dead one's lease lapses.
+    let heir = cairn.serve(&[]);
+    let done = cairn.wait_for_status("held", "SUCCEEDED");
+    assert_eq!(done["Result"], "14", "1 + 4 + 9");
+    let history = cairn.history("held");
+    assert_eq!(succeeded_steps(&history), ["step-1", "step-2", "step-3"]);
+    let log = heir.kill();
+    assert!(
+        log.contains("body ran: step-1"),
+        "the interrupted step ran again on the heir (at least once): {log}"
+    );
+    assert_eq!(bodies(&[&log]), 3, "{log}");
+}
+
+#[test]
+fn many_overdue_timers_fire_once_after_a_restart() {
+    let cairn = Cairn::new();
+    let names: Vec<String> = (0..40).map(|i| format!("t-{i}")).collect();
+    for name in &names {
+        start(
+            &cairn,
+            "steps",
+            name,
+            r#"{"count":2,"wait_after":1,"wait_seconds":2}"#,
+        );
+    }
+    let server = cairn.serve(&[]);
+    for name in &names {
+        cairn.wait_for_history(name, |events| count(events, "WaitStarted") == 1, || {});
+    }
+    let first = server.kill();
+    // Every wait is overdue by the time a server comes back.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let server = cairn.serve(&[]);
+    each_ran_once(&cairn, &names, 2);
+    for name in &names {
+        let history = cairn.history(name);
+        assert_eq!(count(&history, "WaitSucceeded"), 1, "{name}: {history:?}");
+    }
+    let second = server.kill();
+    assert_eq!(bodies(&[&first, &second]), 40 * 2);
+}
