@@ -166,13 +166,13 @@ fn two_servers_in_their_own_pid_namespaces_run_each_execution_once() {
     assert_eq!(bodies(&[&one, &two]), 24 * 4, "no body ran twice");
 }
 
-#[test]
-fn a_killed_servers_executions_are_taken_over_by_another() {
+/// Kills a server inside a step's body, holding its claim, and lets
+/// another take the execution over. `serve` starts each server.
+fn taken_over_after_a_kill(serve: impl Fn(&Cairn) -> support::Server) {
     let cairn = Cairn::new();
-    // Its first step's body takes a while: the server is killed inside it,
-    // holding the claim.
+    // Its first step's body takes a while: the server is killed inside it.
     start(&cairn, "steps", "held", r#"{"count":3,"sleep_ms":1500}"#);
-    let doomed = cairn.serve(&[]);
+    let doomed = serve(&cairn);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !doomed.log().contains("body ran: step-1") {
         assert!(std::time::Instant::now() < deadline, "{}", doomed.log());
@@ -181,8 +181,7 @@ fn a_killed_servers_executions_are_taken_over_by_another() {
     let log = doomed.kill();
     assert_eq!(bodies(&[&log]), 1, "{log}");
 
-    // The other server takes it over once the dead one's lease lapses.
-    let heir = cairn.serve(&[]);
+    let heir = serve(&cairn);
     let done = cairn.wait_for_status("held", "SUCCEEDED");
     assert_eq!(done["Result"], "14", "1 + 4 + 9");
     let history = cairn.history("held");
@@ -193,6 +192,22 @@ fn a_killed_servers_executions_are_taken_over_by_another() {
         "the interrupted step ran again on the heir (at least once): {log}"
     );
     assert_eq!(bodies(&[&log]), 3, "{log}");
+}
+
+#[test]
+fn a_killed_servers_executions_are_taken_over_by_another() {
+    // On one host: the dead holder's process is known gone at once.
+    taken_over_after_a_kill(|cairn| cairn.serve(&[]));
+}
+
+#[test]
+fn a_killed_servers_executions_are_taken_over_across_pid_namespaces() {
+    // Where pids say nothing (another container): the lease lapses.
+    if Cairn::new().serve_in_pid_namespace(&[]).is_none() {
+        eprintln!("skipped: this user cannot make PID namespaces (unshare --pid needs root)");
+        return;
+    }
+    taken_over_after_a_kill(|cairn| cairn.serve_in_pid_namespace(&[]).unwrap());
 }
 
 #[test]

@@ -119,12 +119,12 @@ impl Cairn {
         if !probe.is_ok_and(|output| output.status.success()) {
             return None;
         }
+        let cairn = self.command();
         let mut command = Command::new("unshare");
         command
             .args(["--pid", "--fork", "--kill-child", "--"])
-            .arg(option_env!("CARGO_BIN_EXE_cairn").expect("`cairn` runs only in cairn-cli's tests"))
-            .arg("--db")
-            .arg(self.db())
+            .arg(cairn.get_program())
+            .args(cairn.get_args())
             .env("RUST_LIB_BACKTRACE", "0");
         Some(self.serve_with(command, extra))
     }

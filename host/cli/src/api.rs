@@ -20,7 +20,7 @@ use cairn_engine::invocation::now_millis;
 use cairn_engine::limits::MAX_PAYLOAD_BYTES;
 use cairn_engine::runner::{RunRequest, canonical_input, recorded_outcome, start};
 use cairn_engine::server::Server;
-use cairn_engine::sqlite::{Completion, Refused, Stopped};
+use cairn_engine::sqlite::{Completion, ListQuery, Refused, Stopped};
 use cairn_engine::{Db, Engine, Execution, Outcome, Status};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -119,33 +119,47 @@ async fn list_executions(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let name = query.get("DurableExecutionName").map(str::to_owned);
-    let after = query.timestamp("StartedAfter")?;
-    let before = query.timestamp("StartedBefore")?;
+    let started_after = query.timestamp("StartedAfter")?;
+    let started_before = query.timestamp("StartedBefore")?;
+    let newest_first = query.flag("ReverseOrder")?;
+    let limit = max_items(&query, MAX_LIST_PAGE)?;
+    // The marker is the id of the last execution listed: a page costs its
+    // own length, however many executions come before it.
+    let after = match query.get("Marker") {
+        Some(marker) => Some(
+            marker
+                .parse::<i64>()
+                .map_err(|_| ApiError::invalid(format!("Marker {marker:?} is not one of ours")))?,
+        ),
+        None => None,
+    };
     let (registered, mut executions) = blocking({
         let function = function.clone();
         move || {
             let registered = api.db.workflow_path(&function)?.is_some();
-            Ok((registered, api.db.list(None)?))
+            let page = api.db.list_page(&ListQuery {
+                workflow: &function,
+                statuses: &statuses,
+                name: name.as_deref(),
+                started_after,
+                started_before,
+                newest_first,
+                after,
+                limit: limit + 1,
+            })?;
+            Ok((registered, page))
         }
     })
     .await?;
-    executions.retain(|execution| {
-        execution.workflow == function
-            && (statuses.is_empty() || statuses.contains(&execution.status))
-            && name.as_ref().is_none_or(|name| *name == execution.name)
-            && after.is_none_or(|after| execution.started_at > after)
-            && before.is_none_or(|before| execution.started_at < before)
-    });
-    if executions.is_empty() && !registered {
+    if executions.is_empty() && after.is_none() && !registered {
         return Err(ApiError::not_found(format!(
             "Function not found: {}",
             function_arn(&function)
         )));
     }
-    // The store lists newest first; AWS lists oldest first unless reversed.
-    if !query.flag("ReverseOrder")? {
-        executions.reverse();
-    }
+    let more = executions.len() > limit;
+    executions.truncate(limit);
+    let next = more.then(|| executions.last().map(|last| last.id.to_string()));
     let items: Vec<Value> = executions
         .iter()
         .map(|execution| {
@@ -162,9 +176,8 @@ async fn list_executions(
             item
         })
         .collect();
-    let (items, next) = page(items, &query, MAX_LIST_PAGE)?;
     let mut body = json!({ "DurableExecutions": items });
-    if let Some(next) = next {
+    if let Some(Some(next)) = next {
         body["NextMarker"] = json!(next);
     }
     Ok(json_response(StatusCode::OK, body))
@@ -456,18 +469,23 @@ fn page(
             .map_err(|_| ApiError::invalid(format!("Marker {marker:?} is not one of ours")))?,
         None => 0,
     };
-    let max = match query.get("MaxItems") {
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=max_page).contains(n))
-            .ok_or_else(|| ApiError::invalid(format!("MaxItems must be 1 to {max_page}")))?,
-        None => max_page,
-    };
+    let max = max_items(query, max_page)?;
     let rest = items.split_off(offset.min(items.len()));
     let more = rest.len() > max;
     let page: Vec<Value> = rest.into_iter().take(max).collect();
     Ok((page, more.then(|| (offset + max).to_string())))
+}
+
+/// `MaxItems`, 1 to `max_page` (`max_page` when absent).
+fn max_items(query: &Query, max_page: usize) -> Result<usize, ApiError> {
+    match query.get("MaxItems") {
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max_page).contains(n))
+            .ok_or_else(|| ApiError::invalid(format!("MaxItems must be 1 to {max_page}"))),
+        None => Ok(max_page),
+    }
 }
 
 /// A query string's pairs; repeated keys are lists (`Statuses=A&Statuses=B`).

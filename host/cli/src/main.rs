@@ -493,8 +493,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
                 workers: workers.unwrap_or_else(cairn_engine::server::default_workers),
             };
-            if options.workers == 0 {
-                bail!("--workers must be at least 1");
+            let max_workers = cairn_engine::limits::POOLED_INSTANCES as usize;
+            if !(1..=max_workers).contains(&options.workers) {
+                bail!("--workers must be 1 to {max_workers} (the instance pool's size)");
             }
             // One writer commits for the scheduler, the workers and the API;
             // each reads on a connection of its own.

@@ -12,7 +12,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+mod lease;
 mod writer;
+pub use lease::{LEASE, RENEW_EVERY, holder_id};
+use lease::{register_holder, start_renewing};
 pub use writer::Writer;
 
 /// How far a commit goes before it counts as done.
@@ -97,6 +100,20 @@ pub struct NewExecution<'a> {
     pub parent: Option<i64>,
 }
 
+/// Which of a workflow's executions to list ([`Db::list_page`]).
+pub struct ListQuery<'a> {
+    pub workflow: &'a str,
+    /// Any of these (all when empty).
+    pub statuses: &'a [Status],
+    pub name: Option<&'a str>,
+    pub started_after: Option<Millis>,
+    pub started_before: Option<Millis>,
+    pub newest_first: bool,
+    /// The id of the last execution of the previous page.
+    pub after: Option<i64>,
+    pub limit: usize,
+}
+
 /// An execution's row.
 #[derive(Clone, Debug)]
 pub struct Execution {
@@ -177,9 +194,15 @@ UPDATE executions SET due_at = 0 WHERE status = 'RUNNING' AND component_path IS 
 /// What both a new store and a migrated one get: the holders' leases, and
 /// the indexes the scheduler reads (partial: only rows it may act on).
 const SCHEMA_4_COMMON: &str = "
+-- Processes holding claims: until when their leases hold, and where they
+-- run (a host and PID namespace, the pid, its start time), so that a holder
+-- on the same host that is gone is known at once.
 CREATE TABLE IF NOT EXISTS holders (
     id TEXT PRIMARY KEY,
-    lease_until INTEGER NOT NULL
+    lease_until INTEGER NOT NULL,
+    host TEXT,
+    pid INTEGER,
+    started INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status);
 CREATE INDEX IF NOT EXISTS executions_due ON executions(due_at)
@@ -190,15 +213,6 @@ CREATE INDEX IF NOT EXISTS executions_by_workflow ON executions(workflow, id);
 ";
 
 const EXECUTION_COLUMNS: &str = "id, name, workflow, component_hash, input, status, result, error, started_at, ended_at, component_path";
-
-/// How long a holder's claims last unless it renews its lease: a process
-/// that dies (or hangs, or loses the store) loses its executions to
-/// another process this long after its last renewal. Fencing makes a late
-/// write by the old holder harmless.
-pub const LEASE: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// How often a holder renews its lease: several renewals fit in a lease.
-pub const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The journal format this build reads and writes (`PRAGMA user_version`).
 /// Events are postcard: a new variant or field is a new format.
@@ -399,6 +413,48 @@ impl Db {
             .context("cannot read the store")
     }
 
+    /// One page of a workflow's executions, read through the index by
+    /// workflow: what `query` asks for, in the order of their ids (their
+    /// start), from past `query.after` on.
+    pub fn list_page(&self, query: &ListQuery<'_>) -> Result<Vec<Execution>> {
+        let statuses: Vec<String> = query
+            .statuses
+            .iter()
+            .map(|status| format!("'{}'", status.as_str()))
+            .collect();
+        let (past, order) = if query.newest_first {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let sql = format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE workflow = ?1 \
+             AND (?2 IS NULL OR name = ?2) AND (?3 IS NULL OR started_at > ?3) \
+             AND (?4 IS NULL OR started_at < ?4) AND (?5 IS NULL OR id {past} ?5) {} \
+             ORDER BY id {order} LIMIT ?6",
+            if statuses.is_empty() {
+                String::new()
+            } else {
+                format!("AND status IN ({})", statuses.join(", "))
+            }
+        );
+        let conn = self.conn.lock().unwrap();
+        let mut statement = conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(
+            params![
+                query.workflow,
+                query.name,
+                query.started_after.map(|t| t as i64),
+                query.started_before.map(|t| t as i64),
+                query.after,
+                query.limit as i64
+            ],
+            read_execution,
+        )?;
+        rows.collect::<Result<_, _>>()
+            .context("cannot read the store")
+    }
+
     /// Creates an execution with its ExecutionStarted event, durably. A
     /// scheduler may take it up at once; with `claim`, it is born claimed
     /// by this process instead (the caller runs it).
@@ -577,32 +633,18 @@ impl Db {
         })
     }
 
-    /// Frees the executions of holders whose leases ran out (dead or lost
-    /// processes): they fall due at once. How many were freed.
+    /// Frees the executions of holders that are gone (their leases ran
+    /// out, or they were processes of this host that have exited): they
+    /// fall due at once. How many were freed.
     pub fn reap(&self, now: Millis) -> Result<usize> {
-        let expired: Vec<String> = {
-            let conn = self.conn.lock().unwrap();
-            conn.prepare_cached("SELECT id FROM holders WHERE lease_until < ?1")?
-                .query_map([now as i64], |row| row.get(0))?
-                .collect::<Result<_, _>>()?
-        };
-        if expired.is_empty() {
+        let gone = lease::gone_holders(&self.conn.lock().unwrap(), now)?;
+        if gone.is_empty() {
             return Ok(0);
         }
         self.write(false, move |tx| {
             let mut freed = 0;
-            for holder in expired {
-                // Renewed meanwhile: alive after all.
-                let still_expired = tx.execute(
-                    "DELETE FROM holders WHERE id = ?1 AND lease_until < ?2",
-                    params![holder, now as i64],
-                )?;
-                if still_expired == 1 {
-                    freed += tx.execute(
-                        "UPDATE executions SET owner = NULL, due_at = ?2 WHERE owner = ?1",
-                        params![holder, now as i64],
-                    )?;
-                }
+            for holder in gone {
+                freed += lease::reap(tx, &holder, now)?;
             }
             Ok(freed)
         })
@@ -872,6 +914,7 @@ fn wake(tx: &rusqlite::Transaction<'_>, execution: i64, now: Millis) -> Result<(
 fn claim_in(tx: &rusqlite::Transaction<'_>, id: i64, now: Millis) -> Result<Option<Claim>> {
     let holder = holder_id();
     register_holder(tx, holder, now)?;
+    lease::reap_if_gone(tx, id, now)?;
     let claimed = tx.execute(
         "UPDATE executions SET owner = ?2, fence = fence + 1, due_at = NULL \
          WHERE id = ?1 AND status = 'RUNNING' AND (owner IS NULL OR NOT EXISTS \
@@ -905,62 +948,6 @@ fn check_fence(tx: &rusqlite::Transaction<'_>, claim: &Claim, holder: &str) -> R
         );
     }
     Ok(())
-}
-
-/// This process's name as a holder of claims: random, so that processes
-/// in other PID namespaces or on other hosts never share one.
-pub fn holder_id() -> &'static str {
-    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    ID.get_or_init(|| {
-        let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).expect("the host's entropy source failed");
-        crate::component::hex(&bytes)
-    })
-}
-
-/// Records (or renews) this process's lease in the store.
-fn register_holder(conn: &Connection, holder: &str, now: Millis) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO holders (id, lease_until) VALUES (?1, ?2) \
-         ON CONFLICT (id) DO UPDATE SET lease_until = MAX(lease_until, excluded.lease_until)",
-    )?
-    .execute(params![holder, (now + LEASE.as_millis() as Millis) as i64])?;
-    Ok(())
-}
-
-/// Renews this process's lease in the store at `path` every
-/// [`RENEW_EVERY`], from a thread of its own (one for all the stores this
-/// process has claimed in), for as long as the process lives.
-fn start_renewing(path: &Path, durability: Durability) {
-    static STORES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-    static NEW: Mutex<Vec<Connection>> = Mutex::new(Vec::new());
-    let mut stores = STORES.lock().unwrap();
-    if stores.iter().any(|known| known == path) {
-        return;
-    }
-    let Ok(conn) = connect(path, durability) else {
-        return; // the claims lapse; another process takes them over
-    };
-    stores.push(path.to_owned());
-    let first = stores.len() == 1;
-    NEW.lock().unwrap().push(conn);
-    if first {
-        std::thread::Builder::new()
-            .name("cairn-lease".into())
-            .spawn(|| {
-                let mut conns: Vec<Connection> = Vec::new();
-                loop {
-                    conns.append(&mut NEW.lock().unwrap());
-                    let now = crate::invocation::now_millis();
-                    for conn in &conns {
-                        // A failure is tried again at the next renewal.
-                        let _ = register_holder(conn, holder_id(), now);
-                    }
-                    std::thread::sleep(RENEW_EVERY);
-                }
-            })
-            .expect("spawn the lease renewer");
-    }
 }
 
 struct SqliteSink {

@@ -1,0 +1,311 @@
+//! `cairn serve` under load, through its HTTP API as a client would
+//! (Lambda's Invoke path), with `full` durability:
+//!
+//! - throughput: 1,000 concurrent 10-step executions, started by 8 client
+//!   threads, steps per second from the first start to the last end;
+//! - idle cost: server CPU (share of one core) and RSS with N executions
+//!   suspended in a 1-hour wait, nothing due;
+//! - latency: Invoke of a 1-step workflow to its result (RequestResponse),
+//!   p50 and p99, beside the N suspended, then again beside a guest that
+//!   loops for its whole time budget.
+//!
+//! `cargo bench -p cairn-cli --bench server [-- --suspended N --executions N
+//! --rounds N]`. With `CAIRN_BASELINE=/path/to/an/earlier/cairn`, each
+//! round runs the earlier build too, alternating, so the two are compared
+//! on the same machine at the same time (as ratios: these machines are
+//! noisy).
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Options {
+    suspended: usize,
+    executions: usize,
+    rounds: usize,
+    clients: usize,
+    latency_samples: usize,
+}
+
+fn main() {
+    let mut options = Options {
+        suspended: 100_000,
+        executions: 1_000,
+        rounds: 3,
+        clients: 8,
+        latency_samples: 300,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{arg} needs a number"))
+        };
+        match arg.as_str() {
+            "--suspended" => options.suspended = value(),
+            "--executions" => options.executions = value(),
+            "--rounds" => options.rounds = value(),
+            "--clients" => options.clients = value(),
+            "--samples" => options.latency_samples = value(),
+            "--bench" => {}
+            _ => {}
+        }
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let guests = cairn_engine::crate_build::build_workspace_guests(
+        &workspace,
+        &["steps", "misbehave"],
+        &workspace.join("target/guests"),
+    )
+    .expect("build the guests");
+    let builds: Vec<(String, PathBuf)> = std::iter::once((
+        "this build".to_owned(),
+        PathBuf::from(env!("CARGO_BIN_EXE_cairn")),
+    ))
+    .chain(
+        std::env::var_os("CAIRN_BASELINE").map(|path| ("baseline".to_owned(), PathBuf::from(path))),
+    )
+    .collect();
+
+    let mut results: Vec<Vec<Round>> = vec![Vec::new(); builds.len()];
+    for round in 0..options.rounds {
+        for (index, (label, cairn)) in builds.iter().enumerate() {
+            eprintln!("round {round}: {label} ({})", cairn.display());
+            let measured = measure(cairn, &guests, &options);
+            eprintln!("  {measured:?}");
+            results[index].push(measured);
+        }
+    }
+    println!(
+        "| build | steps/s ({} x 10 steps) | idle CPU, {} suspended | RSS | Invoke p50 | p99 | p50 beside a loop |",
+        options.executions, options.suspended
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for ((label, _), rounds) in builds.iter().zip(&results) {
+        let median = |f: fn(&Round) -> f64| {
+            let mut values: Vec<f64> = rounds.iter().map(f).collect();
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        println!(
+            "| {label} | {:.0} | {:.1}% of a core | {:.0} MiB | {:.2} ms | {:.2} ms | {:.2} ms |",
+            median(|r| r.steps_per_second),
+            median(|r| r.idle_cpu * 100.0),
+            median(|r| r.rss_mib),
+            median(|r| r.p50_ms),
+            median(|r| r.p99_ms),
+            median(|r| r.p50_beside_loop_ms),
+        );
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Round {
+    steps_per_second: f64,
+    idle_cpu: f64,
+    rss_mib: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    p50_beside_loop_ms: f64,
+}
+
+fn measure(cairn: &Path, guests: &Path, options: &Options) -> Round {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(cairn, &dir.path().join("cairn.db"));
+    let client = Client::new(&server.url);
+    client.deploy("steps", &guests.join("steps.wasm"));
+    client.deploy("misbehave", &guests.join("misbehave.wasm"));
+
+    // Throughput.
+    let started = Instant::now();
+    let names: Vec<String> = (0..options.executions).map(|i| format!("t-{i}")).collect();
+    let ten = r#"{"count":10}"#;
+    on_clients(&names, options.clients, &server.url, |client, name| {
+        client.invoke("steps", name, ten, false);
+    });
+    on_clients(&names, options.clients, &server.url, |client, name| {
+        let result = client.invoke("steps", name, ten, true);
+        assert_eq!(result, "385", "{name}");
+    });
+    let steps_per_second = (options.executions * 10) as f64 / started.elapsed().as_secs_f64();
+
+    // Idle cost.
+    let names: Vec<String> = (0..options.suspended).map(|i| format!("s-{i}")).collect();
+    let wait = r#"{"count":1,"wait_after":1,"wait_seconds":3600}"#;
+    on_clients(&names, options.clients, &server.url, |client, name| {
+        client.invoke("steps", name, wait, false);
+    });
+    server.wait_until_idle();
+    let idle_cpu = server.cpu_over(Duration::from_secs(10));
+    let rss_mib = server.rss_kib() as f64 / 1024.0;
+
+    // Latency, then beside a looping guest.
+    let one = r#"{"count":1}"#;
+    let latency = |prefix: &str| {
+        let mut samples: Vec<f64> = (0..options.latency_samples)
+            .map(|i| {
+                let started = Instant::now();
+                let result = client.invoke("steps", &format!("{prefix}-{i}"), one, true);
+                assert_eq!(result, "1");
+                started.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+        (at(0.5), at(0.99))
+    };
+    let (p50_ms, p99_ms) = latency("l");
+    client.invoke("misbehave", "spin", r#""spin""#, false);
+    std::thread::sleep(Duration::from_millis(500)); // it is looping by now
+    let (p50_beside_loop_ms, _) = latency("m");
+    Round {
+        steps_per_second,
+        idle_cpu,
+        rss_mib,
+        p50_ms,
+        p99_ms,
+        p50_beside_loop_ms,
+    }
+}
+
+/// Runs `work` for every name, spread over `clients` threads.
+fn on_clients(names: &[String], clients: usize, url: &str, work: impl Fn(&Client, &str) + Sync) {
+    std::thread::scope(|scope| {
+        for share in names.chunks(names.len().div_ceil(clients).max(1)) {
+            let work = &work;
+            scope.spawn(move || {
+                let client = Client::new(url);
+                for name in share {
+                    work(&client, name);
+                }
+            });
+        }
+    });
+}
+
+struct Client {
+    url: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    fn new(url: &str) -> Client {
+        Client {
+            url: url.to_owned(),
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into(),
+        }
+    }
+
+    fn deploy(&self, name: &str, component: &Path) {
+        let body = serde_json::json!({ "ComponentPath": component.canonicalize().unwrap() });
+        let mut response = self
+            .agent
+            .put(&format!("{}/cairn/workflows/{name}", self.url))
+            .send(body.to_string())
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "{}",
+            response.body_mut().read_to_string().unwrap()
+        );
+    }
+
+    /// Lambda's Invoke with a durable execution name; waits for the result
+    /// with `wait` (RequestResponse).
+    fn invoke(&self, function: &str, name: &str, input: &str, wait: bool) -> String {
+        let mut response = self
+            .agent
+            .post(&format!(
+                "{}/2015-03-31/functions/{function}/invocations",
+                self.url
+            ))
+            .header(
+                "X-Amz-Invocation-Type",
+                if wait { "RequestResponse" } else { "Event" },
+            )
+            .header("X-Amz-Durable-Execution-Name", name)
+            .send(input)
+            .unwrap();
+        let status = response.status();
+        let body = response.body_mut().read_to_string().unwrap();
+        assert!(status.is_success(), "{status}: {body}");
+        body
+    }
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(cairn: &Path, db: &Path) -> Server {
+        let mut child = Command::new(cairn)
+            .arg("--db")
+            .arg(db)
+            .args(["serve", "--port", "0", "--time-budget", "3600"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start cairn serve");
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next().expect("cairn serve exited").unwrap();
+            if let Some(url) = line.split(" at ").nth(1).filter(|u| u.starts_with("http")) {
+                break url.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Drain its log so that it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, url }
+    }
+
+    /// (user + system) CPU seconds so far.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        ticks / 100.0 // USER_HZ
+    }
+
+    /// Share of one core used over `window`.
+    fn cpu_over(&self, window: Duration) -> f64 {
+        let before = self.cpu_seconds();
+        std::thread::sleep(window);
+        (self.cpu_seconds() - before) / window.as_secs_f64()
+    }
+
+    /// Until the server has settled (every started execution suspended),
+    /// or two minutes.
+    fn wait_until_idle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline && self.cpu_over(Duration::from_secs(1)) > 0.05 {}
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

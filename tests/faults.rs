@@ -1,0 +1,143 @@
+//! Store faults: a server whose disk fills stays up, answers its API (with
+//! AWS's `ServiceException` for what it cannot write), and once space
+//! returns goes on with nothing recorded lost. Runs as root (it mounts a
+//! small filesystem for the store); skipped with a message otherwise.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::{Cairn, count, guest, succeeded_steps};
+
+/// A small tmpfs mounted over a directory, unmounted when dropped.
+struct Mounted(PathBuf);
+
+impl Mounted {
+    fn over(dir: &Path, size: &str) -> Option<Mounted> {
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .ok()?;
+        mounted.status.success().then(|| Mounted(dir.to_owned()))
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Lambda's Invoke (`Event`) of `steps`: the status and body of the answer.
+fn invoke(agent: &ureq::Agent, url: &str, name: &str, input: &str) -> (u16, String) {
+    let mut response = agent
+        .post(&format!("{url}/2015-03-31/functions/steps/invocations"))
+        .header("X-Amz-Invocation-Type", "Event")
+        .header("X-Amz-Durable-Execution-Name", name)
+        .send(input)
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    let error_type = response
+        .headers()
+        .get("x-amzn-ErrorType")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    (status, format!("{error_type} {body}"))
+}
+
+#[test]
+fn a_full_disk_keeps_the_server_answering_and_loses_nothing() {
+    let cairn = Cairn::new();
+    let store_dir = cairn.db().parent().unwrap().to_owned();
+    let Some(_mounted) = Mounted::over(&store_dir, "24m") else {
+        eprintln!("skipped: cannot mount a small filesystem for the store (needs root)");
+        return;
+    };
+    let server = cairn.serve(&[]);
+    let deploy = cairn.run(&[
+        "--server",
+        &server.url,
+        "deploy",
+        "steps",
+        guest("steps").to_str().unwrap(),
+    ]);
+    assert_eq!(deploy.code, 0, "{}", deploy.stderr);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = server.url.clone();
+    assert_eq!(invoke(&agent, &url, "before", r#"{"count":2}"#).0, 202);
+    // Falls due while the disk is full.
+    let waiting = r#"{"count":3,"wait_after":1,"wait_seconds":3}"#;
+    assert_eq!(invoke(&agent, &url, "waiting", waiting).0, 202);
+    cairn.wait_for_status("before", "SUCCEEDED");
+    cairn.wait_for_history("waiting", |events| count(events, "WaitStarted") == 1, || {});
+    let before = cairn.history("before");
+
+    // Fill the disk.
+    let filler = store_dir.join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 << 10];
+        while file
+            .write_all(&chunk)
+            .and_then(|()| file.sync_all())
+            .is_ok()
+        {}
+    }
+    // Starts are refused with AWS's 5xx once the store cannot grow; those
+    // answered 202 before are kept.
+    let mut accepted = Vec::new();
+    let mut refused = None;
+    for i in 0..3000 {
+        let name = format!("full-{i}");
+        let (status, body) = invoke(&agent, &url, &name, r#"{"count":1}"#);
+        match status {
+            202 => accepted.push(name),
+            _ => {
+                refused = Some((name, status, body));
+                break;
+            }
+        }
+    }
+    let (refused, status, body) = refused.expect("a start was refused while the disk was full");
+    assert_eq!(status, 500, "{body}");
+    assert!(body.starts_with("ServiceException"), "{body}");
+    // The API still answers what it can read.
+    let mut found = agent
+        .get(&format!("{url}/2025-12-01/durable-executions/before"))
+        .call()
+        .unwrap();
+    assert_eq!(found.status(), 200);
+    assert!(
+        found
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("SUCCEEDED")
+    );
+
+    // Space returns: everything goes on.
+    std::fs::remove_file(&filler).unwrap();
+    let done = cairn.wait_for_status("waiting", "SUCCEEDED");
+    assert_eq!(done["Result"], "14");
+    let history = cairn.history("waiting");
+    assert_eq!(succeeded_steps(&history), ["step-1", "step-2", "step-3"]);
+    assert_eq!(count(&history, "WaitSucceeded"), 1);
+    for name in &accepted {
+        cairn.wait_for_status(name, "SUCCEEDED");
+    }
+    let missing = cairn.run(&["get", &refused]);
+    assert_eq!(missing.code, 2, "a refused start created nothing");
+    assert_eq!(cairn.history("before"), before, "nothing recorded was lost");
+    // Started again once there is room, as a client would retry.
+    assert_eq!(invoke(&agent, &url, &refused, r#"{"count":1}"#).0, 202);
+    cairn.wait_for_status(&refused, "SUCCEEDED");
+    let log = server.kill();
+    assert!(!log.contains("panicked"), "{log}");
+}
