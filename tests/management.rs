@@ -10,18 +10,19 @@ use support::{Cairn, count, guest};
 #[test]
 fn stopping_a_waiting_execution_ends_it_for_good() {
     let cairn = Cairn::new();
-    let hello = guest("hello");
+    // An hour-long wait: a run that slept through it would never end here.
+    let steps = guest("steps");
     let args = [
         "run",
-        hello.to_str().unwrap(),
+        steps.to_str().unwrap(),
         "--name",
         "h",
         "--input",
-        r#"{"name":"Ada"}"#,
+        r#"{"count":1,"wait_after":1,"wait_seconds":3600}"#,
     ];
     let child = cairn.spawn(&args);
     let started = Instant::now();
-    // Wait until it is suspended in its 10 s wait.
+    // Wait until it is suspended in its wait.
     while count(&cairn.history_if_any("h"), "InvocationCompleted") == 0 {
         assert!(started.elapsed() < Duration::from_secs(60));
         std::thread::sleep(Duration::from_millis(20));
@@ -65,14 +66,16 @@ fn stopping_a_waiting_execution_ends_it_for_good() {
 #[test]
 fn an_execution_past_its_timeout_times_out() {
     let cairn = Cairn::new();
+    let steps = guest("steps");
     let hello = guest("hello");
+    // An hour-long wait: a run that slept through it would never end here.
     let run = cairn.run(&[
         "run",
-        hello.to_str().unwrap(),
+        steps.to_str().unwrap(),
         "--name",
         "t",
         "--input",
-        r#"{"name":"Bo"}"#,
+        r#"{"count":1,"wait_after":1,"wait_seconds":3600}"#,
         "--timeout",
         "2",
     ]);
@@ -82,7 +85,7 @@ fn an_execution_past_its_timeout_times_out() {
     assert_eq!(cairn.get("t")["Status"], "TIMED_OUT");
     let history = cairn.history("t");
     assert_eq!(history[0]["ExecutionStartedDetails"]["ExecutionTimeout"], 2);
-    // It ended at its timeout, not after its 10 s wait.
+    // It ended at its timeout, not after its wait.
     assert_eq!(history.last().unwrap()["EventType"], "ExecutionTimedOut");
     assert_eq!(count(&history, "WaitSucceeded"), 0);
 

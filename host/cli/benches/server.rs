@@ -26,6 +26,8 @@ struct Options {
     rounds: usize,
     clients: usize,
     latency_samples: usize,
+    /// `--workers` for this build's server (the baseline has no such flag).
+    workers: Option<usize>,
 }
 
 fn main() {
@@ -35,6 +37,7 @@ fn main() {
         rounds: 3,
         clients: 8,
         latency_samples: 300,
+        workers: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -49,6 +52,7 @@ fn main() {
             "--rounds" => options.rounds = value(),
             "--clients" => options.clients = value(),
             "--samples" => options.latency_samples = value(),
+            "--workers" => options.workers = Some(value()),
             "--bench" => {}
             _ => {}
         }
@@ -73,7 +77,8 @@ fn main() {
     for round in 0..options.rounds {
         for (index, (label, cairn)) in builds.iter().enumerate() {
             eprintln!("round {round}: {label} ({})", cairn.display());
-            let measured = measure(cairn, &guests, &options);
+            let workers = options.workers.filter(|_| index == 0);
+            let measured = measure(cairn, &guests, &options, workers);
             eprintln!("  {measured:?}");
             results[index].push(measured);
         }
@@ -111,9 +116,9 @@ struct Round {
     p50_beside_loop_ms: f64,
 }
 
-fn measure(cairn: &Path, guests: &Path, options: &Options) -> Round {
+fn measure(cairn: &Path, guests: &Path, options: &Options, workers: Option<usize>) -> Round {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(cairn, &dir.path().join("cairn.db"));
+    let server = Server::start(cairn, &dir.path().join("cairn.db"), workers);
     let client = Client::new(&server.url);
     client.deploy("steps", &guests.join("steps.wasm"));
     client.deploy("misbehave", &guests.join("misbehave.wasm"));
@@ -245,11 +250,16 @@ struct Server {
 }
 
 impl Server {
-    fn start(cairn: &Path, db: &Path) -> Server {
-        let mut child = Command::new(cairn)
+    fn start(cairn: &Path, db: &Path, workers: Option<usize>) -> Server {
+        let mut command = Command::new(cairn);
+        command
             .arg("--db")
             .arg(db)
-            .args(["serve", "--port", "0", "--time-budget", "3600"])
+            .args(["serve", "--port", "0", "--time-budget", "3600"]);
+        if let Some(workers) = workers {
+            command.arg("--workers").arg(workers.to_string());
+        }
+        let mut child = command
             .stderr(Stdio::piped())
             .spawn()
             .expect("start cairn serve");
@@ -261,7 +271,7 @@ impl Server {
             }
         };
         // Drain its log so that it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        std::thread::spawn(move || lines.for_each(drop));
         Server { child, url }
     }
 

@@ -260,6 +260,14 @@ pub fn advance(
         if let Some(outcome) = ended(db, execution)? {
             return Ok(Next::Ended(outcome));
         }
+        // The claim may have lapsed (a process paused past its lease): no
+        // step body may run on it. Later bodies follow a fenced write.
+        if !db.holds(claim)? {
+            bail!(
+                "execution {:?} is no longer claimed by this process (its lease lapsed): another may run it now",
+                execution.name
+            );
+        }
         // Read afresh: callbacks may have been completed from outside.
         let mut journal = db.journal(execution.id)?;
         let fired = fire_due_timers(&journal, now_millis(), options.skip_time);
@@ -388,28 +396,35 @@ fn invoked(
         ))));
     };
     // What the callee cannot start with is the caller's error to handle,
-    // not the engine's: it must not stall the caller.
-    let started = engine
-        .load_deployed(&path, hash.as_ref())
-        .and_then(|workflow| {
-            let request = RunRequest {
-                workflow: &workflow,
-                workflow_name,
-                name: &name,
-                input,
-                timeout: None,
-                component_path: Some(&path),
-                parent: Some(parent.id),
-            };
-            start(db, &request)
-        });
-    Ok(match started {
-        Ok(child) => Invoked::Running(child),
-        Err(error) => Invoked::Ended(Outcome::Failed(ErrorObject::new(
+    // not the engine's: it must not stall the caller. A store that fails
+    // is the engine's: tried again later.
+    let cannot_start = |error: anyhow::Error| {
+        Invoked::Ended(Outcome::Failed(ErrorObject::new(
             "InvokeFailed",
             format!("workflow {workflow_name:?} cannot start: {error:#}"),
-        ))),
-    })
+        )))
+    };
+    let workflow = match engine.load_deployed(&path, hash.as_ref()) {
+        Ok(workflow) => workflow,
+        Err(error) => return Ok(cannot_start(error)),
+    };
+    if let Err(error) = canonical_input(input) {
+        return Ok(cannot_start(error));
+    }
+    let request = RunRequest {
+        workflow: &workflow,
+        workflow_name,
+        name: &name,
+        input,
+        timeout: None,
+        component_path: Some(&path),
+        parent: Some(parent.id),
+    };
+    match start(db, &request) {
+        Ok(child) => Ok(Invoked::Running(child)),
+        Err(error) if error.downcast_ref::<Refused>().is_some() => Ok(cannot_start(error)),
+        Err(error) => Err(error),
+    }
 }
 
 /// Runs an invoked execution, claimed, to its end in the foreground.

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 mod lease;
 mod writer;
-pub use lease::{LEASE, RENEW_EVERY, holder_id};
+pub use lease::{Gone, LEASE, RENEW_EVERY, holder_id};
 use lease::{register_holder, start_renewing};
 pub use writer::Writer;
 
@@ -189,6 +189,9 @@ ALTER TABLE executions ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE workflows ADD COLUMN component_hash BLOB;
 -- Every running execution a server can resume is looked at once.
 UPDATE executions SET due_at = 0 WHERE status = 'RUNNING' AND component_path IS NOT NULL;
+-- A process of the old format still running an execution writes nothing
+-- more: its next append finds another owner.
+UPDATE executions SET owner_pid = 0 WHERE owner_pid IS NOT NULL;
 ";
 
 /// What both a new store and a migrated one get: the holders' leases, and
@@ -313,6 +316,8 @@ pub(crate) fn connect(path: &Path, durability: Durability) -> Result<Connection>
         Durability::Process => "NORMAL",
     };
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Every statement of the hot paths stays prepared.
+    conn.set_prepared_statement_cache_capacity(128);
     let context = || format!("cannot initialise the store {}", path.display());
     // Small pages: a step's commit writes about one page to the WAL, and
     // on this kind of disk a 1 KiB write syncs measurably faster than 4 KiB
@@ -508,8 +513,7 @@ impl Db {
                 timeout_seconds,
                 at: now,
             };
-            tx.execute(
-                "INSERT INTO events (execution, seq, body) VALUES (?1, 0, ?2)",
+            tx.prepare_cached("INSERT INTO events (execution, seq, body) VALUES (?1, 0, ?2)")?.execute(
                 params![id, encode(&started)?],
             )?;
             let execution = find_execution(tx, &name)?
@@ -543,10 +547,8 @@ impl Db {
         self.write(true, move |tx| {
             check_fence(tx, &claim, holder)?;
             if let Some(hash) = repin {
-                tx.execute(
-                    "UPDATE executions SET component_hash = ?2 WHERE id = ?1",
-                    params![claim.execution, &hash[..]],
-                )?;
+                tx.prepare_cached("UPDATE executions SET component_hash = ?2 WHERE id = ?1")?
+                    .execute(params![claim.execution, &hash[..]])?;
             }
             insert_events(tx, claim.execution, &events)
         })
@@ -581,6 +583,11 @@ impl Db {
                 .collect::<Result<_, _>>()?;
             let mut claimed = Vec::new();
             for id in ids {
+                // An ended execution has nothing due (whatever put it here).
+                tx.prepare_cached(
+                    "UPDATE executions SET due_at = NULL WHERE id = ?1 AND status != 'RUNNING'",
+                )?
+                .execute([id])?;
                 if let Some(claim) = claim_in(tx, id, now)? {
                     let execution = tx
                         .query_row(
@@ -635,33 +642,52 @@ impl Db {
 
     /// Frees the executions of holders that are gone (their leases ran
     /// out, or they were processes of this host that have exited): they
-    /// fall due at once. How many were freed.
-    pub fn reap(&self, now: Millis) -> Result<usize> {
+    /// fall due at once. Which holders were reaped, why, and how many
+    /// executions each held.
+    pub fn reap(&self, now: Millis) -> Result<Vec<(String, Gone, usize)>> {
         let gone = lease::gone_holders(&self.conn.lock().unwrap(), now)?;
         if gone.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         self.write(false, move |tx| {
-            let mut freed = 0;
-            for holder in gone {
-                freed += lease::reap(tx, &holder, now)?;
+            let mut freed = Vec::new();
+            for (holder, why) in gone {
+                let count = lease::reap(tx, &holder, now)?;
+                if count > 0 {
+                    freed.push((holder, why, count));
+                }
             }
             Ok(freed)
         })
     }
 
-    /// Which of `executions` have ended (stopped from outside, say).
-    pub fn ended_among(&self, executions: &[i64]) -> Result<Vec<i64>> {
+    /// Whether `claim` still holds: its execution runs, and this process
+    /// holds it with that fencing token.
+    pub fn holds(&self, claim: &Claim) -> Result<bool> {
         let conn = self.conn.lock().unwrap();
-        let mut statement = conn.prepare_cached("SELECT status FROM executions WHERE id = ?1")?;
-        let mut ended = Vec::new();
-        for &id in executions {
-            let status: Option<String> = statement.query_row([id], |row| row.get(0)).optional()?;
-            if status.is_some_and(|status| status != Status::Running.as_str()) {
-                ended.push(id);
+        let found: Option<(String, Option<String>, i64)> = conn
+            .prepare_cached("SELECT status, owner, fence FROM executions WHERE id = ?1")?
+            .query_row([claim.execution], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()?;
+        Ok(found.is_some_and(|(status, owner, fence)| {
+            status == Status::Running.as_str()
+                && owner.as_deref() == Some(holder_id())
+                && fence == claim.fence
+        }))
+    }
+
+    /// Which of `claims` no longer hold (their executions were stopped
+    /// from outside, or taken over).
+    pub fn lost_among(&self, claims: &[Claim]) -> Result<Vec<i64>> {
+        let mut lost = Vec::new();
+        for claim in claims {
+            if !self.holds(claim)? {
+                lost.push(claim.execution);
             }
         }
-        Ok(ended)
+        Ok(lost)
     }
 
     /// A number that changes whenever another connection commits to the
@@ -832,11 +858,9 @@ impl Db {
                     "callback {callback_id:?} is already closed ({status})"
                 )));
             }
-            let running: String = tx.query_row(
-                "SELECT status FROM executions WHERE id = ?1",
-                [execution],
-                |row| row.get(0),
-            )?;
+            let running: String = tx
+                .prepare_cached("SELECT status FROM executions WHERE id = ?1")?
+                .query_row([execution], |row| row.get(0))?;
             if running != Status::Running.as_str() {
                 bail!(Refused::Closed(format!(
                     "callback {callback_id:?} belongs to an execution that has ended ({running})"
@@ -902,10 +926,8 @@ fn find_execution(conn: &Connection, name: &str) -> Result<Option<Execution>> {
 
 /// Makes a running execution due now: it has news.
 fn wake(tx: &rusqlite::Transaction<'_>, execution: i64, now: Millis) -> Result<()> {
-    tx.execute(
-        "UPDATE executions SET due_at = ?2 WHERE id = ?1 AND status = 'RUNNING'",
-        params![execution, now as i64],
-    )?;
+    tx.prepare_cached("UPDATE executions SET due_at = ?2 WHERE id = ?1 AND status = 'RUNNING'")?
+        .execute(params![execution, now as i64])?;
     Ok(())
 }
 
@@ -924,9 +946,9 @@ fn claim_in(tx: &rusqlite::Transaction<'_>, id: i64, now: Millis) -> Result<Opti
     if claimed == 0 {
         return Ok(None);
     }
-    let fence: i64 = tx.query_row("SELECT fence FROM executions WHERE id = ?1", [id], |row| {
-        row.get(0)
-    })?;
+    let fence: i64 = tx
+        .prepare_cached("SELECT fence FROM executions WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))?;
     Ok(Some(Claim {
         execution: id,
         fence,
@@ -935,11 +957,9 @@ fn claim_in(tx: &rusqlite::Transaction<'_>, id: i64, now: Millis) -> Result<Opti
 
 /// Refuses a write on behalf of a claim that no longer holds.
 fn check_fence(tx: &rusqlite::Transaction<'_>, claim: &Claim, holder: &str) -> Result<()> {
-    let (owner, fence): (Option<String>, i64) = tx.query_row(
-        "SELECT owner, fence FROM executions WHERE id = ?1",
-        [claim.execution],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
+    let (owner, fence): (Option<String>, i64) = tx
+        .prepare_cached("SELECT owner, fence FROM executions WHERE id = ?1")?
+        .query_row([claim.execution], |row| Ok((row.get(0)?, row.get(1)?)))?;
     if owner.as_deref() != Some(holder) || fence != claim.fence {
         bail!(
             "execution {} is no longer claimed by this process (its lease lapsed, and another \
@@ -999,11 +1019,9 @@ fn read_journal(conn: &Connection, execution: i64) -> Result<Vec<Event>> {
 /// and keeps the execution's and its callbacks' status in step with them.
 fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event]) -> Result<()> {
     // An execution that ended records nothing more (a run racing a stop).
-    let (name, status): (String, String) = tx.query_row(
-        "SELECT name, status FROM executions WHERE id = ?1",
-        [execution],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
+    let (name, status): (String, String) = tx
+        .prepare_cached("SELECT name, status FROM executions WHERE id = ?1")?
+        .query_row([execution], |row| Ok((row.get(0)?, row.get(1)?)))?;
     if status != Status::Running.as_str() {
         bail!("execution {name:?} has already ended ({status})");
     }
@@ -1023,8 +1041,7 @@ fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event
                 Event::CallbackFailed { .. } => "FAILED",
                 _ => "TIMED_OUT",
             };
-            let closed = tx.execute(
-                "UPDATE callbacks SET status = ?3 WHERE execution = ?1 AND op_id = ?2 AND status = 'STARTED'",
+            let closed = tx.prepare_cached("UPDATE callbacks SET status = ?3 WHERE execution = ?1 AND op_id = ?2 AND status = 'STARTED'")?.execute(
                 params![execution, id, status],
             )?;
             if closed == 0 {
@@ -1036,8 +1053,7 @@ fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event
             .with_context(|| format!("cannot append to the journal of execution {execution}"))?;
         match event {
             Event::ExecutionSucceeded { result, at } => {
-                tx.execute(
-                    "UPDATE executions SET status = 'SUCCEEDED', result = ?2, ended_at = ?3 WHERE id = ?1",
+                tx.prepare_cached("UPDATE executions SET status = 'SUCCEEDED', result = ?2, ended_at = ?3 WHERE id = ?1")?.execute(
                     params![execution, result, *at as i64],
                 )?;
             }
@@ -1046,19 +1062,18 @@ fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event
                     Event::ExecutionFailed { .. } => Status::Failed,
                     _ => Status::Stopped,
                 };
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE executions SET status = ?4, error = ?2, ended_at = ?3 WHERE id = ?1",
-                    params![
-                        execution,
-                        serde_json::to_string(error)?,
-                        *at as i64,
-                        status.as_str()
-                    ],
-                )?;
+                )?
+                .execute(params![
+                    execution,
+                    serde_json::to_string(error)?,
+                    *at as i64,
+                    status.as_str()
+                ])?;
             }
             Event::ExecutionTimedOut { at } => {
-                tx.execute(
-                    "UPDATE executions SET status = 'TIMED_OUT', error = ?2, ended_at = ?3 WHERE id = ?1",
+                tx.prepare_cached("UPDATE executions SET status = 'TIMED_OUT', error = ?2, ended_at = ?3 WHERE id = ?1")?.execute(
                     params![execution, serde_json::to_string(&ErrorObject::timed_out())?, *at as i64],
                 )?;
             }
@@ -1082,8 +1097,7 @@ fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event
             id, callback_id, ..
         } = event
         {
-            tx.execute(
-                "INSERT INTO callbacks (callback_id, execution, op_id, status) VALUES (?1, ?2, ?3, 'STARTED')",
+            tx.prepare_cached("INSERT INTO callbacks (callback_id, execution, op_id, status) VALUES (?1, ?2, ?3, 'STARTED')")?.execute(
                 params![callback_id, execution, id],
             )?;
         }

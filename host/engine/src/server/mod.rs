@@ -36,19 +36,25 @@ pub struct ServeOptions {
     pub workers: usize,
 }
 
+/// How many executions may be watched before watchers that went away are
+/// swept.
+const MAX_WATCHED: usize = 1024;
+
 /// The default number of workers: invocations spend most of their time
 /// waiting for their durability points to be committed, not on a core, so
 /// the pool is a few per core (a looping guest holds only one of them).
 pub fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get()) * 8
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cores * 8).min(crate::limits::POOLED_INSTANCES as usize)
 }
 
 /// What the scheduler, the workers and the API share.
 #[derive(Default)]
 pub struct Server {
     bell: Bell,
-    /// Invocations in progress, by execution id: set the flag to interrupt.
-    running: Mutex<HashMap<i64, Arc<AtomicBool>>>,
+    /// Invocations in progress, by execution id, with their claims: set
+    /// the flag to interrupt.
+    running: Mutex<HashMap<i64, (crate::sqlite::Claim, Arc<AtomicBool>)>>,
     /// Who waits for which execution (by name) to end.
     end_watchers: Mutex<HashMap<String, Vec<tokio::sync::oneshot::Sender<()>>>>,
 }
@@ -63,7 +69,7 @@ impl Server {
     /// Interrupts the invocation of execution `id`, if one is in progress
     /// here (it was stopped).
     pub fn interrupt(&self, id: i64) {
-        if let Some(flag) = self.running.lock().unwrap().get(&id) {
+        if let Some((_, flag)) = self.running.lock().unwrap().get(&id) {
             flag.store(true, Ordering::Relaxed);
         }
     }
@@ -72,12 +78,18 @@ impl Server {
     /// looking at the store, so that no end falls between the two).
     pub fn watch_end(&self, name: &str) -> tokio::sync::oneshot::Receiver<()> {
         let (send, receive) = tokio::sync::oneshot::channel();
-        self.end_watchers
-            .lock()
-            .unwrap()
-            .entry(name.to_owned())
-            .or_default()
-            .push(send);
+        let mut watchers = self.end_watchers.lock().unwrap();
+        // Watchers that went away (a client that hung up, an end seen in
+        // the store instead) are dropped as new ones come.
+        if watchers.len() > MAX_WATCHED {
+            watchers.retain(|_, list| {
+                list.retain(|watcher| !watcher.is_closed());
+                !list.is_empty()
+            });
+        }
+        let list = watchers.entry(name.to_owned()).or_default();
+        list.retain(|watcher| !watcher.is_closed());
+        list.push(send);
         receive
     }
 

@@ -3,8 +3,8 @@
 //! or until another process commits to the store (SQLite's
 //! `data_version`, an O(1) check), then claims what is due, as many as
 //! there are idle workers, earliest first. It also frees the executions of
-//! holders whose leases ran out, and interrupts invocations whose
-//! executions were stopped from outside.
+//! holders that are gone, and interrupts invocations whose claims no
+//! longer hold (stopped from outside, or taken over).
 //!
 //! Nothing it does while idle depends on how many executions wait: a
 //! waiting execution is a row in an index, read only when it falls due.
@@ -81,10 +81,14 @@ impl Scheduler<'_> {
         if self.version != Some(version) {
             self.version = Some(version);
             self.next_due = self.db.next_due()?;
-            self.interrupt_stopped()?;
+            self.interrupt_lost()?;
         }
         if now >= self.next_reap {
-            if self.db.reap(now)? > 0 {
+            let reaped = self.db.reap(now)?;
+            for (holder, why, count) in &reaped {
+                eprintln!("cairn: taking over {count} execution(s) of holder {holder}: {why}");
+            }
+            if !reaped.is_empty() {
                 self.next_due = self.db.next_due()?;
             }
             self.next_reap = now + REAP_EVERY.as_millis() as Millis;
@@ -99,6 +103,7 @@ impl Scheduler<'_> {
                 self.pool.dispatch(Job {
                     execution,
                     claim,
+                    release: None,
                     failures: 0,
                 });
             }
@@ -118,21 +123,17 @@ impl Scheduler<'_> {
         Ok(Duration::from_millis(wake_at.saturating_sub(now_millis())))
     }
 
-    /// Interrupts the invocations here whose executions have ended from
-    /// outside (a stop written by another process).
-    fn interrupt_stopped(&self) -> Result<()> {
-        let running: Vec<i64> = self
-            .server
-            .running
-            .lock()
-            .unwrap()
-            .keys()
-            .copied()
+    /// Interrupts the invocations here whose claims no longer hold: their
+    /// executions ended from outside (a stop written by another process),
+    /// or another process took them over.
+    fn interrupt_lost(&self) -> Result<()> {
+        let running: Vec<_> = (self.server.running.lock().unwrap().values())
+            .map(|(claim, _)| *claim)
             .collect();
         if running.is_empty() {
             return Ok(());
         }
-        for id in self.db.ended_among(&running)? {
+        for id in self.db.lost_among(&running)? {
             self.server.interrupt(id);
         }
         Ok(())

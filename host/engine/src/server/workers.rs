@@ -27,6 +27,9 @@ const MAX_RETRY_PAUSE: Duration = Duration::from_secs(30);
 pub(super) struct Job {
     pub execution: Execution,
     pub claim: Claim,
+    /// Advanced already, and to be released with this due time (and
+    /// whether it ended): the store refused the release before.
+    pub release: Option<(Option<Millis>, bool)>,
     /// How many times the store refused this job's release so far.
     pub failures: u32,
 }
@@ -67,7 +70,7 @@ impl Pool {
                     loop {
                         let job = queue.lock().unwrap().recv();
                         let Ok(job) = job else { break };
-                        if let Some(retry) = worker.work(job) {
+                        if let Some(retry) = worker.work_guarded(job) {
                             retries.lock().unwrap().push(retry);
                         }
                         busy.fetch_sub(1, Ordering::SeqCst);
@@ -113,61 +116,84 @@ struct Worker {
 }
 
 impl Worker {
+    /// [`Worker::work`]; a panic (a bug in the host) is reported, and the
+    /// execution released to be tried again later rather than held.
+    fn work_guarded(&self, job: Job) -> Option<(Millis, Job)> {
+        let (claim, name, id) = (job.claim, job.execution.name.clone(), job.execution.id);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work(job))) {
+            Ok(retry) => retry,
+            Err(_) => {
+                self.server.running.lock().unwrap().remove(&id);
+                eprintln!("cairn: execution {name}: the host panicked advancing it");
+                let due = now_millis() + ERROR_PAUSE.as_millis() as Millis;
+                let _ = self.db.release(&claim, Some(due));
+                None
+            }
+        }
+    }
+
     /// Advances the job's execution and releases it; a job the store would
     /// not release comes back (still claimed) with the time to try again.
     fn work(&self, job: Job) -> Option<(Millis, Job)> {
-        let execution = &job.execution;
-        let interrupt = Arc::new(AtomicBool::new(false));
-        self.server
-            .running
-            .lock()
-            .unwrap()
-            .insert(execution.id, interrupt.clone());
-        let mut options = self.options.clone();
-        options.limits.interrupt = Some(interrupt);
-        let advanced = self.advance(execution, &job.claim, &options);
-        self.server.running.lock().unwrap().remove(&execution.id);
-
-        let now = now_millis();
-        let (ended, due) = match &advanced {
-            Ok(Next::Ended(_)) => (true, None),
-            Ok(Next::Suspended { journal, .. }) => (false, next_wake(journal, options.skip_time)),
-            Err(error) => match self.db.find(&execution.name) {
-                // Stopped or timed out meanwhile: the recorded end stands.
-                Ok(Some(found)) if recorded_outcome(&found).is_some() => (true, None),
-                _ => {
-                    eprintln!("cairn: execution {}: {error:#}", execution.name);
-                    let never = execution.component_path.is_none();
-                    (
-                        false,
-                        (!never).then(|| now + ERROR_PAUSE.as_millis() as Millis),
-                    )
-                }
-            },
+        let (due, ended) = match job.release {
+            Some(release) => release,
+            None => self.advance(&job),
         };
         match self.db.release(&job.claim, due) {
             Ok(()) => {
                 if ended {
-                    self.server.ended(&execution.name);
+                    self.server.ended(&job.execution.name);
                 }
                 None
             }
             Err(error) => {
                 eprintln!(
                     "cairn: execution {}: the store did not take it back ({error:#}); trying again",
-                    execution.name
+                    job.execution.name
                 );
                 let pause = Duration::from_secs(1 << job.failures.min(5)).min(MAX_RETRY_PAUSE);
                 let job = Job {
+                    release: Some((due, ended)),
                     failures: job.failures + 1,
                     ..job
                 };
-                Some((now + pause.as_millis() as Millis, job))
+                Some((now_millis() + pause.as_millis() as Millis, job))
             }
         }
     }
 
-    fn advance(&self, execution: &Execution, claim: &Claim, options: &RunOptions) -> Result<Next> {
+    /// Takes the execution as far as it goes: when it next falls due, and
+    /// whether it has ended.
+    fn advance(&self, job: &Job) -> (Option<Millis>, bool) {
+        let execution = &job.execution;
+        let interrupt = Arc::new(AtomicBool::new(false));
+        self.server
+            .running
+            .lock()
+            .unwrap()
+            .insert(execution.id, (job.claim, interrupt.clone()));
+        let mut options = self.options.clone();
+        options.limits.interrupt = Some(interrupt);
+        let advanced = self.run(execution, &job.claim, &options);
+        self.server.running.lock().unwrap().remove(&execution.id);
+        match &advanced {
+            Ok(Next::Ended(_)) => (None, true),
+            Ok(Next::Suspended { journal, .. }) => (next_wake(journal, options.skip_time), false),
+            Err(error) => match self.db.find(&execution.name) {
+                // Stopped or timed out meanwhile: the recorded end stands.
+                Ok(Some(found)) if recorded_outcome(&found).is_some() => (None, true),
+                _ => {
+                    eprintln!("cairn: execution {}: {error:#}", execution.name);
+                    // Without a component it could never run here.
+                    let retry = execution.component_path.is_some();
+                    let due = now_millis() + ERROR_PAUSE.as_millis() as Millis;
+                    (retry.then_some(due), false)
+                }
+            },
+        }
+    }
+
+    fn run(&self, execution: &Execution, claim: &Claim, options: &RunOptions) -> Result<Next> {
         let path = execution.component_path.as_deref().ok_or_else(|| {
             anyhow!("it was started by a version of Cairn that did not record its component")
         })?;

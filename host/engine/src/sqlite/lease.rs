@@ -43,14 +43,19 @@ struct Place {
     started: i64,
 }
 
-/// This process's place; `None` where `/proc` does not say (then leases
-/// alone decide).
+/// This process's place; `None` where `/proc` does not say, or is the
+/// `/proc` of another PID namespace than this process's (then leases alone
+/// decide).
 fn here() -> Option<&'static Place> {
     static HERE: OnceLock<Option<Place>> = OnceLock::new();
     HERE.get_or_init(|| {
+        let pid = std::process::id();
+        let own = std::fs::read_link("/proc/self").ok()?;
+        if own.to_str()? != pid.to_string() {
+            return None; // another namespace's /proc: its pids are not ours
+        }
         let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
         let namespace = std::fs::read_link("/proc/self/ns/pid").ok()?;
-        let pid = std::process::id();
         Some(Place {
             host: format!("{}/{}", boot.trim(), namespace.display()),
             pid: i64::from(pid),
@@ -60,26 +65,66 @@ fn here() -> Option<&'static Place> {
     .as_ref()
 }
 
-/// When process `pid` started (clock ticks since boot), if it exists.
-fn start_time(pid: i64) -> Option<i64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command (which may hold spaces), from the state on:
-    // the start time is the 22nd field of the line, the 20th of these.
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(19)?
-        .parse()
-        .ok()
+/// What `/proc` says of process `pid`.
+enum Seen {
+    /// It runs, and started at this time (clock ticks since boot).
+    Started(i64),
+    /// There is no such process.
+    Absent,
+    /// `/proc` would not say (hidden, or a transient error).
+    Unknown,
 }
 
-/// Whether a holder at `place` is known to be gone: it ran here, and its
-/// process has exited (or its pid is another process's now).
+fn look_at(pid: i64) -> Seen {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // Fields after the command (which may hold spaces), from the state
+        // on: the start time is the 22nd field of the line, the 20th here.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(19)?.parse().ok())
+            .map_or(Seen::Unknown, Seen::Started),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Seen::Absent,
+        Err(_) => Seen::Unknown,
+    }
+}
+
+fn start_time(pid: i64) -> Option<i64> {
+    match look_at(pid) {
+        Seen::Started(at) => Some(at),
+        Seen::Absent | Seen::Unknown => None,
+    }
+}
+
+/// Whether a holder is known to be gone: it ran here, and its process has
+/// exited, or its pid is another process's now. Doubt means alive.
 fn gone_from_here(host: Option<&str>, pid: Option<i64>, started: Option<i64>) -> bool {
     let (Some(here), Some(host), Some(pid), Some(started)) = (here(), host, pid, started) else {
         return false;
     };
-    host == here.host && start_time(pid) != Some(started)
+    host == here.host
+        && match look_at(pid) {
+            Seen::Absent => true,
+            Seen::Started(at) => at != started,
+            Seen::Unknown => false,
+        }
+}
+
+/// Why a holder is gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gone {
+    /// It was a process of this host, and it has exited.
+    Exited,
+    /// It did not renew its lease in time.
+    LeaseLapsed,
+}
+
+impl std::fmt::Display for Gone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Gone::Exited => "its process has exited",
+            Gone::LeaseLapsed => "its lease lapsed",
+        })
+    }
 }
 
 /// Records (or renews) this process's lease in the store.
@@ -119,16 +164,21 @@ impl Holder {
         })
     }
 
-    /// Its lease ran out, or it ran here and its process has exited.
-    fn is_gone(&self, now: Millis) -> bool {
-        self.lease_until < now as i64
-            || gone_from_here(self.host.as_deref(), self.pid, self.started)
+    /// Whether it is gone: it ran here and its process has exited, or its
+    /// lease ran out.
+    fn gone(&self, now: Millis) -> Option<Gone> {
+        if gone_from_here(self.host.as_deref(), self.pid, self.started) {
+            Some(Gone::Exited)
+        } else if self.lease_until < now as i64 {
+            Some(Gone::LeaseLapsed)
+        } else {
+            None
+        }
     }
 }
 
-/// Holders that are gone: leases run out, or processes of this host that
-/// have exited.
-pub(super) fn gone_holders(conn: &Connection, now: Millis) -> Result<Vec<String>> {
+/// Holders that are gone, and why.
+pub(super) fn gone_holders(conn: &Connection, now: Millis) -> Result<Vec<(String, Gone)>> {
     let mut statement =
         conn.prepare_cached(&format!("SELECT id, {} FROM holders", Holder::COLUMNS))?;
     let rows = statement.query_map([], |row| {
@@ -137,8 +187,8 @@ pub(super) fn gone_holders(conn: &Connection, now: Millis) -> Result<Vec<String>
     let mut gone = Vec::new();
     for row in rows {
         let (id, holder) = row?;
-        if holder.is_gone(now) {
-            gone.push(id);
+        if let Some(why) = holder.gone(now) {
+            gone.push((id, why));
         }
     }
     Ok(gone)
@@ -158,13 +208,17 @@ pub(super) fn reap(tx: &rusqlite::Transaction<'_>, holder: &str, now: Millis) ->
         .query_row([holder], |row| Holder::read(row, 0))
         .optional()?;
     // Renewed meanwhile: alive after all.
-    if found.is_some_and(|found| !found.is_gone(now)) {
+    if found.is_some_and(|found| found.gone(now).is_none()) {
         return Ok(0);
     }
     tx.prepare_cached("DELETE FROM holders WHERE id = ?1")?
         .execute([holder])?;
+    // Those still running fall due; an ended one stays out of the index.
     Ok(tx
-        .prepare_cached("UPDATE executions SET owner = NULL, due_at = ?2 WHERE owner = ?1")?
+        .prepare_cached(
+            "UPDATE executions SET owner = NULL, \
+             due_at = CASE WHEN status = 'RUNNING' THEN ?2 END WHERE owner = ?1",
+        )?
         .execute(params![holder, now as i64])?)
 }
 

@@ -98,12 +98,20 @@ fn run(mut conn: Connection, synchronous: i64, queue: mpsc::Receiver<Task>) {
         } else {
             synchronous.min(1)
         };
-        if wanted != current
-            && conn
-                .execute_batch(&format!("PRAGMA synchronous = {wanted}"))
-                .is_ok()
-        {
-            current = wanted;
+        if wanted != current {
+            match conn.execute_batch(&format!("PRAGMA synchronous = {wanted}")) {
+                Ok(()) => current = wanted,
+                // Committing at less than what was asked would report
+                // durable what is not: refuse the batch instead.
+                Err(error) if wanted > current => {
+                    let error = error.to_string();
+                    for task in batch {
+                        fail_unrun(task, &error);
+                    }
+                    continue;
+                }
+                Err(_) => {} // more durable than asked: harmless
+            }
         }
         commit(&mut conn, batch);
     }
@@ -123,18 +131,46 @@ fn commit(conn: &mut Connection, batch: Vec<Task>) {
         }
     };
     let mut done = Vec::with_capacity(batch.len());
-    for task in batch {
-        if let Err(error) = tx.execute_batch("SAVEPOINT write") {
+    let mut tasks = batch.into_iter();
+    let mut aborted = None;
+    for task in tasks.by_ref() {
+        if let Err(error) = run_cached(&tx, "SAVEPOINT write") {
             fail_unrun(task, &error.to_string());
             continue;
         }
-        let (ok, then) = (task.job)(&tx);
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (task.job)(&tx)));
+        let Ok((ok, then)) = ran else {
+            // A write that panicked: undone, and the writer goes on. (Its
+            // caller learns of it when its channel closes.)
+            let _ = undo(&tx);
+            continue;
+        };
+        // SQLite may roll the whole transaction back by itself (a full
+        // disk, out of memory): nothing of the batch stands then.
+        if tx.is_autocommit() {
+            done.push((
+                then,
+                Some("the store rolled the transaction back".to_owned()),
+            ));
+            aborted = Some("the store rolled the transaction back".to_owned());
+            break;
+        }
         let undone = if ok {
-            tx.execute_batch("RELEASE write")
+            run_cached(&tx, "RELEASE write")
         } else {
-            tx.execute_batch("ROLLBACK TO write; RELEASE write")
+            undo(&tx)
         };
         done.push((then, undone.err().map(|e| e.to_string())));
+    }
+    if let Some(error) = aborted {
+        drop(tx);
+        for (then, _) in done {
+            then(Err(&error));
+        }
+        for task in tasks {
+            fail_unrun(task, &error);
+        }
+        return;
     }
     let committed = tx.commit().map_err(|error| error.to_string());
     for (then, undone) in done {
@@ -144,6 +180,17 @@ fn commit(conn: &mut Connection, batch: Vec<Task>) {
             (Err(error), None) => then(Err(error)),
         }
     }
+}
+
+/// Runs a statement kept prepared (the savepoints of every write).
+fn run_cached(tx: &rusqlite::Transaction<'_>, sql: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// Undoes the write since its savepoint.
+fn undo(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    run_cached(tx, "ROLLBACK TO write")?;
+    run_cached(tx, "RELEASE write")
 }
 
 /// Tells a write that never ran why.
