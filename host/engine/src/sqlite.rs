@@ -490,9 +490,8 @@ impl Db {
             if claim {
                 register_holder(tx, &holder, now)?;
             }
-            tx.execute(
-                "INSERT INTO executions (name, workflow, component_hash, input, status, started_at, component_path, parent, due_at, owner, fence) \
-                 VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, ?7, ?8, ?9, ?10)",
+            tx.prepare_cached("INSERT INTO executions (name, workflow, component_hash, input, status, started_at, component_path, parent, due_at, owner, fence) \
+                 VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(
                 params![
                     name,
                     workflow,
@@ -582,21 +581,37 @@ impl Db {
                 .query_map(params![now as i64, limit as i64], |row| row.get(0))?
                 .collect::<Result<_, _>>()?;
             let mut claimed = Vec::new();
+            if !ids.is_empty() {
+                register_holder(tx, holder_id(), now)?;
+            }
             for id in ids {
                 // An ended execution has nothing due (whatever put it here).
                 tx.prepare_cached(
                     "UPDATE executions SET due_at = NULL WHERE id = ?1 AND status != 'RUNNING'",
                 )?
                 .execute([id])?;
-                if let Some(claim) = claim_in(tx, id, now)? {
+                // Nobody holds it (as selected): claimed unless it ended.
+                let fence: Option<i64> = tx
+                    .prepare_cached(
+                        "UPDATE executions SET owner = ?2, fence = fence + 1, due_at = NULL \
+                         WHERE id = ?1 AND status = 'RUNNING' AND owner IS NULL RETURNING fence",
+                    )?
+                    .query_row(params![id, holder_id()], |row| row.get(0))
+                    .optional()?;
+                if let Some(fence) = fence {
                     let execution = tx
-                        .query_row(
-                            &format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1"),
-                            [id],
-                            read_execution,
-                        )
+                        .prepare_cached(&format!(
+                            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1"
+                        ))?
+                        .query_row([id], read_execution)
                         .context("cannot read the store")?;
-                    claimed.push((execution, claim));
+                    claimed.push((
+                        execution,
+                        Claim {
+                            execution: id,
+                            fence,
+                        },
+                    ));
                 }
             }
             Ok(claimed)
@@ -627,15 +642,20 @@ impl Db {
         let claim = *claim;
         let holder = holder_id();
         self.write(false, move |tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE executions SET owner = NULL, due_at = CASE \
                      WHEN status != 'RUNNING' THEN NULL \
                      WHEN due_at IS NULL THEN ?4 \
                      WHEN ?4 IS NULL THEN due_at \
                      ELSE MIN(due_at, ?4) END \
                  WHERE id = ?1 AND owner = ?2 AND fence = ?3",
-                params![claim.execution, holder, claim.fence, due.map(|d| d as i64)],
-            )?;
+            )?
+            .execute(params![
+                claim.execution,
+                holder,
+                claim.fence,
+                due.map(|d| d as i64)
+            ])?;
             Ok(())
         })
     }
@@ -712,12 +732,12 @@ impl Db {
     pub fn deploy(&self, name: &str, path: &Path, hash: &ComponentHash) -> Result<()> {
         let (name, path, hash) = (name.to_owned(), path.to_string_lossy().into_owned(), *hash);
         self.write(true, move |tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO workflows (name, component_path, component_hash) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (name) DO UPDATE SET component_path = excluded.component_path, \
                  component_hash = excluded.component_hash",
-                params![name, path, &hash[..]],
-            )?;
+            )?
+            .execute(params![name, path, &hash[..]])?;
             Ok(())
         })
     }
@@ -728,11 +748,11 @@ impl Db {
         let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
         let name = name.to_owned();
         self.write(true, move |tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO http_allowlists (workflow, hosts) VALUES (?1, ?2) \
                  ON CONFLICT (workflow) DO UPDATE SET hosts = excluded.hosts",
-                params![name, hosts.join(",")],
-            )?;
+            )?
+            .execute(params![name, hosts.join(",")])?;
             Ok(())
         })
     }
@@ -937,12 +957,13 @@ fn claim_in(tx: &rusqlite::Transaction<'_>, id: i64, now: Millis) -> Result<Opti
     let holder = holder_id();
     register_holder(tx, holder, now)?;
     lease::reap_if_gone(tx, id, now)?;
-    let claimed = tx.execute(
-        "UPDATE executions SET owner = ?2, fence = fence + 1, due_at = NULL \
+    let claimed = tx
+        .prepare_cached(
+            "UPDATE executions SET owner = ?2, fence = fence + 1, due_at = NULL \
          WHERE id = ?1 AND status = 'RUNNING' AND (owner IS NULL OR NOT EXISTS \
              (SELECT 1 FROM holders WHERE holders.id = executions.owner AND lease_until >= ?3))",
-        params![id, holder, now as i64],
-    )?;
+        )?
+        .execute(params![id, holder, now as i64])?;
     if claimed == 0 {
         return Ok(None);
     }
@@ -1014,9 +1035,7 @@ fn read_journal(conn: &Connection, execution: i64) -> Result<Vec<Event>> {
     Ok(events)
 }
 
-/// Appends `events` at the end of the journal (numbered in the statement, so
-/// events from outside, such as callback completions, interleave safely)
-/// and keeps the execution's and its callbacks' status in step with them.
+/// Appends `events` at the end of the journal and keeps the execution's and its callbacks' status in step with them.
 fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event]) -> Result<()> {
     // An execution that ended records nothing more (a run racing a stop).
     let (name, status): (String, String) = tx
@@ -1025,10 +1044,13 @@ fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event
     if status != Status::Running.as_str() {
         bail!("execution {name:?} has already ended ({status})");
     }
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO events (execution, seq, body) \
-         VALUES (?1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE execution = ?1), ?2)",
-    )?;
+    // Numbered here, in the transaction, so events from outside (callback
+    // completions) interleave safely.
+    let mut seq: i64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE execution = ?1")?
+        .query_row([execution], |row| row.get(0))?;
+    let mut insert =
+        tx.prepare_cached("INSERT INTO events (execution, seq, body) VALUES (?1, ?2, ?3)")?;
     for event in events {
         // A callback closes once: a timeout that lost the race with a
         // completion from outside (or the reverse) is not recorded.
@@ -1049,8 +1071,9 @@ fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event
             }
         }
         insert
-            .execute(params![execution, encode(event)?])
+            .execute(params![execution, seq, encode(event)?])
             .with_context(|| format!("cannot append to the journal of execution {execution}"))?;
+        seq += 1;
         match event {
             Event::ExecutionSucceeded { result, at } => {
                 tx.prepare_cached("UPDATE executions SET status = 'SUCCEEDED', result = ?2, ended_at = ?3 WHERE id = ?1")?.execute(
