@@ -23,6 +23,15 @@ fn start(cairn: &Cairn, component: &str, name: &str, input: &str) {
     assert_eq!(start.code, 0, "{}", start.stderr);
 }
 
+/// Starts `count` executions of `steps` named `PREFIX-0`... with `input`.
+fn start_steps(cairn: &Cairn, prefix: &str, count: usize, input: &str) -> Vec<String> {
+    let names: Vec<String> = (0..count).map(|i| format!("{prefix}-{i}")).collect();
+    for name in &names {
+        start(cairn, "steps", name, input);
+    }
+    names
+}
+
 /// Step bodies that ran, by the log lines of servers.
 fn bodies(logs: &[&str]) -> usize {
     logs.iter()
@@ -119,20 +128,15 @@ fn each_ran_once(cairn: &Cairn, names: &[String], steps: usize) {
     }
 }
 
+/// Four steps around a wait: each execution is taken up twice.
+const TWICE: &str = r#"{"count":4,"wait_after":2,"wait_seconds":1}"#;
+
 #[test]
 fn two_servers_on_one_store_run_each_execution_once() {
     let cairn = Cairn::new();
-    let names: Vec<String> = (0..24).map(|i| format!("e-{i}")).collect();
     // A wait in the middle: each execution is taken up twice, perhaps by
     // different servers.
-    for name in &names {
-        start(
-            &cairn,
-            "steps",
-            name,
-            r#"{"count":4,"wait_after":2,"wait_seconds":1}"#,
-        );
-    }
+    let names = start_steps(&cairn, "e", 24, TWICE);
     let one = cairn.serve(&["--workers", "4"]);
     let two = cairn.serve(&["--workers", "4"]);
     each_ran_once(&cairn, &names, 4);
@@ -152,15 +156,7 @@ fn two_servers_in_their_own_pid_namespaces_run_each_execution_once() {
     let two = cairn
         .serve_in_pid_namespace(&["--workers", "4"])
         .expect("a second namespace");
-    let names: Vec<String> = (0..24).map(|i| format!("n-{i}")).collect();
-    for name in &names {
-        start(
-            &cairn,
-            "steps",
-            name,
-            r#"{"count":4,"wait_after":2,"wait_seconds":1}"#,
-        );
-    }
+    let names = start_steps(&cairn, "n", 24, TWICE);
     each_ran_once(&cairn, &names, 4);
     let (one, two) = (one.kill(), two.kill());
     assert_eq!(bodies(&[&one, &two]), 24 * 4, "no body ran twice");
@@ -220,15 +216,12 @@ fn a_killed_servers_executions_are_taken_over_across_pid_namespaces() {
 #[test]
 fn many_overdue_timers_fire_once_after_a_restart() {
     let cairn = Cairn::new();
-    let names: Vec<String> = (0..40).map(|i| format!("t-{i}")).collect();
-    for name in &names {
-        start(
-            &cairn,
-            "steps",
-            name,
-            r#"{"count":2,"wait_after":1,"wait_seconds":4}"#,
-        );
-    }
+    let names = start_steps(
+        &cairn,
+        "t",
+        40,
+        r#"{"count":2,"wait_after":1,"wait_seconds":4}"#,
+    );
     let server = cairn.serve(&[]);
     for name in &names {
         cairn.wait_for_history(name, |events| count(events, "WaitStarted") == 1, || {});
