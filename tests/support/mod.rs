@@ -113,10 +113,7 @@ impl Cairn {
     /// where it is process 1, as in a container; `None` where namespaces
     /// cannot be made.
     pub fn serve_in_pid_namespace(&self, extra: &[&str]) -> Option<Server> {
-        let probe = Command::new("unshare")
-            .args(["--pid", "--fork", "--kill-child", "true"])
-            .output();
-        if !probe.is_ok_and(|output| output.status.success()) {
+        if !pid_namespaces() {
             return None;
         }
         let cairn = self.command();
@@ -257,6 +254,14 @@ impl Cairn {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Whether this user can make PID namespaces (`unshare --pid`, as root).
+pub fn pid_namespaces() -> bool {
+    Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "true"])
+        .output()
+        .is_ok_and(|output| output.status.success())
 }
 
 /// A finished `cairn` process.

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 mod lease;
 mod writer;
-pub use lease::{Gone, LEASE, RENEW_EVERY, holder_id};
+pub use lease::{Gone, holder_id};
 use lease::{register_holder, start_renewing};
 pub use writer::Writer;
 

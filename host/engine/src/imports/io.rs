@@ -103,15 +103,13 @@ impl HostState {
         let table = &mut self.table;
         let interrupt = self.interrupt.clone();
         let waited = wasmtime_wasi::runtime::in_tokio(async {
-            let interrupted = async {
-                loop {
+            // Without a flag (`cairn run`), nothing interrupts the wait.
+            let interrupted = async move {
+                let Some(flag) = interrupt else {
+                    return std::future::pending().await;
+                };
+                while !flag.load(Ordering::Relaxed) {
                     tokio::time::sleep(crate::limits::INTERRUPT_CHECK).await;
-                    if interrupt
-                        .as_ref()
-                        .is_some_and(|flag| flag.load(Ordering::Relaxed))
-                    {
-                        return;
-                    }
                 }
             };
             tokio::select! {
