@@ -7,7 +7,10 @@
 //!   suspended in a 1-hour wait, nothing due;
 //! - latency: Invoke of a 1-step workflow to its result (RequestResponse),
 //!   p50 and p99, beside the N suspended, then again beside a guest that
-//!   loops for its whole time budget.
+//!   loops for its whole time budget;
+//! - reads that must not grow with history: one page of 10 events of
+//!   GetDurableExecutionHistory (the first, and the newest) after 100,000
+//!   steps, p50.
 //!
 //! `cargo bench -p cairn-cli --bench server [-- --suspended N --executions N
 //! --rounds N]`. With `CAIRN_BASELINE=/path/to/an/earlier/cairn`, each
@@ -19,6 +22,9 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Steps of the execution whose history is paged.
+const HISTORY_STEPS: usize = 100_000;
 
 struct Options {
     suspended: usize,
@@ -87,10 +93,10 @@ fn main() {
         }
     }
     println!(
-        "| build | steps/s ({} x 10 steps) | idle CPU, {} suspended | RSS | Invoke p50 | p99 | p50 beside a loop |",
+        "| build | steps/s ({} x 10 steps) | idle CPU, {} suspended | RSS | Invoke p50 | p99 | p50 beside a loop | history page after {HISTORY_STEPS} steps: first, newest |",
         options.executions, options.suspended
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for ((label, _), rounds) in builds.iter().zip(&results) {
         let median = |f: fn(&Round) -> f64| {
             let mut values: Vec<f64> = rounds.iter().map(f).collect();
@@ -98,13 +104,15 @@ fn main() {
             values[values.len() / 2]
         };
         println!(
-            "| {label} | {:.0} | {:.1}% of a core | {:.0} MiB | {:.2} ms | {:.2} ms | {:.2} ms |",
+            "| {label} | {:.0} | {:.1}% of a core | {:.0} MiB | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms, {:.2} ms |",
             median(|r| r.steps_per_second),
             median(|r| r.idle_cpu * 100.0),
             median(|r| r.rss_mib),
             median(|r| r.p50_ms),
             median(|r| r.p99_ms),
             median(|r| r.p50_beside_loop_ms),
+            median(|r| r.first_page_ms),
+            median(|r| r.newest_page_ms),
         );
     }
 }
@@ -112,6 +120,8 @@ fn main() {
 #[derive(Clone, Debug)]
 struct Round {
     steps_per_second: f64,
+    first_page_ms: f64,
+    newest_page_ms: f64,
     idle_cpu: f64,
     rss_mib: f64,
     p50_ms: f64,
@@ -128,7 +138,26 @@ fn measure(cairn: &Path, guests: &Path, options: &Options, this_build: bool) -> 
             flags.extend(["--workers".into(), workers.to_string()]);
         }
     }
-    let server = Server::start(cairn, &dir.path().join("cairn.db"), &flags);
+    let db = dir.path().join("cairn.db");
+    // A long history, written before the server starts (fast: no fsync).
+    let seed = Command::new(cairn)
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "run",
+            "--name",
+            "long",
+            "--durability",
+            "process",
+            "--input",
+        ])
+        .arg(format!(r#"{{"count":{HISTORY_STEPS}}}"#))
+        .arg(guests.join("steps.wasm"))
+        .stderr(Stdio::null())
+        .output()
+        .expect("run the long execution");
+    assert!(seed.status.success(), "the long execution failed");
+    let server = Server::start(cairn, &db, &flags);
     let client = Client::new(&server.url);
     client.deploy("steps", &guests.join("steps.wasm"));
     client.deploy("misbehave", &guests.join("misbehave.wasm"));
@@ -155,7 +184,6 @@ fn measure(cairn: &Path, guests: &Path, options: &Options, this_build: bool) -> 
     server.wait_until_idle();
     let idle_cpu = server.cpu_over(Duration::from_secs(10));
     let rss_mib = server.rss_kib() as f64 / 1024.0;
-    suspended_in_their_waits(&dir.path().join("cairn.db"), options.suspended);
 
     // Latency, then beside a looping guest.
     let one = r#"{"count":1}"#;
@@ -180,8 +208,28 @@ fn measure(cairn: &Path, guests: &Path, options: &Options, this_build: bool) -> 
     } else {
         f64::NAN
     };
+    // History pages: each reads 10 events of the long one's 200,000.
+    let samples = if this_build { 50 } else { 5 };
+    let page_ms = |reverse: bool| {
+        let mut samples: Vec<f64> = (0..samples)
+            .map(|_| {
+                let started = Instant::now();
+                let events = client.history_page("steps", "long", reverse);
+                assert_eq!(events.len(), 10);
+                started.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        samples[samples.len() / 2]
+    };
+    let first_page_ms = page_ms(false);
+    let newest_page_ms = page_ms(true);
+    drop(server);
+    suspended_in_their_waits(&db, options.suspended);
     Round {
         steps_per_second,
+        first_page_ms,
+        newest_page_ms,
         idle_cpu,
         rss_mib,
         p50_ms,
@@ -280,6 +328,40 @@ impl Client {
         assert!(status.is_success(), "{status}: {body}");
         body
     }
+}
+
+impl Client {
+    /// One page of 10 events of the execution's history (GetDurableExecutionHistory).
+    fn history_page(&self, function: &str, name: &str, reverse: bool) -> Vec<serde_json::Value> {
+        let arn = format!(
+            "arn:aws:lambda:local:000000000000:function:{function}:$LATEST/durable-execution/{name}"
+        );
+        let mut response = self
+            .agent
+            .get(&format!(
+                "{}/2025-12-01/durable-executions/{}/history?MaxItems=10&ReverseOrder={reverse}",
+                self.url,
+                urlencode(&arn)
+            ))
+            .call()
+            .unwrap();
+        let body = response.body_mut().read_to_string().unwrap();
+        assert!(response.status().is_success(), "{body}");
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+        page["Events"].as_array().unwrap().clone()
+    }
+}
+
+/// Percent-encodes a path segment.
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 struct Server {

@@ -83,23 +83,28 @@ async fn get_history(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let query = Query::parse(query.as_deref())?;
-    let (execution, journal) = blocking(move || {
+    let reverse = query.flag("ReverseOrder")?;
+    let limit = max_items(&query, MAX_HISTORY_PAGE)?;
+    // The marker is where the last page ended in the journal: a page reads
+    // only itself, however long the history.
+    let after = marker(&query)?;
+    let (execution, page) = blocking(move || {
         let execution = find_by_arn(&api.db, &arn)?;
-        let journal = api.db.journal(execution.id)?;
-        Ok((execution, journal))
+        let page = api.db.history_page(execution.id, after, reverse, limit)?;
+        Ok((execution, page))
     })
     .await?;
-    let mut events = history::aws_events(&execution.name, &journal);
+    let mut events: Vec<Value> = page
+        .events
+        .iter()
+        .map(|event| event.to_aws(&execution.name))
+        .collect();
     if !query.flag("IncludeExecutionData")? {
         history::without_execution_data(&mut events);
     }
-    if query.flag("ReverseOrder")? {
-        events.reverse();
-    }
-    let (events, next) = page(events, &query, MAX_HISTORY_PAGE)?;
     let mut body = json!({ "Events": events });
-    if let Some(next) = next {
-        body["NextMarker"] = json!(next);
+    if let Some(next) = page.next {
+        body["NextMarker"] = json!(next.to_string());
     }
     Ok(json_response(StatusCode::OK, body))
 }
@@ -125,14 +130,7 @@ async fn list_executions(
     let limit = max_items(&query, MAX_LIST_PAGE)?;
     // The marker is the id of the last execution listed: a page costs its
     // own length, however many executions come before it.
-    let after = match query.get("Marker") {
-        Some(marker) => Some(
-            marker
-                .parse::<i64>()
-                .map_err(|_| ApiError::invalid(format!("Marker {marker:?} is not one of ours")))?,
-        ),
-        None => None,
-    };
+    let after = marker(&query)?;
     let (registered, mut executions) = blocking({
         let function = function.clone();
         move || {
@@ -457,23 +455,16 @@ fn function_name(function: &str) -> &str {
 const MAX_HISTORY_PAGE: usize = 1000;
 const MAX_LIST_PAGE: usize = 1000;
 
-/// One page of `items` by `Marker` (an offset) and `MaxItems`.
-fn page(
-    mut items: Vec<Value>,
-    query: &Query,
-    max_page: usize,
-) -> Result<(Vec<Value>, Option<String>), ApiError> {
-    let offset = match query.get("Marker") {
-        Some(marker) => marker
-            .parse::<usize>()
-            .map_err(|_| ApiError::invalid(format!("Marker {marker:?} is not one of ours")))?,
-        None => 0,
-    };
-    let max = max_items(query, max_page)?;
-    let rest = items.split_off(offset.min(items.len()));
-    let more = rest.len() > max;
-    let page: Vec<Value> = rest.into_iter().take(max).collect();
-    Ok((page, more.then(|| (offset + max).to_string())))
+/// The `Marker` of a page after the first: where the page before it ended.
+fn marker(query: &Query) -> Result<Option<i64>, ApiError> {
+    query
+        .get("Marker")
+        .map(|marker| {
+            marker
+                .parse::<i64>()
+                .map_err(|_| ApiError::invalid(format!("Marker {marker:?} is not one of ours")))
+        })
+        .transpose()
 }
 
 /// `MaxItems`, 1 to `max_page` (`max_page` when absent).

@@ -172,7 +172,7 @@ enum Command {
         /// Fire waits and retry delays at once.
         #[arg(long)]
         skip_time: bool,
-        /// How many invocations run at once (default: 8 per core; they
+        /// How many invocations run at once (default: 32 per core, at most 64; they
         /// mostly wait for their commits).
         #[arg(long)]
         workers: Option<usize>,

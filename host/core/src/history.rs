@@ -89,291 +89,355 @@ pub fn without_execution_data(events: &mut [Value]) {
 /// The journal as GetDurableExecutionHistory's `Events`, numbered from 1.
 /// Clock and random reads are not AWS events and do not appear.
 pub fn aws_events(execution_name: &str, journal: &[Event]) -> Vec<Value> {
-    let mut names: HashMap<&str, &str> = HashMap::new();
-    let mut subtypes: HashMap<&str, &str> = HashMap::new();
-    let mut attempts: HashMap<&str, u32> = HashMap::new();
-    let mut invocation_start = journal.first().map(event_time).unwrap_or(0);
+    let mut started: HashMap<&str, &Event> = HashMap::new();
     let mut invocations = 0;
+    let mut invocation_start = journal.first().map(event_time).unwrap_or(0);
     let mut events = Vec::new();
     for event in journal {
-        // The name of the operation this event follows up, if it does.
-        let follow = event.follows_up().and_then(|id| names.get(id).copied());
-        let (event_type, id, name, details): (&str, String, Option<&str>, Value) = match event {
-            Event::ExecutionStarted {
-                input,
-                timeout_seconds,
-                ..
-            } => (
-                "ExecutionStarted",
-                execution_name.to_owned(),
-                Some(execution_name),
-                // No timeout: report the longest AWS allows.
-                json!({
-                    "Input": payload(input),
-                    "ExecutionTimeout": if *timeout_seconds > 0 { *timeout_seconds } else { crate::replay::MAX_WAIT_SECONDS },
-                }),
-            ),
-            Event::ExecutionTimedOut { .. } => (
-                "ExecutionTimedOut",
-                execution_name.to_owned(),
-                Some(execution_name),
-                json!({ "Error": error_payload(&ErrorObject::timed_out()) }),
-            ),
-            Event::ExecutionStopped { error, .. } => (
-                "ExecutionStopped",
-                execution_name.to_owned(),
-                Some(execution_name),
-                json!({ "Error": error_payload(error) }),
-            ),
-            Event::StepStarted {
-                id,
-                name,
-                kind,
-                attempt,
-                ..
-            } => {
-                names.insert(id, name);
-                subtypes.insert(id, kind.subtype());
-                attempts.insert(id, *attempt);
-                ("StepStarted", wire_id(id), Some(name.as_str()), json!({}))
-            }
-            Event::StepSucceeded { id, result, .. } => (
-                "StepSucceeded",
-                wire_id(id),
-                follow,
-                json!({
-                    "Result": payload(result),
-                    "RetryDetails": { "CurrentAttempt": attempts.get(id.as_str()).copied().unwrap_or(1) },
-                }),
-            ),
-            Event::StepFailed { id, error, .. } => (
-                "StepFailed",
-                wire_id(id),
-                follow,
-                json!({
-                    "Error": error_payload(error),
-                    "RetryDetails": { "CurrentAttempt": attempts.get(id.as_str()).copied().unwrap_or(1) },
-                }),
-            ),
-            // As AWS's backends record a RETRY: with an error it is a failed
-            // attempt, without one (a poll's state) a succeeded one.
-            Event::StepRetried {
-                id,
-                attempt,
-                reason,
-                delay_seconds,
-                ..
-            } => {
-                let retry =
-                    json!({ "CurrentAttempt": attempt, "NextAttemptDelaySeconds": delay_seconds });
-                let name = follow;
-                match reason {
-                    RetryReason::Failed(error) => (
-                        "StepFailed",
-                        wire_id(id),
-                        name,
-                        json!({ "Error": error_payload(error), "RetryDetails": retry }),
-                    ),
-                    RetryReason::Polled(state) => (
-                        "StepSucceeded",
-                        wire_id(id),
-                        name,
-                        json!({ "Result": payload(state), "RetryDetails": retry }),
-                    ),
-                }
-            }
-            Event::ContextStarted { id, name, kind, .. } => {
-                names.insert(id, name);
-                subtypes.insert(id, kind.subtype());
-                (
-                    "ContextStarted",
-                    wire_id(id),
-                    Some(name.as_str()),
-                    json!({}),
-                )
-            }
-            Event::ContextSucceeded { id, result, .. } => (
-                "ContextSucceeded",
-                wire_id(id),
-                follow,
-                json!({ "Result": payload(result) }),
-            ),
-            Event::ContextFailed { id, error, .. } => (
-                "ContextFailed",
-                wire_id(id),
-                follow,
-                json!({ "Error": error_payload(error) }),
-            ),
-            Event::InvokeStarted {
-                id,
-                name,
-                workflow,
-                input,
-                ..
-            } => {
-                names.insert(id, name);
-                subtypes.insert(id, "ChainedInvoke");
-                (
-                    "ChainedInvokeStarted",
-                    wire_id(id),
-                    Some(name.as_str()),
-                    json!({ "FunctionName": workflow, "Input": payload(input) }),
-                )
-            }
-            Event::InvokeSucceeded { id, result, .. } => (
-                "ChainedInvokeSucceeded",
-                wire_id(id),
-                follow,
-                json!({ "Result": payload(result) }),
-            ),
-            Event::InvokeFailed { id, error, .. } => (
-                "ChainedInvokeFailed",
-                wire_id(id),
-                follow,
-                json!({ "Error": error_payload(error) }),
-            ),
-            // The backend's own bookkeeping: AWS's history has no event for it.
-            Event::StepReady { .. } | Event::CallbackHeartbeat { .. } => continue,
-            Event::CallbackStarted {
-                id,
-                name,
-                callback_id,
-                timeout_seconds,
-                heartbeat_timeout_seconds,
-                ..
-            } => {
-                names.insert(id, name);
-                subtypes.insert(id, "Callback");
-                (
-                    "CallbackStarted",
-                    wire_id(id),
-                    Some(name.as_str()),
-                    json!({
-                        "CallbackId": callback_id,
-                        "Timeout": timeout_seconds,
-                        "HeartbeatTimeout": heartbeat_timeout_seconds,
-                    }),
-                )
-            }
-            Event::CallbackSucceeded { id, result, .. } => (
-                "CallbackSucceeded",
-                wire_id(id),
-                follow,
-                json!({ "Result": payload(result) }),
-            ),
-            Event::CallbackFailed { id, error, .. } => (
-                "CallbackFailed",
-                wire_id(id),
-                follow,
-                json!({ "Error": error_payload(error) }),
-            ),
-            Event::CallbackTimedOut { id, heartbeat, .. } => {
-                let error_type = if *heartbeat {
-                    "Callback.Heartbeat"
-                } else {
-                    "Callback.Timeout"
-                };
-                (
-                    "CallbackTimedOut",
-                    wire_id(id),
-                    follow,
-                    json!({ "Error": error_payload(&ErrorObject::new(error_type, "the callback timed out")) }),
-                )
-            }
-            Event::WaitStarted {
-                id,
-                name,
-                seconds,
-                scheduled_end,
-                ..
-            } => {
-                names.insert(id, name);
-                subtypes.insert(id, "Wait");
-                (
-                    "WaitStarted",
-                    wire_id(id),
-                    Some(name.as_str()),
-                    json!({ "Duration": seconds, "ScheduledEndTimestamp": epoch_seconds(*scheduled_end) }),
-                )
-            }
-            Event::WaitSucceeded { id, .. } => {
-                let seconds = journal.iter().find_map(|e| match e {
-                    Event::WaitStarted {
-                        id: started,
-                        seconds,
-                        ..
-                    } if started == id => Some(*seconds),
-                    _ => None,
-                });
-                (
-                    "WaitSucceeded",
-                    wire_id(id),
-                    follow,
-                    json!({ "Duration": seconds }),
-                )
-            }
-            Event::InvocationCompleted { at } => {
-                invocations += 1;
-                let details = json!({
-                    "StartTimestamp": epoch_seconds(invocation_start),
-                    "EndTimestamp": epoch_seconds(*at),
-                    "RequestId": format!("{execution_name}-invocation-{invocations}"),
-                });
-                invocation_start = *at;
-                (
-                    "InvocationCompleted",
-                    execution_name.to_owned(),
-                    None,
-                    details,
-                )
-            }
-            Event::ExecutionSucceeded { result, .. } => (
-                "ExecutionSucceeded",
-                execution_name.to_owned(),
-                Some(execution_name),
-                json!({ "Result": payload(result) }),
-            ),
-            Event::ExecutionFailed { error, .. } => (
-                "ExecutionFailed",
-                execution_name.to_owned(),
-                Some(execution_name),
-                json!({ "Error": error_payload(error) }),
-            ),
-            Event::WallClock { .. } | Event::MonotonicClock { .. } | Event::Random { .. } => {
-                continue;
-            }
+        let before = Before {
+            started: event.follows_up().and_then(|id| started.get(id).copied()),
+            invocations,
+            invocation_start,
         };
-        let mut object = json!({
-            "EventType": event_type,
-            "EventId": events.len() + 1,
-            "Id": id,
-            "EventTimestamp": epoch_seconds(event_time(event)),
-        });
-        if let Some(name) = name {
-            object["Name"] = json!(name);
+        if let Some(object) = aws_event(execution_name, events.len() as u64 + 1, event, &before) {
+            events.push(object);
         }
-        let parent = event
-            .op_id()
-            .or(event.follows_up())
-            .map_or("", crate::replay::parent_of);
-        if !parent.is_empty() {
-            object["ParentId"] = json!(wire_id(parent));
+        match lookup_key(event) {
+            Some(INVOCATION_KEY) => {
+                invocations += 1;
+                invocation_start = event_time(event);
+            }
+            Some(id) => {
+                started.insert(id, event);
+            }
+            None => {}
         }
-        if let Some(subtype) = event
-            .op_id()
-            .or(event.follows_up())
-            .and_then(|id| subtypes.get(id))
-        {
-            object["SubType"] = json!(subtype);
-        }
-        object[format!("{event_type}Details")] = details;
-        events.push(object);
     }
     events
 }
 
+/// What rendering one event needs of the events before it: a fold over
+/// the whole journal keeps it ([`aws_events`]), a store looks it up by
+/// [`lookup_key`] (a page of a long history).
+#[derive(Default)]
+pub struct Before<'a> {
+    /// The latest event that started the operation this one follows up
+    /// (for a step, its latest attempt's `StepStarted`).
+    pub started: Option<&'a Event>,
+    /// How many invocations completed before this event.
+    pub invocations: u64,
+    /// When the invocation this event belongs to began: the previous
+    /// `InvocationCompleted`, or the execution's start.
+    pub invocation_start: Millis,
+}
+
+/// The key under which later events look this one up ([`Before`]): an
+/// operation's id for the events that start it or an attempt of it,
+/// [`INVOCATION_KEY`] for the end of an invocation.
+pub fn lookup_key(event: &Event) -> Option<&str> {
+    match event {
+        Event::InvocationCompleted { .. } => Some(INVOCATION_KEY),
+        other => other.op_id(),
+    }
+}
+
+/// The [`lookup_key`] of `InvocationCompleted` (no operation id looks like it).
+pub const INVOCATION_KEY: &str = "#invocation";
+
+/// Whether the event appears in GetDurableExecutionHistory: clock and
+/// random reads and the backend's own bookkeeping do not.
+pub fn is_aws_event(event: &Event) -> bool {
+    !matches!(
+        event,
+        Event::StepReady { .. }
+            | Event::CallbackHeartbeat { .. }
+            | Event::WallClock { .. }
+            | Event::MonotonicClock { .. }
+            | Event::Random { .. }
+    )
+}
+
+/// One event as GetDurableExecutionHistory shows it, numbered `event_id`;
+/// `None` for events it does not show ([`is_aws_event`]).
+pub fn aws_event(
+    execution_name: &str,
+    event_id: u64,
+    event: &Event,
+    before: &Before<'_>,
+) -> Option<Value> {
+    if !is_aws_event(event) {
+        return None;
+    }
+    let started = before.started;
+    // The name of the operation this event follows up, if it does.
+    let follow = started.and_then(|started| match started {
+        Event::StepStarted { name, .. }
+        | Event::ContextStarted { name, .. }
+        | Event::InvokeStarted { name, .. }
+        | Event::CallbackStarted { name, .. }
+        | Event::WaitStarted { name, .. } => Some(name.as_str()),
+        _ => None,
+    });
+    let attempt = match started {
+        Some(Event::StepStarted { attempt, .. }) => *attempt,
+        _ => 1,
+    };
+    let (event_type, id, name, details): (&str, String, Option<&str>, Value) = match event {
+        Event::ExecutionStarted {
+            input,
+            timeout_seconds,
+            ..
+        } => (
+            "ExecutionStarted",
+            execution_name.to_owned(),
+            Some(execution_name),
+            // No timeout: report the longest AWS allows.
+            json!({
+                "Input": payload(input),
+                "ExecutionTimeout": if *timeout_seconds > 0 { *timeout_seconds } else { crate::replay::MAX_WAIT_SECONDS },
+            }),
+        ),
+        Event::ExecutionTimedOut { .. } => (
+            "ExecutionTimedOut",
+            execution_name.to_owned(),
+            Some(execution_name),
+            json!({ "Error": error_payload(&ErrorObject::timed_out()) }),
+        ),
+        Event::ExecutionStopped { error, .. } => (
+            "ExecutionStopped",
+            execution_name.to_owned(),
+            Some(execution_name),
+            json!({ "Error": error_payload(error) }),
+        ),
+        Event::StepStarted { id, name, .. } => {
+            ("StepStarted", wire_id(id), Some(name.as_str()), json!({}))
+        }
+        Event::StepSucceeded { id, result, .. } => (
+            "StepSucceeded",
+            wire_id(id),
+            follow,
+            json!({
+                "Result": payload(result),
+                "RetryDetails": { "CurrentAttempt": attempt },
+            }),
+        ),
+        Event::StepFailed { id, error, .. } => (
+            "StepFailed",
+            wire_id(id),
+            follow,
+            json!({
+                "Error": error_payload(error),
+                "RetryDetails": { "CurrentAttempt": attempt },
+            }),
+        ),
+        // As AWS's backends record a RETRY: with an error it is a failed
+        // attempt, without one (a poll's state) a succeeded one.
+        Event::StepRetried {
+            id,
+            attempt,
+            reason,
+            delay_seconds,
+            ..
+        } => {
+            let retry =
+                json!({ "CurrentAttempt": attempt, "NextAttemptDelaySeconds": delay_seconds });
+            let name = follow;
+            match reason {
+                RetryReason::Failed(error) => (
+                    "StepFailed",
+                    wire_id(id),
+                    name,
+                    json!({ "Error": error_payload(error), "RetryDetails": retry }),
+                ),
+                RetryReason::Polled(state) => (
+                    "StepSucceeded",
+                    wire_id(id),
+                    name,
+                    json!({ "Result": payload(state), "RetryDetails": retry }),
+                ),
+            }
+        }
+        Event::ContextStarted { id, name, .. } => (
+            "ContextStarted",
+            wire_id(id),
+            Some(name.as_str()),
+            json!({}),
+        ),
+        Event::ContextSucceeded { id, result, .. } => (
+            "ContextSucceeded",
+            wire_id(id),
+            follow,
+            json!({ "Result": payload(result) }),
+        ),
+        Event::ContextFailed { id, error, .. } => (
+            "ContextFailed",
+            wire_id(id),
+            follow,
+            json!({ "Error": error_payload(error) }),
+        ),
+        Event::InvokeStarted {
+            id,
+            name,
+            workflow,
+            input,
+            ..
+        } => (
+            "ChainedInvokeStarted",
+            wire_id(id),
+            Some(name.as_str()),
+            json!({ "FunctionName": workflow, "Input": payload(input) }),
+        ),
+        Event::InvokeSucceeded { id, result, .. } => (
+            "ChainedInvokeSucceeded",
+            wire_id(id),
+            follow,
+            json!({ "Result": payload(result) }),
+        ),
+        Event::InvokeFailed { id, error, .. } => (
+            "ChainedInvokeFailed",
+            wire_id(id),
+            follow,
+            json!({ "Error": error_payload(error) }),
+        ),
+        // The backend's own bookkeeping: AWS's history has no event for it.
+        Event::StepReady { .. } | Event::CallbackHeartbeat { .. } => return None,
+        Event::CallbackStarted {
+            id,
+            name,
+            callback_id,
+            timeout_seconds,
+            heartbeat_timeout_seconds,
+            ..
+        } => (
+            "CallbackStarted",
+            wire_id(id),
+            Some(name.as_str()),
+            json!({
+                "CallbackId": callback_id,
+                "Timeout": timeout_seconds,
+                "HeartbeatTimeout": heartbeat_timeout_seconds,
+            }),
+        ),
+        Event::CallbackSucceeded { id, result, .. } => (
+            "CallbackSucceeded",
+            wire_id(id),
+            follow,
+            json!({ "Result": payload(result) }),
+        ),
+        Event::CallbackFailed { id, error, .. } => (
+            "CallbackFailed",
+            wire_id(id),
+            follow,
+            json!({ "Error": error_payload(error) }),
+        ),
+        Event::CallbackTimedOut { id, heartbeat, .. } => {
+            let error_type = if *heartbeat {
+                "Callback.Heartbeat"
+            } else {
+                "Callback.Timeout"
+            };
+            (
+                "CallbackTimedOut",
+                wire_id(id),
+                follow,
+                json!({ "Error": error_payload(&ErrorObject::new(error_type, "the callback timed out")) }),
+            )
+        }
+        Event::WaitStarted {
+            id,
+            name,
+            seconds,
+            scheduled_end,
+            ..
+        } => (
+            "WaitStarted",
+            wire_id(id),
+            Some(name.as_str()),
+            json!({ "Duration": seconds, "ScheduledEndTimestamp": epoch_seconds(*scheduled_end) }),
+        ),
+        Event::WaitSucceeded { id, .. } => {
+            let seconds = match started {
+                Some(Event::WaitStarted { seconds, .. }) => Some(*seconds),
+                _ => None,
+            };
+            (
+                "WaitSucceeded",
+                wire_id(id),
+                follow,
+                json!({ "Duration": seconds }),
+            )
+        }
+        Event::InvocationCompleted { at } => {
+            let details = json!({
+                "StartTimestamp": epoch_seconds(before.invocation_start),
+                "EndTimestamp": epoch_seconds(*at),
+                "RequestId": format!("{execution_name}-invocation-{}", before.invocations + 1),
+            });
+            (
+                "InvocationCompleted",
+                execution_name.to_owned(),
+                None,
+                details,
+            )
+        }
+        Event::ExecutionSucceeded { result, .. } => (
+            "ExecutionSucceeded",
+            execution_name.to_owned(),
+            Some(execution_name),
+            json!({ "Result": payload(result) }),
+        ),
+        Event::ExecutionFailed { error, .. } => (
+            "ExecutionFailed",
+            execution_name.to_owned(),
+            Some(execution_name),
+            json!({ "Error": error_payload(error) }),
+        ),
+        Event::WallClock { .. } | Event::MonotonicClock { .. } | Event::Random { .. } => {
+            return None;
+        }
+    };
+    let mut object = json!({
+        "EventType": event_type,
+        "EventId": event_id,
+        "Id": id,
+        "EventTimestamp": epoch_seconds(event_time(event)),
+    });
+    if let Some(name) = name {
+        object["Name"] = json!(name);
+    }
+    let parent = event
+        .op_id()
+        .or(event.follows_up())
+        .map_or("", crate::replay::parent_of);
+    if !parent.is_empty() {
+        object["ParentId"] = json!(wire_id(parent));
+    }
+    let start = if event.op_id().is_some() {
+        Some(event)
+    } else {
+        started
+    };
+    if let Some(subtype) = start.and_then(subtype) {
+        object["SubType"] = json!(subtype);
+    }
+    object[format!("{event_type}Details")] = details;
+    Some(object)
+}
+
+/// The `SubType` of the operation an event starts.
+fn subtype(event: &Event) -> Option<&'static str> {
+    match event {
+        Event::StepStarted { kind, .. } => Some(kind.subtype()),
+        Event::ContextStarted { kind, .. } => Some(kind.subtype()),
+        Event::InvokeStarted { .. } => Some("ChainedInvoke"),
+        Event::CallbackStarted { .. } => Some("Callback"),
+        Event::WaitStarted { .. } => Some("Wait"),
+        _ => None,
+    }
+}
+
 /// When an event happened; ambient reads carry no timestamp of their own.
-pub(crate) fn event_time(event: &Event) -> Millis {
+pub fn event_time(event: &Event) -> Millis {
     match event {
         Event::ExecutionStarted { at, .. }
         | Event::StepStarted { at, .. }

@@ -12,8 +12,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+mod history;
 mod lease;
 mod writer;
+pub use history::{HistoryEvent, HistoryPage};
 pub use lease::{Gone, holder_id};
 use lease::{register_holder, start_renewing};
 pub use writer::Writer;
@@ -175,6 +177,11 @@ CREATE TABLE IF NOT EXISTS events (
     execution INTEGER NOT NULL REFERENCES executions(id),
     seq INTEGER NOT NULL,
     body BLOB NOT NULL,
+    -- How many of the journal's events up to this one the history API
+    -- shows (this one's EventId, if it is shown), and the key later events
+    -- look it up by (sqlite/history.rs): a page reads only itself.
+    history_count INTEGER NOT NULL DEFAULT 0,
+    lookup_key TEXT,
     PRIMARY KEY (execution, seq)
 ) WITHOUT ROWID;
 ";
@@ -192,6 +199,22 @@ UPDATE executions SET due_at = 0 WHERE status = 'RUNNING' AND component_path IS 
 -- A process of the old format still running an execution writes nothing
 -- more: its next append finds another owner.
 UPDATE executions SET owner_pid = 0 WHERE owner_pid IS NOT NULL;
+";
+
+/// What format 5 adds to format 4: each event's place in the history API,
+/// and its lookup key (filled in by `history::backfill`).
+const MIGRATE_4_TO_5: &str = "
+ALTER TABLE events ADD COLUMN history_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN lookup_key TEXT;
+-- A process of format 4 still running an execution writes nothing more:
+-- its next append finds another fence.
+UPDATE executions SET fence = fence + 1 WHERE owner IS NOT NULL;
+";
+
+/// What format 5 reads by: the events that later events look up.
+const SCHEMA_5_COMMON: &str = "
+CREATE INDEX IF NOT EXISTS events_by_key ON events(execution, lookup_key, seq)
+    WHERE lookup_key IS NOT NULL;
 ";
 
 /// What both a new store and a migrated one get: the holders' leases, and
@@ -219,7 +242,7 @@ const EXECUTION_COLUMNS: &str = "id, name, workflow, component_hash, input, stat
 
 /// The journal format this build reads and writes (`PRAGMA user_version`).
 /// Events are postcard: a new variant or field is a new format.
-const FORMAT: i64 = 4;
+const FORMAT: i64 = 5;
 
 /// Switches a new store to WAL. Changing the journal mode takes a lock that
 /// SQLite's busy handler does not wait for, so another process opening the
@@ -253,16 +276,23 @@ fn create_schema(conn: &mut Connection) -> Result<()> {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    match tx.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))? {
+    let from = tx.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))?;
+    match from {
         0 => tx.execute_batch(SCHEMA)?,
         3 => {
             tx.execute_batch(MIGRATE_3_TO_4)?;
             link_parents(&tx)?;
         }
+        4 => {}
         FORMAT => return Ok(()),
         other => bail!("its journal format is {other}; this cairn reads format {FORMAT}"),
     }
     tx.execute_batch(SCHEMA_4_COMMON)?;
+    if from != 0 {
+        tx.execute_batch(MIGRATE_4_TO_5)?;
+        history::backfill(&tx)?;
+    }
+    tx.execute_batch(SCHEMA_5_COMMON)?;
     tx.execute_batch(&format!("PRAGMA user_version = {FORMAT}"))?;
     tx.commit()?;
     Ok(())
@@ -512,8 +542,9 @@ impl Db {
                 timeout_seconds,
                 at: now,
             };
-            tx.prepare_cached("INSERT INTO events (execution, seq, body) VALUES (?1, 0, ?2)")?.execute(
-                params![id, encode(&started)?],
+            let (history_count, key) = history::columns(0, &started);
+            tx.prepare_cached("INSERT INTO events (execution, seq, body, history_count, lookup_key) VALUES (?1, 0, ?2, ?3, ?4)")?.execute(
+                params![id, encode(&started)?, history_count, key],
             )?;
             let execution = find_execution(tx, &name)?
                 .ok_or_else(|| anyhow!("execution {name:?} vanished as it was created"))?;
@@ -524,6 +555,19 @@ impl Db {
                 start_renewing(&self.path, self.durability);
             }
         })
+    }
+
+    /// Up to `limit` events of the execution's history, as the history API
+    /// shows them, after the one `after` marks (before it, newest first,
+    /// when `reverse`). Reads only the page, however long the journal.
+    pub fn history_page(
+        &self,
+        execution: i64,
+        after: Option<i64>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<HistoryPage> {
+        history::page(&self.conn.lock().unwrap(), execution, after, reverse, limit)
     }
 
     /// The execution's whole journal, in order.
@@ -544,12 +588,11 @@ impl Db {
         let (claim, events, repin) = (*claim, events.to_vec(), repin.copied());
         let holder = holder_id();
         self.write(true, move |tx| {
-            check_fence(tx, &claim, holder)?;
             if let Some(hash) = repin {
                 tx.prepare_cached("UPDATE executions SET component_hash = ?2 WHERE id = ?1")?
                     .execute(params![claim.execution, &hash[..]])?;
             }
-            insert_events(tx, claim.execution, &events)
+            insert_events(tx, claim.execution, Some((&claim, holder)), &events)
         })
     }
 
@@ -722,7 +765,7 @@ impl Db {
     pub fn journal_len(&self, execution: i64) -> Result<usize> {
         let conn = self.conn.lock().unwrap();
         let len: i64 = conn
-            .prepare_cached("SELECT COUNT(*) FROM events WHERE execution = ?1")?
+            .prepare_cached("SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE execution = ?1")?
             .query_row([execution], |row| row.get(0))?;
         Ok(len as usize)
     }
@@ -844,7 +887,7 @@ impl Db {
             {
                 return Ok(Stopped::AlreadyEnded(status, ended_at as Millis));
             }
-            insert_events(tx, id, &[Event::ExecutionStopped { error, at: now }])?;
+            insert_events(tx, id, None, &[Event::ExecutionStopped { error, at: now }])?;
             Ok(Stopped::Now(now))
         })
     }
@@ -912,7 +955,7 @@ impl Db {
                 }
                 (None, Completion::Heartbeat) => (Event::CallbackHeartbeat { id, at: now }, None),
             };
-            insert_events(tx, execution, &[event])?;
+            insert_events(tx, execution, None, &[event])?;
             wake(tx, execution, now)?;
             Ok(refused)
         })?;
@@ -977,11 +1020,10 @@ fn claim_in(tx: &rusqlite::Transaction<'_>, id: i64, now: Millis) -> Result<Opti
 }
 
 /// Refuses a write on behalf of a claim that no longer holds.
-fn check_fence(tx: &rusqlite::Transaction<'_>, claim: &Claim, holder: &str) -> Result<()> {
-    let (owner, fence): (Option<String>, i64) = tx
-        .prepare_cached("SELECT owner, fence FROM executions WHERE id = ?1")?
-        .query_row([claim.execution], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    if owner.as_deref() != Some(holder) || fence != claim.fence {
+/// Refuses a write on behalf of a claim that no longer holds (whose
+/// execution has now `owner` and `fence`).
+fn check_fence(claim: &Claim, holder: &str, owner: Option<&str>, fence: i64) -> Result<()> {
+    if owner != Some(holder) || fence != claim.fence {
         bail!(
             "execution {} is no longer claimed by this process (its lease lapsed, and another \
              process may run it now): this run stops writing",
@@ -1027,30 +1069,43 @@ fn read_journal(conn: &Connection, execution: i64) -> Result<Vec<Event>> {
                 events.len()
             );
         }
-        events.push(
-            postcard::from_bytes(body)
-                .with_context(|| format!("event {seq} of execution {execution} is corrupt"))?,
-        );
+        events.push(decode(execution, seq, body)?);
     }
     Ok(events)
 }
 
-/// Appends `events` at the end of the journal and keeps the execution's and its callbacks' status in step with them.
-fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event]) -> Result<()> {
+fn decode(execution: i64, seq: i64, body: &[u8]) -> Result<Event> {
+    postcard::from_bytes(body)
+        .with_context(|| format!("event {seq} of execution {execution} is corrupt"))
+}
+
+/// Appends `events` at the end of the journal and keeps the execution's and
+/// its callbacks' status in step with them; on a run's behalf, if its
+/// `claim` (held by `holder`) still holds.
+fn insert_events(
+    tx: &rusqlite::Transaction<'_>,
+    execution: i64,
+    claim: Option<(&Claim, &str)>,
+    events: &[Event],
+) -> Result<()> {
+    let (name, status, owner, fence): (String, String, Option<String>, i64) = tx
+        .prepare_cached("SELECT name, status, owner, fence FROM executions WHERE id = ?1")?
+        .query_row([execution], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?;
+    if let Some((claim, holder)) = claim {
+        check_fence(claim, holder, owner.as_deref(), fence)?;
+    }
     // An execution that ended records nothing more (a run racing a stop).
-    let (name, status): (String, String) = tx
-        .prepare_cached("SELECT name, status FROM executions WHERE id = ?1")?
-        .query_row([execution], |row| Ok((row.get(0)?, row.get(1)?)))?;
     if status != Status::Running.as_str() {
         bail!("execution {name:?} has already ended ({status})");
     }
     // Numbered here, in the transaction, so events from outside (callback
     // completions) interleave safely.
-    let mut seq: i64 = tx
-        .prepare_cached("SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE execution = ?1")?
-        .query_row([execution], |row| row.get(0))?;
-    let mut insert =
-        tx.prepare_cached("INSERT INTO events (execution, seq, body) VALUES (?1, ?2, ?3)")?;
+    let (mut seq, mut history_count) = history::journal_end(tx, execution)?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO events (execution, seq, body, history_count, lookup_key) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
     for event in events {
         // A callback closes once: a timeout that lost the race with a
         // completion from outside (or the reverse) is not recorded.
@@ -1070,8 +1125,10 @@ fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event
                 continue;
             }
         }
+        let key;
+        (history_count, key) = history::columns(history_count, event);
         insert
-            .execute(params![execution, seq, encode(event)?])
+            .execute(params![execution, seq, encode(event)?, history_count, key])
             .with_context(|| format!("cannot append to the journal of execution {execution}"))?;
         seq += 1;
         match event {
@@ -1107,8 +1164,9 @@ fn insert_events(tx: &rusqlite::Transaction<'_>, execution: i64, events: &[Event
         | Event::ExecutionStopped { at, .. }
         | Event::ExecutionTimedOut { at } = event
         {
-            // Ended: nothing is due, and its caller has news.
-            tx.prepare_cached("UPDATE executions SET due_at = NULL WHERE id = ?1")?
+            // Ended: nothing is due, no one holds it (its run needs no
+            // release), and its caller has news.
+            tx.prepare_cached("UPDATE executions SET due_at = NULL, owner = NULL WHERE id = ?1")?
                 .execute([execution])?;
             tx.prepare_cached(
                 "UPDATE executions SET due_at = ?2 \

@@ -1,7 +1,7 @@
 //! The scheduler: sleeps until the earliest due time in the store's index,
 //! until the bell rings (news through this server's API, a worker done),
-//! or until another process commits to the store (SQLite's
-//! `data_version`, an O(1) check), then claims what is due, as many as
+//! or until another process commits to the store (the store's change
+//! token: SQLite's `data_version`, an O(1) check), then claims what is due, as many as
 //! there are idle workers, earliest first. It also frees the executions of
 //! holders that are gone, and interrupts invocations whose claims no
 //! longer hold (stopped from outside, or taken over).
@@ -10,9 +10,9 @@
 //! waiting execution is a row in an index, read only when it falls due.
 
 use super::Server;
+use super::store::ScheduleStore;
 use super::workers::{Job, Pool};
 use crate::invocation::now_millis;
-use crate::sqlite::Db;
 use anyhow::Result;
 use cairn_core::Millis;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,19 +30,19 @@ const REAP_EVERY: Duration = Duration::from_secs(2);
 const MAX_FAULT_PAUSE: Duration = Duration::from_secs(10);
 
 struct Scheduler<'a> {
-    db: &'a Db,
+    store: &'a dyn ScheduleStore,
     pool: &'a Pool,
     server: &'a Server,
-    /// The store's `data_version` when last looked at.
+    /// The store's change token when last looked at.
     version: Option<i64>,
     /// When the earliest unclaimed execution falls due, as last read.
     next_due: Option<Millis>,
     next_reap: Millis,
 }
 
-pub(super) fn run(db: &Db, pool: &Pool, server: &Server, stop: &AtomicBool) {
+pub(super) fn run(store: &dyn ScheduleStore, pool: &Pool, server: &Server, stop: &AtomicBool) {
     let mut scheduler = Scheduler {
-        db,
+        store,
         pool,
         server,
         version: None,
@@ -77,19 +77,19 @@ impl Scheduler<'_> {
     /// Does what is due now; how long to sleep before the next round.
     fn round(&mut self) -> Result<Duration> {
         let now = now_millis();
-        let version = self.db.data_version()?;
+        let version = self.store.change_token()?;
         if self.version != Some(version) {
             self.version = Some(version);
-            self.next_due = self.db.next_due()?;
+            self.next_due = self.store.next_due()?;
             self.interrupt_lost()?;
         }
         if now >= self.next_reap {
-            let reaped = self.db.reap(now)?;
+            let reaped = self.store.reap(now)?;
             for (holder, why, count) in &reaped {
                 eprintln!("cairn: taking over {count} execution(s) of holder {holder}: {why}");
             }
             if !reaped.is_empty() {
-                self.next_due = self.db.next_due()?;
+                self.next_due = self.store.next_due()?;
             }
             self.next_reap = now + REAP_EVERY.as_millis() as Millis;
         }
@@ -99,7 +99,7 @@ impl Scheduler<'_> {
         }
         let free = self.pool.free();
         if free > 0 && self.next_due.is_some_and(|due| due <= now) {
-            for (execution, claim) in self.db.claim_due(now, free)? {
+            for (execution, claim) in self.store.claim_due(now, free)? {
                 self.pool.dispatch(Job {
                     execution,
                     claim,
@@ -107,7 +107,7 @@ impl Scheduler<'_> {
                     failures: 0,
                 });
             }
-            self.next_due = self.db.next_due()?;
+            self.next_due = self.store.next_due()?;
         }
         // Asleep until the next thing to do; news cuts it short.
         let mut wake_at = now + CHANGE_POLL.as_millis() as Millis;
@@ -133,7 +133,7 @@ impl Scheduler<'_> {
         if running.is_empty() {
             return Ok(());
         }
-        for id in self.db.lost_among(&running)? {
+        for id in self.store.lost_among(&running)? {
             self.server.interrupt(id);
         }
         Ok(())

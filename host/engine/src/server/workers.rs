@@ -139,7 +139,13 @@ impl Worker {
             Some(release) => release,
             None => self.advance(&job),
         };
-        match self.db.release(&job.claim, due) {
+        // An execution's end freed it in the same write.
+        let released = if ended {
+            Ok(())
+        } else {
+            self.db.release(&job.claim, due)
+        };
+        match released {
             Ok(()) => {
                 if ended {
                     self.server.ended(&job.execution.name);
