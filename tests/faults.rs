@@ -141,3 +141,84 @@ fn a_full_disk_keeps_the_server_answering_and_loses_nothing() {
     let log = server.kill();
     assert!(!log.contains("panicked"), "{log}");
 }
+
+#[test]
+fn a_store_locked_by_another_process_keeps_the_server_answering_and_loses_nothing() {
+    let cairn = Cairn::new();
+    let server = cairn.serve(&[]);
+    let deploy = cairn.run(&[
+        "--server",
+        &server.url,
+        "deploy",
+        "steps",
+        guest("steps").to_str().unwrap(),
+    ]);
+    assert_eq!(deploy.code, 0, "{}", deploy.stderr);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = server.url.clone();
+    // Falls due while the store is locked.
+    let waiting = r#"{"count":3,"wait_after":1,"wait_seconds":2}"#;
+    assert_eq!(invoke(&agent, &url, "waiting", waiting).0, 202);
+    cairn.wait_for_history("waiting", |events| count(events, "WaitStarted") == 1, || {});
+    let before = cairn.history("waiting");
+
+    // Another process takes the store's write lock and keeps it until its
+    // stdin closes.
+    let mut holder = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+             c.execute('BEGIN EXCLUSIVE')\n\
+             print('locked', flush=True)\n\
+             sys.stdin.read()\n",
+        ])
+        .arg(cairn.db())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "locked");
+
+    // A start is refused with AWS's 5xx once the lock outlasts the busy
+    // timeout; reads still answer.
+    let (status, body) = invoke(&agent, &url, "locked-out", r#"{"count":1}"#);
+    assert_eq!(status, 500, "{body}");
+    assert!(body.starts_with("ServiceException"), "{body}");
+    let found = agent
+        .get(&format!("{url}/2025-12-01/durable-executions/waiting"))
+        .call()
+        .unwrap();
+    assert_eq!(found.status(), 200);
+
+    // The lock goes: everything goes on.
+    drop(holder.stdin.take());
+    holder.wait().unwrap();
+    let done = cairn.wait_for_status("waiting", "SUCCEEDED");
+    assert_eq!(done["Result"], "14");
+    let history = cairn.history("waiting");
+    assert_eq!(
+        &history[..before.len()],
+        &before[..],
+        "nothing recorded was lost"
+    );
+    assert_eq!(succeeded_steps(&history), ["step-1", "step-2", "step-3"]);
+    assert_eq!(
+        cairn.run(&["get", "locked-out"]).code,
+        2,
+        "a refused start created nothing"
+    );
+    assert_eq!(invoke(&agent, &url, "locked-out", r#"{"count":1}"#).0, 202);
+    cairn.wait_for_status("locked-out", "SUCCEEDED");
+    let log = server.kill();
+    assert!(!log.contains("panicked"), "{log}");
+}
