@@ -97,6 +97,59 @@ impl Client {
         Ok(())
     }
 
+    /// GetDurableExecution of the execution `name`.
+    pub fn get(&self, name: &str) -> Result<Value> {
+        let url = format!(
+            "{}/2025-12-01/durable-executions/{}",
+            self.base,
+            encode(name)
+        );
+        Ok(self.answer(self.agent.get(&url).call())?.1)
+    }
+
+    /// Every event of GetDurableExecutionHistory, page after page.
+    pub fn history(&self, name: &str) -> Result<Vec<Value>> {
+        let url = format!(
+            "{}/2025-12-01/durable-executions/{}/history",
+            self.base,
+            encode(name)
+        );
+        self.all_pages(&url, "Events", &[("IncludeExecutionData", "true")])
+    }
+
+    /// ListDurableExecutionsByFunction of `workflow`, newest first, every page.
+    pub fn list(&self, workflow: &str, status: Option<&str>) -> Result<Vec<Value>> {
+        let url = format!(
+            "{}/2025-12-01/functions/{}/durable-executions",
+            self.base,
+            encode(workflow)
+        );
+        let mut query = vec![("ReverseOrder", "true")];
+        query.extend(status.map(|status| ("Statuses", status)));
+        self.all_pages(&url, "DurableExecutions", &query)
+    }
+
+    /// The items under `key` of every page of a paged GET.
+    fn all_pages(&self, url: &str, key: &str, query: &[(&str, &str)]) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let mut request = self.agent.get(url);
+            for (name, value) in query {
+                request = request.query(*name, *value);
+            }
+            if let Some(marker) = &marker {
+                request = request.query("Marker", marker);
+            }
+            let (_, page) = self.answer(request.call())?;
+            items.extend(page[key].as_array().into_iter().flatten().cloned());
+            match page["NextMarker"].as_str() {
+                Some(next) => marker = Some(next.to_owned()),
+                None => return Ok(items),
+            }
+        }
+    }
+
     /// The answer's headers and JSON body, or its error as the API named it.
     fn answer(
         &self,

@@ -29,14 +29,11 @@ use std::time::Duration;
     about = "Durable workflows as WebAssembly components"
 )]
 struct Cli {
-    /// The embedded store (SQLite); compiled components are cached beside it.
-    #[arg(
-        long,
-        global = true,
-        env = "CAIRN_DB",
-        default_value = ".cairn/cairn.db"
-    )]
-    db: PathBuf,
+    /// The embedded store (SQLite); compiled components are cached beside
+    /// it. Default: `.cairn/cairn.db` in this directory or the nearest one
+    /// above it that has one (as git finds its repository), else here.
+    #[arg(long, global = true, env = "CAIRN_DB")]
+    db: Option<PathBuf>,
     /// Send start, stop, callback and deploy to this `cairn serve` (its
     /// URL, e.g. http://127.0.0.1:9000) instead of writing the store.
     #[arg(long, global = true, env = "CAIRN_SERVER")]
@@ -115,9 +112,10 @@ enum Command {
     Run {
         /// A component (.wasm) or a workflow crate directory (built first).
         target: PathBuf,
-        /// The workflow's input, JSON.
-        #[arg(long, default_value = "null")]
-        input: String,
+        /// The workflow's input, JSON (default: null for a new execution; a
+        /// resumed one keeps the input it was started with).
+        #[arg(long)]
+        input: Option<String>,
         /// The execution's name (default: the workflow's name and a random suffix).
         #[arg(long)]
         name: Option<String>,
@@ -147,6 +145,13 @@ enum Command {
         /// TIMED_OUT, STOPPED).
         #[arg(long)]
         status: Option<String>,
+        /// Only executions of this workflow (needed with --server: Lambda
+        /// lists by function).
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Print JSON (ListDurableExecutionsByFunction's items).
+        #[arg(long)]
+        json: bool,
     },
     /// Show one execution, as Lambda's GetDurableExecution does.
     Get { name: String },
@@ -271,11 +276,15 @@ enum Selection {
 
 #[derive(Subcommand)]
 enum CallbackAction {
-    /// Complete the callback with a result (text; JSON by convention).
+    /// Complete the callback with a result (JSON).
     Succeed {
         id: String,
         #[arg(default_value = "null")]
         result: String,
+        /// Send the result as it is, even if it is not JSON (for a workflow
+        /// that reads its callback's result as text).
+        #[arg(long)]
+        raw: bool,
     },
     /// Fail the callback with an error.
     Fail {
@@ -310,6 +319,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let store = locate_store(cli.db.clone());
     match cli.command {
         Command::Run {
             target,
@@ -333,14 +343,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 DurabilityArg::Process => Durability::Process,
             };
             let limits = budget.limits(&http)?;
+            // A resumed execution keeps its input unless another is given.
+            let recorded = match (&input, &name, store.exists()) {
+                (None, Some(name), true) => Db::open(&store, durability)?
+                    .find(name)?
+                    .map(|execution| execution.input),
+                _ => None,
+            };
+            let input = input.or(recorded).unwrap_or_else(|| "null".into());
             // Check the input before building or loading anything.
             cairn_engine::runner::canonical_input(&input)?;
             let (wasm, workflow_name) = resolve_target(&target)?;
             let wasm = wasm
                 .canonicalize()
                 .with_context(|| format!("cannot find {}", wasm.display()))?;
-            let db = Db::open(&cli.db, durability)?;
-            let engine = Engine::new(Some(cache_dir(&cli.db)))?;
+            let db = Db::open(&store, durability)?;
+            let engine = Engine::new(Some(cache_dir(&store)))?;
             let workflow = engine.load_file(&wasm)?;
             let name = match name {
                 Some(name) => {
@@ -392,32 +410,65 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Command::List { status } => {
+        Command::List {
+            status,
+            workflow,
+            json,
+        } => {
             let status = match status {
                 Some(text) => {
                     Some(Status::parse(&text).with_context(|| format!("unknown status {text:?}"))?)
                 }
                 None => None,
             };
-            let db = Db::open(&cli.db, Durability::Full)?;
-            println!(
-                "{:<40} {:<16} {:<10} {:<24} ENDED",
+            // As ListDurableExecutionsByFunction shapes them, from either side.
+            let items: Vec<serde_json::Value> = match &cli.server {
+                Some(server) => {
+                    let workflow = workflow.as_deref().context(
+                        "with --server, name the workflow (--workflow NAME): Lambda lists executions by function",
+                    )?;
+                    client::Client::new(server).list(workflow, status.map(|s| s.as_str()))?
+                }
+                None => existing_store(&store)?
+                    .list(status)?
+                    .iter()
+                    .filter(|e| workflow.as_ref().is_none_or(|w| *w == e.workflow))
+                    .map(|execution| {
+                        let mut item = api::summary(execution);
+                        for key in ["InputPayload", "Result", "Error"] {
+                            item.as_object_mut().map(|item| item.remove(key));
+                        }
+                        item
+                    })
+                    .collect(),
+            };
+            if json {
+                return print_out(&serde_json::to_string_pretty(
+                    &serde_json::json!({ "DurableExecutions": items }),
+                )?);
+            }
+            let mut table = format!(
+                "{:<40} {:<16} {:<10} {:<24} ENDED\n",
                 "NAME", "WORKFLOW", "STATUS", "STARTED"
             );
-            for execution in db.list(status)? {
-                println!(
-                    "{:<40} {:<16} {:<10} {:<24} {}",
-                    execution.name,
-                    execution.workflow,
-                    execution.status.as_str(),
-                    history::iso8601(execution.started_at),
-                    execution
-                        .ended_at
-                        .map(history::iso8601)
-                        .unwrap_or_else(|| "-".into()),
-                );
+            let time = |item: &serde_json::Value, key: &str| {
+                item[key].as_f64().map_or_else(
+                    || "-".to_owned(),
+                    |seconds| history::iso8601((seconds * 1000.0).round() as u64),
+                )
+            };
+            for item in &items {
+                let workflow = item["FunctionArn"].as_str().unwrap_or("");
+                table.push_str(&format!(
+                    "{:<40} {:<16} {:<10} {:<24} {}\n",
+                    item["DurableExecutionName"].as_str().unwrap_or(""),
+                    workflow.rsplit(':').next().unwrap_or(workflow),
+                    item["Status"].as_str().unwrap_or(""),
+                    time(item, "StartTimestamp"),
+                    time(item, "EndTimestamp"),
+                ));
             }
-            Ok(ExitCode::SUCCESS)
+            print_out(table.trim_end())
         }
         Command::Start {
             target,
@@ -450,7 +501,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{name}");
                 return Ok(ExitCode::SUCCESS);
             }
-            let db = Db::open(&cli.db, Durability::Full)?;
+            let db = Db::open(&store, Durability::Full)?;
             let (wasm, workflow_name) = match db.workflow_path(&target)? {
                 Some(path) if !Path::new(&target).exists() => (path, target.clone()),
                 _ => resolve_target(Path::new(&target))?,
@@ -458,7 +509,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let wasm = wasm
                 .canonicalize()
                 .with_context(|| format!("cannot find {}", wasm.display()))?;
-            let workflow = Engine::new(Some(cache_dir(&cli.db)))?.load_file(&wasm)?;
+            let workflow = Engine::new(Some(cache_dir(&store)))?.load_file(&wasm)?;
             let name = name.unwrap_or_else(|| format!("{workflow_name}-{}", random_suffix()));
             let request = RunRequest {
                 workflow: &workflow,
@@ -480,7 +531,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             budget,
             http,
         } => {
-            let engine = Arc::new(Engine::new(Some(cache_dir(&cli.db)))?);
+            let engine = Arc::new(Engine::new(Some(cache_dir(&store)))?);
             let options = cairn_engine::server::ServeOptions {
                 run: RunOptions {
                     skip_time,
@@ -499,9 +550,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             // One writer commits for the scheduler, the workers and the API;
             // each reads on a connection of its own.
-            let store = Db::open(&cli.db, Durability::Full)?;
-            let writer = store.start_writer()?;
-            let db = store.with_writer(&writer);
+            let opened = Db::open(&store, Durability::Full)?;
+            let writer = opened.start_writer()?;
+            let db = opened.with_writer(&writer);
             let server = Arc::new(cairn_engine::server::Server::default());
             let api = api::Api {
                 db: db.reopen()?,
@@ -513,7 +564,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             listener.set_nonblocking(true)?;
             eprintln!(
                 "cairn: serving {} with {} workers at http://{}",
-                cli.db.display(),
+                store.display(),
                 options.workers,
                 listener.local_addr()?
             );
@@ -551,8 +602,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             // Refuse what could never run before anything invokes it.
-            let workflow = Engine::new(Some(cache_dir(&cli.db)))?.load_file(&wasm)?;
-            let db = Db::open(&cli.db, Durability::Full)?;
+            let workflow = Engine::new(Some(cache_dir(&store)))?.load_file(&wasm)?;
+            let db = Db::open(&store, Durability::Full)?;
             db.deploy(&name, &wasm, &workflow.hash)?;
             db.set_http_allowlist(&name, &allow_http)?;
             eprintln!("cairn: workflow {name} is {}", wasm.display());
@@ -568,7 +619,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 client::Client::new(server).stop(&name, &error)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let db = Db::open(&cli.db, Durability::Full)?;
+            let db = Db::open(&store, Durability::Full)?;
             if let Stopped::AlreadyEnded(status, _) = db.stop(&name, error, now_millis())? {
                 bail!("execution {name:?} has already ended ({})", status.as_str());
             }
@@ -576,7 +627,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Callback { action } => {
             let (id, completion) = match action {
-                CallbackAction::Succeed { id, result } => {
+                CallbackAction::Succeed { id, result, raw } => {
+                    if !raw && let Err(error) = serde_json::from_str::<serde_json::Value>(&result) {
+                        bail!(
+                            "the result is not JSON ({error}); nothing was sent. Quote it as \
+                             JSON (for example '\"text\"' or '{{\"approved\":true}}'), or pass \
+                             --raw to send it as it is"
+                        );
+                    }
                     if result.len() > cairn_engine::limits::MAX_PAYLOAD_BYTES {
                         bail!(
                             "the result is {} bytes; the limit is {} bytes",
@@ -600,22 +658,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             match &cli.server {
                 Some(server) => client::Client::new(server).callback(&id, completion)?,
-                None => Db::open(&cli.db, Durability::Full)?.complete_callback(
-                    &id,
-                    completion,
-                    now_millis(),
-                )?,
+                None => existing_store(&store)?
+                    .complete_callback(&id, completion, now_millis())
+                    .with_context(|| format!("in the store {}", store.display()))?,
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Get { name } => {
-            let db = Db::open(&cli.db, Durability::Full)?;
-            let execution = find(&db, &name)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&api::summary(&execution))?
-            );
-            Ok(ExitCode::SUCCESS)
+            let summary = match &cli.server {
+                Some(server) => client::Client::new(server).get(&name)?,
+                None => api::summary(&find(&existing_store(&store)?, &name, &store)?),
+            };
+            print_out(&serde_json::to_string_pretty(&summary)?)
         }
         Command::Replay {
             name: None,
@@ -644,7 +698,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 )?,
             };
             let (wasm, workflow_name) = resolve_target(&component)?;
-            let engine = Engine::new(Some(cache_dir(&cli.db)))?;
+            let engine = Engine::new(Some(cache_dir(&store)))?;
             let workflow = engine.load_file(&wasm)?;
             let journal = cairn_core::lambda::journal_from(&operations)?;
             let execution =
@@ -655,15 +709,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             name, component, ..
         } => {
             let name = name.context("name an execution, or give --history")?;
-            let db = Db::open(&cli.db, Durability::Full)?;
-            let execution = find(&db, &name)?;
+            let db = existing_store(&store)?;
+            let execution = find(&db, &name, &store)?;
             let path = match component {
                 Some(target) => resolve_target(&target)?.0,
                 None => execution.component_path.clone().with_context(|| {
                     format!("execution {name:?} does not record its component: pass --component")
                 })?,
             };
-            let engine = Engine::new(Some(cache_dir(&cli.db)))?;
+            let engine = Engine::new(Some(cache_dir(&store)))?;
             let workflow = engine.load_file(&path)?;
             let journal = db.journal(execution.id)?;
             debug::replay(&engine, &workflow, &execution, &journal)
@@ -703,8 +757,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let (path, workflow_name) = resolve_target(&component)?;
             let workflow_name = workflow.unwrap_or(workflow_name);
-            let db = Db::open(&cli.db, Durability::Full)?;
-            let engine = Engine::new(Some(cache_dir(&cli.db)))?;
+            let db = Db::open(&store, Durability::Full)?;
+            let engine = Engine::new(Some(cache_dir(&store)))?;
             let new = engine.load_file(&path)?;
             let status = match executions {
                 Selection::Running => Some(Status::Running),
@@ -716,7 +770,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .filter(|execution| execution.workflow == workflow_name)
                 .collect();
             if selected.is_empty() {
-                eprintln!("cairn: no executions of workflow {workflow_name:?} to check");
+                // A gate that checked nothing must not pass.
+                eprintln!(
+                    "cairn: no {}executions of workflow {workflow_name:?} in the store {}: nothing \
+                     was checked (name the workflow with --workflow)",
+                    match executions {
+                        Selection::Running => "running ",
+                        Selection::All => "",
+                    },
+                    store.display()
+                );
+                return Ok(ExitCode::from(1));
             }
             let mut clean = 0;
             for execution in &selected {
@@ -749,19 +813,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::History { name, json } => {
-            let db = Db::open(&cli.db, Durability::Full)?;
-            let execution = find(&db, &name)?;
+            if let Some(server) = &cli.server {
+                let events = client::Client::new(server).history(&name)?;
+                if json {
+                    return print_out(&serde_json::to_string_pretty(
+                        &serde_json::json!({ "Events": events }),
+                    )?);
+                }
+                // The server gives Lambda's events, not the journal: one
+                // row per event.
+                let rows: Vec<String> = events
+                    .iter()
+                    .map(|event| {
+                        let at = event["EventTimestamp"].as_f64().unwrap_or(0.0);
+                        format!(
+                            "{:<6} {:<24} {:<28} {}",
+                            event["EventId"],
+                            event["EventType"].as_str().unwrap_or(""),
+                            event["Name"].as_str().unwrap_or("-"),
+                            history::iso8601((at * 1000.0).round() as u64),
+                        )
+                    })
+                    .collect();
+                return print_out(&rows.join("\n"));
+            }
+            let db = existing_store(&store)?;
+            let execution = find(&db, &name, &store)?;
             let journal = db.journal(execution.id)?;
             if json {
                 let events = history::aws_events(&execution.name, &journal);
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({ "Events": events }))?
-                );
+                print_out(&serde_json::to_string_pretty(
+                    &serde_json::json!({ "Events": events }),
+                )?)
             } else {
-                print!("{}", cairn_core::timeline::render(&journal));
+                print_out(cairn_core::timeline::render(&journal).trim_end())
             }
-            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -789,9 +875,52 @@ fn cache_dir(db: &Path) -> PathBuf {
         .join("cache")
 }
 
-fn find(db: &Db, name: &str) -> Result<cairn_engine::Execution> {
-    db.find(name)?
-        .with_context(|| format!("no execution named {name:?}"))
+fn find(db: &Db, name: &str, store: &Path) -> Result<cairn_engine::Execution> {
+    db.find(name)?.with_context(|| {
+        format!(
+            "no execution named {name:?} in the store {}",
+            store.display()
+        )
+    })
+}
+
+/// The store to use: `--db` or `$CAIRN_DB` if given; else `.cairn/cairn.db`
+/// in this directory or the nearest one above it that has one (as git
+/// finds its repository); else a new one here.
+fn locate_store(given: Option<PathBuf>) -> PathBuf {
+    let default = Path::new(".cairn").join("cairn.db");
+    if let Some(path) = given {
+        return path;
+    }
+    let here = std::env::current_dir().unwrap_or_default();
+    here.ancestors()
+        .map(|dir| dir.join(&default))
+        .find(|path| path.is_file())
+        .unwrap_or(default)
+}
+
+/// The store at `path` for commands that read what is there: one that
+/// does not exist is an error (opening it would make an empty one).
+fn existing_store(path: &Path) -> Result<Db> {
+    if !path.exists() {
+        bail!(
+            "there is no store at {} (none in this directory or above it): run a workflow here \
+             first, or name the store with --db or CAIRN_DB",
+            path.display()
+        );
+    }
+    Db::open(path, Durability::Full)
+}
+
+/// Prints `text` and a newline; a reader that went away (`| head`) ends
+/// the output quietly.
+fn print_out(text: &str) -> Result<ExitCode> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
 pub(crate) fn level_name(level: LogLevel) -> &'static str {

@@ -11,6 +11,8 @@ use std::path::Path;
 /// The function's architecture.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Arch {
+    /// As Lambda spells it (`x86-64` is accepted too).
+    #[value(name = "x86_64", alias = "x86-64")]
     X86_64,
     Arm64,
 }
@@ -103,8 +105,16 @@ fn check_bootstrap(binary: &[u8], arch: Arch) -> Result<()> {
     }
     let machine = u16::from_le_bytes([binary[18], binary[19]]);
     if machine != arch.elf_machine() {
+        let built = [Arch::X86_64, Arch::Arm64]
+            .into_iter()
+            .find(|other| other.elf_machine() == machine)
+            .map_or_else(
+                || format!("ELF machine {machine}"),
+                |other| other.name().to_owned(),
+            );
         bail!(
-            "it is built for another architecture (ELF machine {machine}) than {}",
+            "it is built for {built}, not {} (pass --arch {built}, or build it for {})",
+            arch.name(),
             arch.name()
         );
     }
