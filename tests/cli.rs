@@ -60,9 +60,22 @@ fn the_store_is_found_in_a_directory_above_and_a_missing_one_is_named() {
         missing.stderr
     );
 
+    let stop = cairn_in(&deeper, &["stop", "lost"]);
+    assert_eq!(stop.code, 2);
+    assert!(
+        stop.stderr.contains("in the store") && stop.stderr.contains(store.to_str().unwrap()),
+        "{}",
+        stop.stderr
+    );
+
     // Elsewhere, reading commands say there is no store and make none.
     let elsewhere = tempfile::tempdir().unwrap();
-    for args in [&["list"][..], &["get", "found"], &["history", "found"]] {
+    for args in [
+        &["list"][..],
+        &["get", "found"],
+        &["history", "found"],
+        &["stop", "found"],
+    ] {
         let read = cairn_in(elsewhere.path(), args);
         assert_eq!(read.code, 2, "{args:?}");
         assert!(

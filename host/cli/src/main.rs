@@ -619,8 +619,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 client::Client::new(server).stop(&name, &error)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let db = Db::open(&store, Durability::Full)?;
-            if let Stopped::AlreadyEnded(status, _) = db.stop(&name, error, now_millis())? {
+            let stopped = existing_store(&store)?
+                .stop(&name, error, now_millis())
+                .with_context(|| format!("in the store {}", store.display()))?;
+            if let Stopped::AlreadyEnded(status, _) = stopped {
                 bail!("execution {name:?} has already ended ({})", status.as_str());
             }
             Ok(ExitCode::SUCCESS)
