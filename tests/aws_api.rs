@@ -182,3 +182,83 @@ fn the_cli_talks_to_the_server() {
         unknown.stderr
     );
 }
+
+/// What a client sends wrong gets AWS's error shape and creates nothing:
+/// a workflow name that is a path, an execution name header that is not
+/// ASCII (never replaced by a random name: a retry would start another),
+/// a body over the limit.
+#[test]
+fn bad_names_and_oversized_bodies_are_refused_in_aws_shape() {
+    let cairn = Cairn::new();
+    let server = cairn.serve(&[]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let error_type = |response: &ureq::http::Response<ureq::Body>| {
+        response
+            .headers()
+            .get("x-amzn-ErrorType")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let steps = guest("steps");
+    let body = json!({ "ComponentPath": steps }).to_string();
+    let path = agent
+        .put(&format!(
+            "{}/cairn/workflows/..%2F..%2Fetc%2Fpasswd",
+            server.url
+        ))
+        .send(&body)
+        .unwrap();
+    assert_eq!(path.status(), 400);
+    assert_eq!(error_type(&path), "InvalidParameterValueException");
+    let local = cairn.run(&["deploy", "../x", steps.to_str().unwrap()]);
+    assert_eq!(local.code, 2);
+    assert!(
+        local.stderr.contains("workflow name \"../x\""),
+        "{}",
+        local.stderr
+    );
+    let deployed = agent
+        .put(&format!("{}/cairn/workflows/steps", server.url))
+        .send(&body)
+        .unwrap();
+    assert_eq!(deployed.status(), 200);
+
+    let invoke = |name: &[u8], payload: &[u8]| {
+        agent
+            .post(&format!(
+                "{}/2015-03-31/functions/steps/invocations",
+                server.url
+            ))
+            .header("X-Amz-Invocation-Type", "Event")
+            .header(
+                "X-Amz-Durable-Execution-Name",
+                ureq::http::HeaderValue::from_bytes(name).unwrap(),
+            )
+            .send(payload)
+            .unwrap()
+    };
+    let not_ascii = invoke("caf\u{e9}".as_bytes(), br#"{"count":1}"#);
+    assert_eq!(not_ascii.status(), 400);
+    assert_eq!(error_type(&not_ascii), "InvalidParameterValueException");
+    let big = vec![b' '; 3 << 20];
+    let mut too_large = invoke(b"big", &big);
+    assert_eq!(too_large.status(), 413);
+    assert_eq!(error_type(&too_large), "RequestTooLargeException");
+    let answer: Value =
+        serde_json::from_str(&too_large.body_mut().read_to_string().unwrap()).unwrap();
+    assert!(
+        answer["Message"].as_str().unwrap().contains("larger than"),
+        "{answer}"
+    );
+    // Nothing was started by either.
+    let listed = cairn.run(&["list", "--workflow", "steps", "--json"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed["DurableExecutions"], json!([]));
+    let log = server.kill();
+    assert!(!log.contains("panicked"), "{log}");
+}

@@ -52,7 +52,29 @@ pub fn router(api: Api) -> Router {
         .route(&format!("{CALLBACK}/heartbeat"), post(callback_heartbeat))
         .route("/2015-03-31/functions/{function}/invocations", post(invoke))
         .route("/cairn/workflows/{name}", put(deploy))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_response(aws_shaped_rejections))
         .with_state(api)
+}
+
+/// The largest request body read: a payload is at most 256 KiB, JSON
+/// escaping may double it.
+const MAX_BODY: usize = 1 << 20;
+
+/// What axum refuses by itself (a body over [`MAX_BODY`]) in AWS's error
+/// shape, as Lambda answers an oversized request.
+async fn aws_shaped_rejections(response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && !response.headers().contains_key("x-amzn-ErrorType")
+    {
+        return ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            kind: "RequestTooLargeException",
+            message: format!("the request body is larger than {MAX_BODY} bytes"),
+        }
+        .into_response();
+    }
+    response
 }
 
 /// An execution as GetDurableExecution shows it.
@@ -273,8 +295,13 @@ async fn invoke(
         }
     };
     let function = function_name(&function).to_owned();
-    let name = match header("X-Amz-Durable-Execution-Name") {
-        Some(name) => {
+    // A name that is there but unreadable is refused, not replaced: a
+    // retried start must find the execution it started.
+    let name = match headers.get("X-Amz-Durable-Execution-Name") {
+        Some(value) => {
+            let name = value.to_str().map_err(|_| {
+                ApiError::invalid("X-Amz-Durable-Execution-Name: a name is 1 to 64 of the characters a-z A-Z 0-9 - _")
+            })?;
             crate::check_execution_name(name).map_err(|e| ApiError::invalid(e.to_string()))?;
             name.to_owned()
         }
@@ -380,6 +407,7 @@ async fn deploy(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    crate::check_workflow_name(&name).map_err(|e| ApiError::invalid(e.to_string()))?;
     let body = optional_json(&body)?;
     let path = body
         .as_ref()

@@ -592,6 +592,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             target,
             allow_http,
         } => {
+            check_workflow_name(&name)?;
             let (wasm, _) = resolve_target(&target)?;
             let wasm = wasm
                 .canonicalize()
@@ -934,14 +935,25 @@ pub(crate) fn level_name(level: LogLevel) -> &'static str {
     }
 }
 
-/// AWS's rule for durable execution names.
+/// An execution's name, as Lambda's: 1 to 64 letters, digits, hyphens and
+/// underscores.
 fn check_execution_name(name: &str) -> Result<()> {
+    check_name("execution", name)
+}
+
+/// A workflow's name, as Lambda's function names: the same characters
+/// (never a path).
+fn check_workflow_name(name: &str) -> Result<()> {
+    check_name("workflow", name)
+}
+
+fn check_name(what: &str, name: &str) -> Result<()> {
     let valid = (1..=64).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !valid {
-        bail!("execution name {name:?}: a name is 1 to 64 of the characters a-z A-Z 0-9 - _");
+        bail!("{what} name {name:?}: a name is 1 to 64 of the characters a-z A-Z 0-9 - _");
     }
     Ok(())
 }
