@@ -249,3 +249,46 @@ fn output_cut_short_by_its_reader_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn a_suspended_run_says_what_it_awaits() {
+    let cairn = Cairn::new();
+    // A retry delay: the step, the failed attempt and its error.
+    let flaky = cairn.run(&[
+        "run",
+        guest("flaky").to_str().unwrap(),
+        "--skip-time",
+        "--input",
+        r#"{"failures":1}"#,
+    ]);
+    assert_eq!(flaky.code, 0, "{}", flaky.stderr);
+    let line = flaky
+        .stderr
+        .lines()
+        .find(|line| line.starts_with("cairn: suspended until"))
+        .unwrap_or_else(|| panic!("no suspension line: {}", flaky.stderr));
+    assert!(
+        line.contains("awaiting step ") && line.contains("attempt 1 failed (Unavailable"),
+        "{line}"
+    );
+    // A wait, by its name.
+    let mut child = cairn
+        .command()
+        .args([
+            "run",
+            guest("steps").to_str().unwrap(),
+            "--input",
+            r#"{"count":1,"wait_after":1,"wait_seconds":3600}"#,
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = std::io::BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .find(|line| line.starts_with("cairn: suspended until"))
+        .expect("a suspension line");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(line.contains(r#"awaiting wait "pause""#), "{line}");
+}

@@ -376,14 +376,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     eprintln!("[{label}] {} {message}", level_name(level));
                 }),
                 notify: Arc::new(|notice| match notice {
-                    Notice::Suspended { until: Some(until) } => eprintln!(
-                        "cairn: suspended until {} (no instance is held meanwhile)",
-                        history::iso8601(until)
-                    ),
-                    Notice::Suspended { until: None } => {
+                    Notice::Suspended { until, awaiting } => {
+                        let until = match until {
+                            Some(until) => history::iso8601(until),
+                            None => "a callback is completed (cairn callback ...)".into(),
+                        };
                         eprintln!(
-                            "cairn: suspended until a callback is completed (cairn callback ...)"
-                        )
+                            "cairn: suspended until {until}, awaiting {} (no instance is held meanwhile)",
+                            awaiting.join("; ")
+                        );
                     }
                     Notice::Resumed => eprintln!("cairn: resuming by replay"),
                 }),

@@ -33,6 +33,32 @@ pub struct Operation {
     pub outcome: String,
 }
 
+/// What a suspended execution waits for, as a person reads it: its
+/// operations still open that the outside world or a timer will close
+/// (waits, retry delays, callbacks, invocations), for example
+/// `step "charge": attempt 1 failed (Flaky: once), next in 5 s`.
+pub fn awaited(journal: &[Event]) -> Vec<String> {
+    operations(journal)
+        .into_iter()
+        .filter(|op| match op.kind.as_str() {
+            "Wait" | "Callback" | "ChainedInvoke" => op.status == "STARTED",
+            _ => op.status == "PENDING",
+        })
+        .map(|op| {
+            let kind = match op.kind.as_str() {
+                "ChainedInvoke" => "invoke".to_owned(),
+                "WaitForCondition" => "condition".to_owned(),
+                other => other.to_lowercase(),
+            };
+            if op.outcome.is_empty() {
+                format!("{kind} {:?}", op.name)
+            } else {
+                format!("{kind} {:?}: {}", op.name, op.outcome)
+            }
+        })
+        .collect()
+}
+
 /// The operations of `journal`, in the order their calls were recorded.
 pub fn operations(journal: &[Event]) -> Vec<Operation> {
     let mut operations: Vec<Operation> = Vec::new();

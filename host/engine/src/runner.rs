@@ -29,11 +29,15 @@ pub struct RunOptions {
 }
 
 /// What a run reports as it goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notice {
     /// Waiting, with no instance, until this time (epoch milliseconds), or
-    /// until a callback is completed (`None`).
-    Suspended { until: Option<Millis> },
+    /// until a callback is completed (`None`), for `awaiting` (the open
+    /// operations, as `timeline::awaited` names them).
+    Suspended {
+        until: Option<Millis>,
+        awaiting: Vec<String>,
+    },
     /// Invoking again after a suspension.
     Resumed,
 }
@@ -471,11 +475,15 @@ fn sleep_until_due(
     if options.skip_time && timers.iter().any(|timer| timer.skippable) {
         (options.notify)(Notice::Suspended {
             until: Some(now_millis()),
+            awaiting: cairn_core::timeline::awaited(journal),
         });
         return Ok(());
     }
     let mut wake_at = timers.iter().map(|timer| timer.due).min();
-    (options.notify)(Notice::Suspended { until: wake_at });
+    (options.notify)(Notice::Suspended {
+        until: wake_at,
+        awaiting: cairn_core::timeline::awaited(journal),
+    });
     let mut seen = journal.len();
     loop {
         let now = now_millis();
