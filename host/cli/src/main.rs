@@ -539,7 +539,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     upgrade: false,
                     limits: budget.limits(&http)?,
                     logger: Arc::new(|level: LogLevel, message: &str| {
-                        eprintln!("{} {message}", level_name(level))
+                        eprintln!(
+                            "{} {} {message}",
+                            history::iso8601(now_millis()),
+                            level_name(level)
+                        )
                     }),
                     notify: Arc::new(|_| {}),
                 },

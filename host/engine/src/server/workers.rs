@@ -180,6 +180,10 @@ impl Worker {
             .insert(execution.id, (job.claim, interrupt.clone()));
         let mut options = self.options.clone();
         options.limits.interrupt = Some(interrupt);
+        // A server's log interleaves many executions: each line names its own.
+        let (logger, name) = (options.logger.clone(), execution.name.clone());
+        options.logger =
+            Arc::new(move |level, message: &str| logger(level, &format!("[{name}] {message}")));
         let advanced = self.run(execution, &job.claim, &options);
         self.server.running.lock().unwrap().remove(&execution.id);
         match &advanced {
