@@ -292,3 +292,31 @@ fn a_suspended_run_says_what_it_awaits() {
     child.wait().unwrap();
     assert!(line.contains(r#"awaiting wait "pause""#), "{line}");
 }
+
+#[test]
+fn a_crate_that_does_not_compile_is_reported_as_such() {
+    let cairn = Cairn::new();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"broken\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+         [lib]\ncrate-type = [\"cdylib\"]\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(
+        dir.path().join("src/lib.rs"),
+        "pub fn answer() -> u32 { \"forty-two\" }\n",
+    )
+    .unwrap();
+    let run = cairn.run(&["run", dir.path().to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("it does not compile (cargo's errors are above)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("mismatched types"), "{}", run.stderr);
+    assert!(!run.stderr.contains("not installed"), "{}", run.stderr);
+}

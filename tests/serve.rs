@@ -165,7 +165,10 @@ fn an_invoked_execution_runs_on_its_own_and_holds_up_nothing() {
     for line in log.lines().filter(|line| line.contains("body ran: price")) {
         let (time, rest) = line.split_once(' ').unwrap();
         assert!(time.starts_with("20") && time.ends_with('Z'), "{line}");
-        assert!(rest.starts_with("INFO [") && rest.contains("] body ran"), "{line}");
+        assert!(
+            rest.starts_with("INFO [") && rest.contains("] body ran"),
+            "{line}"
+        );
     }
     assert!(log.contains("INFO [p--1] body ran: price"), "{log}");
     let history = cairn.history("p");

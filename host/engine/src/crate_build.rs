@@ -36,16 +36,25 @@ pub fn build_crate(dir: &Path) -> Result<Built> {
         .stderr(Stdio::inherit())
         .output()
         .context("cannot run cargo")?;
+    let messages: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
     if !output.status.success() {
+        // The compiler's messages are above, on stderr (cargo renders them
+        // there, not as JSON): say which kind of failure it was, not guess.
+        if !wasm_target_installed() {
+            bail!(
+                "cargo could not build {}: the wasm32-wasip2 target is not installed (`rustup target add wasm32-wasip2`)",
+                dir.display()
+            );
+        }
         bail!(
-            "cargo could not build {} for wasm32-wasip2 (is the target installed? `rustup target add wasm32-wasip2`)",
+            "cargo could not build {}: it does not compile (cargo's errors are above)",
             dir.display()
         );
     }
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
+    for message in messages {
         if message["reason"] != "compiler-artifact"
             || message["manifest_path"].as_str().map(Path::new) != Some(manifest.as_path())
         {
@@ -72,6 +81,20 @@ pub fn build_crate(dir: &Path) -> Result<Built> {
         "cargo built {} but produced no .wasm component (is it a `cdylib`?)",
         dir.display()
     )
+}
+
+/// Whether rustup has the wasm32-wasip2 target (true without rustup:
+/// then nothing can tell).
+fn wasm_target_installed() -> bool {
+    match Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+    {
+        Ok(output) if output.status.success() => String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .any(|line| line.trim() == "wasm32-wasip2"),
+        _ => true,
+    }
 }
 
 /// Builds workspace `packages` for wasm32-wasip2 with the workspace's `guest`
