@@ -48,14 +48,8 @@ fn invoke(agent: &ureq::Agent, url: &str, name: &str, input: &str) -> (u16, Stri
     (status, format!("{error_type} {body}"))
 }
 
-#[test]
-fn a_full_disk_keeps_the_server_answering_and_loses_nothing() {
-    let cairn = Cairn::new();
-    let store_dir = cairn.db().parent().unwrap().to_owned();
-    let Some(_mounted) = Mounted::over(&store_dir, "24m") else {
-        eprintln!("skipped: cannot mount a small filesystem for the store (needs root)");
-        return;
-    };
+/// A server with `steps` deployed, and an HTTP agent that reads error answers.
+fn serve_steps(cairn: &Cairn) -> (support::Server, ureq::Agent) {
     let server = cairn.serve(&[]);
     let deploy = cairn.run(&[
         "--server",
@@ -65,10 +59,22 @@ fn a_full_disk_keeps_the_server_answering_and_loses_nothing() {
         guest("steps").to_str().unwrap(),
     ]);
     assert_eq!(deploy.code, 0, "{}", deploy.stderr);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
+    (server, agent)
+}
+
+#[test]
+fn a_full_disk_keeps_the_server_answering_and_loses_nothing() {
+    let cairn = Cairn::new();
+    let store_dir = cairn.db().parent().unwrap().to_owned();
+    let Some(_mounted) = Mounted::over(&store_dir, "24m") else {
+        eprintln!("skipped: cannot mount a small filesystem for the store (needs root)");
+        return;
+    };
+    let (server, agent) = serve_steps(&cairn);
     let url = server.url.clone();
     assert_eq!(invoke(&agent, &url, "before", r#"{"count":2}"#).0, 202);
     // Falls due while the disk is full.
@@ -145,19 +151,7 @@ fn a_full_disk_keeps_the_server_answering_and_loses_nothing() {
 #[test]
 fn a_store_locked_by_another_process_keeps_the_server_answering_and_loses_nothing() {
     let cairn = Cairn::new();
-    let server = cairn.serve(&[]);
-    let deploy = cairn.run(&[
-        "--server",
-        &server.url,
-        "deploy",
-        "steps",
-        guest("steps").to_str().unwrap(),
-    ]);
-    assert_eq!(deploy.code, 0, "{}", deploy.stderr);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let (server, agent) = serve_steps(&cairn);
     let url = server.url.clone();
     // Falls due while the store is locked.
     let waiting = r#"{"count":3,"wait_after":1,"wait_seconds":2}"#;

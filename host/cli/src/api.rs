@@ -77,6 +77,21 @@ async fn aws_shaped_rejections(response: Response) -> Response {
     response
 }
 
+/// An execution as ListDurableExecutionsByFunction lists it.
+pub fn list_item(execution: &Execution) -> Value {
+    let mut item = json!({
+        "DurableExecutionArn": execution_arn(&execution.workflow, &execution.name),
+        "DurableExecutionName": execution.name,
+        "FunctionArn": function_arn(&execution.workflow),
+        "Status": execution.status.as_str(),
+        "StartTimestamp": epoch_seconds(execution.started_at),
+    });
+    if let Some(ended_at) = execution.ended_at {
+        item["EndTimestamp"] = epoch_seconds(ended_at);
+    }
+    item
+}
+
 /// An execution as GetDurableExecution shows it.
 pub fn summary(execution: &Execution) -> Value {
     history::execution_summary(&history::ExecutionInfo {
@@ -180,22 +195,7 @@ async fn list_executions(
     let more = executions.len() > limit;
     executions.truncate(limit);
     let next = more.then(|| executions.last().map(|last| last.id.to_string()));
-    let items: Vec<Value> = executions
-        .iter()
-        .map(|execution| {
-            let mut item = json!({
-                "DurableExecutionArn": execution_arn(&execution.workflow, &execution.name),
-                "DurableExecutionName": execution.name,
-                "FunctionArn": function_arn(&execution.workflow),
-                "Status": execution.status.as_str(),
-                "StartTimestamp": epoch_seconds(execution.started_at),
-            });
-            if let Some(ended_at) = execution.ended_at {
-                item["EndTimestamp"] = epoch_seconds(ended_at);
-            }
-            item
-        })
-        .collect();
+    let items: Vec<Value> = executions.iter().map(list_item).collect();
     let mut body = json!({ "DurableExecutions": items });
     if let Some(Some(next)) = next {
         body["NextMarker"] = json!(next);

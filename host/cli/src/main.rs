@@ -434,13 +434,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .list(status)?
                     .iter()
                     .filter(|e| workflow.as_ref().is_none_or(|w| *w == e.workflow))
-                    .map(|execution| {
-                        let mut item = api::summary(execution);
-                        for key in ["InputPayload", "Result", "Error"] {
-                            item.as_object_mut().map(|item| item.remove(key));
-                        }
-                        item
-                    })
+                    .map(api::list_item)
                     .collect(),
             };
             if json {

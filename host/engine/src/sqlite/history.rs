@@ -12,8 +12,6 @@ use serde_json::Value;
 
 /// One event of a page, with what rendering it needs of earlier events.
 pub struct HistoryEvent {
-    /// Where it is in the journal: a page's marker.
-    pub seq: i64,
     /// Its `EventId`.
     pub event_id: u64,
     pub event: Event,
@@ -127,7 +125,6 @@ pub(super) fn page(
                 _ => (0, 0),
             };
             Ok(HistoryEvent {
-                seq,
                 event_id: count as u64,
                 event,
                 started,
