@@ -454,3 +454,100 @@ fn requests_sent_together_outside_steps_replay_in_their_order() {
     }
     assert_eq!(service.count("/echo"), 4 * 4);
 }
+
+#[test]
+fn link_local_addresses_are_refused_by_address_and_by_name() {
+    let service = HttpService::start();
+    let cairn = Cairn::new();
+    let fetch = guest("fetch");
+    let fetch = fetch.to_str().unwrap();
+    let metadata = fetch_input(json!([{ "url": "http://169.254.169.254/latest/meta-data/" }]));
+    // Listing the metadata address is refused before anything runs.
+    let listed = cairn.run(&[
+        "run",
+        fetch,
+        "--input",
+        &metadata,
+        "--allow-http",
+        "169.254.169.254:80",
+    ]);
+    assert_eq!(listed.code, 2, "{listed:?}");
+    assert!(
+        listed.stderr.contains("link-local") && listed.stderr.contains("--allow-http-link-local"),
+        "{}",
+        listed.stderr
+    );
+    // With the operator's consent the request goes out (whatever answers).
+    let consented = cairn.run(&[
+        "run",
+        fetch,
+        "--input",
+        &metadata,
+        "--allow-http",
+        "169.254.169.254:80",
+        "--allow-http-link-local",
+        "--http-timeout",
+        "0.5",
+    ]);
+    let outcome = &result(&consented)[0];
+    assert_ne!(outcome["error_type"], "Http.HttpRequestDenied", "{outcome}");
+
+    // A name that resolves to a link-local address is refused once
+    // resolved: here, names from a hosts file of the process's own (a mount
+    // namespace, as root).
+    let hosts = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        hosts.path(),
+        "169.254.169.254 metadata.test\n127.0.0.1 service.test\n",
+    )
+    .unwrap();
+    let service_url = format!("http://service.test:{}/echo/by-name", service.port);
+    let input = fetch_input(json!([
+        { "url": service_url },
+        { "url": "http://metadata.test/latest/meta-data/" },
+    ]));
+    let in_namespace = cairn.command();
+    let allowed_service = format!("service.test:{}", service.port);
+    let run = std::process::Command::new("unshare")
+        .args(["--mount", "--", "sh", "-c"])
+        .arg(r#"mount --bind "$0" /etc/hosts && exec "$@""#)
+        .arg(hosts.path())
+        .arg(in_namespace.get_program())
+        .args(in_namespace.get_args())
+        .args(["run", fetch, "--name", "by-name", "--input", &input])
+        .args([
+            "--allow-http",
+            &allowed_service,
+            "--allow-http",
+            "metadata.test",
+        ])
+        .output()
+        .unwrap();
+    let run = support::Run::from(run);
+    if run.stderr.contains("unshare:") || run.stderr.contains("mount:") {
+        eprintln!(
+            "skipped: cannot make a mount namespace here (needs root): {}",
+            run.stderr
+        );
+        return;
+    }
+    let outcomes = result(&run);
+    assert_eq!(outcomes[0]["status"], 200, "{outcomes}");
+    assert_eq!(
+        outcomes[1]["error_type"], "Http.HttpRequestDenied",
+        "{outcomes}"
+    );
+    // The record says why (the guest sees wasi:http's error code only).
+    let refused: Vec<String> = cairn
+        .history("by-name")
+        .iter()
+        .filter(|e| e["EventType"] == "StepFailed")
+        .map(Value::to_string)
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0].contains("metadata.test resolves to 169.254.169.254, a link-local address"),
+        "{refused:?}"
+    );
+    assert_eq!(service.count("/echo/by-name"), 1);
+}

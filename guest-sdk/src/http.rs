@@ -286,7 +286,8 @@ impl From<ErrorCode> for Failure {
         let message = match code {
             ErrorCode::InternalError(Some(message)) => message,
             ErrorCode::HttpRequestDenied => "HTTP requests to this host are not allowed: it is \
-                not on the workflow's allowlist (--allow-http HOST[:PORT])"
+                not on the workflow's allowlist (--allow-http HOST[:PORT]), or it is a \
+                link-local address (--allow-http-link-local); the host's record says which"
                 .into(),
             ErrorCode::HttpResponseBodySize(Some(cap)) => {
                 format!("the response body is larger than the host's cap of {cap} bytes")

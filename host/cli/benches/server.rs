@@ -16,7 +16,11 @@
 //! --rounds N]`. With `CAIRN_BASELINE=/path/to/an/earlier/cairn`, each
 //! round runs the earlier build too, alternating, so the two are compared
 //! on the same machine at the same time (as ratios: these machines are
-//! noisy).
+//! noisy). With `CAIRN_RESTATE` set (`scripts/bench-restate` does it),
+//! each round also runs Restate on the same workload (see `restate/`).
+
+#[path = "restate/mod.rs"]
+mod restate;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -75,19 +79,31 @@ fn main() {
         PathBuf::from(env!("CARGO_BIN_EXE_cairn")),
     ))
     .chain(
-        std::env::var_os("CAIRN_BASELINE").map(|path| ("baseline".to_owned(), PathBuf::from(path))),
+        std::env::var_os("CAIRN_BASELINE")
+            .filter(|path| !path.is_empty())
+            .map(|path| ("baseline".to_owned(), PathBuf::from(path))),
     )
     .collect();
 
-    let mut results: Vec<Vec<Round>> = vec![Vec::new(); builds.len()];
+    let restate = std::env::var_os("CAIRN_RESTATE")
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from);
+    let subjects: Vec<String> = builds
+        .iter()
+        .map(|(label, _)| label.clone())
+        .chain(restate.iter().map(|_| "Restate 1.7.12".to_owned()))
+        .collect();
+    let mut results: Vec<Vec<Round>> = vec![Vec::new(); subjects.len()];
     for round in 0..options.rounds {
-        for (index, (label, cairn)) in builds.iter().enumerate() {
-            eprintln!("round {round}: {label} ({})", cairn.display());
-            // The earlier build has no --workers or --time-budget, and runs
-            // one invocation at a time: beside a loop it would wait out
-            // the loop's whole budget, so that round is not run for it.
-            let this_build = index == 0;
-            let measured = measure(cairn, &guests, &options, this_build);
+        for (index, label) in subjects.iter().enumerate() {
+            eprintln!("round {round}: {label}");
+            let measured = match builds.get(index) {
+                // The earlier build has no --workers or --time-budget, and
+                // runs one invocation at a time: beside a loop it would wait
+                // out the loop's whole budget, so that round is not run for it.
+                Some((_, cairn)) => measure(cairn, &guests, &options, index == 0),
+                None => restate::measure(restate.as_deref().unwrap(), &options),
+            };
             eprintln!("  {measured:?}");
             results[index].push(measured);
         }
@@ -97,22 +113,27 @@ fn main() {
         options.executions, options.suspended
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for ((label, _), rounds) in builds.iter().zip(&results) {
-        let median = |f: fn(&Round) -> f64| {
+    for (label, rounds) in subjects.iter().zip(&results) {
+        let median = |f: fn(&Round) -> f64, precision: usize, unit: &str| {
             let mut values: Vec<f64> = rounds.iter().map(f).collect();
             values.sort_by(f64::total_cmp);
-            values[values.len() / 2]
+            let value = values[values.len() / 2];
+            if value.is_nan() {
+                "-".to_owned() // not measured for this subject
+            } else {
+                format!("{value:.precision$}{unit}")
+            }
         };
         println!(
-            "| {label} | {:.0} | {:.1}% of a core | {:.0} MiB | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms, {:.2} ms |",
-            median(|r| r.steps_per_second),
-            median(|r| r.idle_cpu * 100.0),
-            median(|r| r.rss_mib),
-            median(|r| r.p50_ms),
-            median(|r| r.p99_ms),
-            median(|r| r.p50_beside_loop_ms),
-            median(|r| r.first_page_ms),
-            median(|r| r.newest_page_ms),
+            "| {label} | {} | {} | {} | {} | {} | {} | {}, {} |",
+            median(|r| r.steps_per_second, 0, ""),
+            median(|r| r.idle_cpu * 100.0, 1, "% of a core"),
+            median(|r| r.rss_mib, 0, " MiB"),
+            median(|r| r.p50_ms, 2, " ms"),
+            median(|r| r.p99_ms, 2, " ms"),
+            median(|r| r.p50_beside_loop_ms, 2, " ms"),
+            median(|r| r.first_page_ms, 2, " ms"),
+            median(|r| r.newest_page_ms, 2, " ms"),
         );
     }
 }
@@ -196,9 +217,7 @@ fn measure(cairn: &Path, guests: &Path, options: &Options, this_build: bool) -> 
                 started.elapsed().as_secs_f64() * 1000.0
             })
             .collect();
-        samples.sort_by(f64::total_cmp);
-        let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-        (at(0.5), at(0.99))
+        percentiles(&mut samples)
     };
     let (p50_ms, p99_ms) = latency("l");
     let p50_beside_loop_ms = if this_build {
@@ -259,6 +278,13 @@ fn suspended_in_their_waits(db: &Path, count: usize) {
             execution.name
         );
     }
+}
+
+/// p50 and p99 of `samples` (milliseconds).
+fn percentiles(samples: &mut [f64]) -> (f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+    (at(0.5), at(0.99))
 }
 
 /// Runs `work` for every name, spread over `clients` threads.
@@ -391,17 +417,8 @@ impl Server {
         Server { child, url }
     }
 
-    /// (user + system) CPU seconds so far.
     fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .unwrap()
-            .1
-            .split_whitespace()
-            .collect();
-        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-        ticks / 100.0 // USER_HZ
+        process_cpu_seconds(self.child.id())
     }
 
     /// Share of one core used over `window`.
@@ -419,14 +436,31 @@ impl Server {
     }
 
     fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|kib| kib.parse().ok())
-            .unwrap_or(0)
+        process_rss_kib(self.child.id())
     }
+}
+
+/// A process's (user + system) CPU seconds so far.
+fn process_cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0 // USER_HZ
+}
+
+fn process_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or(0)
 }
 
 impl Drop for Server {

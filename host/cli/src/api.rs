@@ -34,6 +34,8 @@ pub struct Api {
     pub engine: Arc<Engine>,
     /// The scheduler and workers: woken by news, told of stops.
     pub server: Arc<Server>,
+    /// The server's HTTP policy, which deployed allowlists extend.
+    pub http: Arc<cairn_engine::limits::HttpPolicy>,
 }
 
 pub fn router(api: Api) -> Router {
@@ -435,6 +437,11 @@ async fn deploy(
         ),
         Some(_) => return Err(ApiError::invalid("AllowHttp must be a list of HOST[:PORT]")),
     };
+    if let Some(hosts) = &allow_http {
+        api.http
+            .check_entries(hosts)
+            .map_err(|e| ApiError::invalid(format!("AllowHttp: {e}")))?;
+    }
     let answer = json!({ "FunctionName": name, "FunctionArn": function_arn(&name) });
     blocking(move || {
         let path = path

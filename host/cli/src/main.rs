@@ -49,6 +49,11 @@ struct HttpArgs {
     /// Allow HTTP requests to HOST (any port) or HOST:PORT; repeatable.
     #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
     allow_http: Vec<cairn_engine::limits::AllowedHost>,
+    /// Let workflows reach link-local addresses (169.254.0.0/16, fe80::/10,
+    /// fd00:ec2::254), where cloud machines serve their credentials:
+    /// refused by default, by address and by a name that resolves to one.
+    #[arg(long)]
+    allow_http_link_local: bool,
     /// The largest HTTP response body a workflow may receive, in bytes. (A
     /// response to a request outside a step is recorded whole, and a record
     /// holds at most 256 KiB.)
@@ -65,11 +70,16 @@ impl HttpArgs {
         if !(self.http_timeout > 0.0 && self.http_timeout.is_finite()) {
             bail!("--http-timeout must be a positive number of seconds");
         }
-        Ok(cairn_engine::limits::HttpPolicy {
+        let policy = cairn_engine::limits::HttpPolicy {
             allow: self.allow_http.clone(),
+            allow_link_local: self.allow_http_link_local,
             body_cap: self.http_body_cap,
             timeout: Duration::from_secs_f64(self.http_timeout),
-        })
+        };
+        policy
+            .check_entries(&policy.allow)
+            .map_err(anyhow::Error::msg)?;
+        Ok(policy)
     }
 }
 
@@ -557,6 +567,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 db: db.reopen()?,
                 engine: engine.clone(),
                 server: server.clone(),
+                http: options.run.limits.http.clone(),
             };
             let listener = std::net::TcpListener::bind(("127.0.0.1", port))
                 .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
@@ -592,6 +603,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             allow_http,
         } => {
             check_workflow_name(&name)?;
+            // A server that allows link-local addresses says so itself
+            // (`serve --allow-http-link-local`); a workflow's list may not.
+            cairn_engine::limits::HttpPolicy::default()
+                .check_entries(&allow_http)
+                .map_err(anyhow::Error::msg)?;
             let (wasm, _) = resolve_target(&target)?;
             let wasm = wasm
                 .canonicalize()

@@ -120,6 +120,9 @@ pub const MAX_HTTP_REQUEST_BODY: usize = 16 << 20;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpPolicy {
     pub allow: Vec<AllowedHost>,
+    /// Whether link-local addresses may be reached at all (see
+    /// [`is_link_local`]), by address or by a name that resolves to one.
+    pub allow_link_local: bool,
     pub body_cap: usize,
     pub timeout: Duration,
 }
@@ -128,10 +131,41 @@ impl Default for HttpPolicy {
     fn default() -> Self {
         HttpPolicy {
             allow: Vec::new(),
+            allow_link_local: false,
             body_cap: DEFAULT_HTTP_BODY_CAP,
             timeout: DEFAULT_HTTP_TIMEOUT,
         }
     }
+}
+
+/// Whether `ip` is link-local (169.254.0.0/16, fe80::/10, also written as
+/// an IPv4-mapped IPv6 address) or AWS's IPv6 metadata address
+/// (fd00:ec2::254): where cloud machines serve their credentials, which a
+/// workflow must not reach unless its operator says so.
+pub fn is_link_local(ip: std::net::IpAddr) -> bool {
+    const METADATA_V6: std::net::Ipv6Addr =
+        std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.is_link_local(),
+            None => v6.segments()[0] & 0xffc0 == 0xfe80 || v6 == METADATA_V6,
+        },
+    }
+}
+
+/// Why a request may not go to `host`, a link-local address or a name
+/// that resolves to one (`resolved`).
+pub fn link_local_refusal(host: &str, resolved: Option<std::net::IpAddr>) -> String {
+    let what = match resolved {
+        Some(ip) => format!("{host} resolves to {ip}, a link-local address"),
+        None => format!("{host} is a link-local address"),
+    };
+    format!(
+        "HTTP requests to {what} are not allowed: cloud machines serve their \
+         credentials there (allow such addresses with --allow-http-link-local, or \
+         CAIRN_ALLOW_HTTP_LINK_LOCAL=1 in Lambda)"
+    )
 }
 
 impl HttpPolicy {
@@ -160,12 +194,32 @@ impl HttpPolicy {
             host: host.to_owned(),
             port: Some(port),
         };
-        (!allowed).then(|| {
-            format!(
+        if !allowed {
+            return Some(format!(
                 "HTTP requests to {entry} are not allowed: it is not on this workflow's \
                  allowlist (allow it with --allow-http {entry}, or CAIRN_ALLOW_HTTP in Lambda)"
-            )
-        })
+            ));
+        }
+        // On the list or not, a link-local address is refused by default
+        // (a name is checked once resolved, when the request is sent).
+        let literal = host.parse::<std::net::IpAddr>().ok();
+        (!self.allow_link_local && literal.is_some_and(is_link_local))
+            .then(|| link_local_refusal(host, None))
+    }
+
+    /// Refuses allowlist entries that name a link-local address, unless
+    /// this policy allows those.
+    pub fn check_entries(&self, hosts: &[AllowedHost]) -> Result<(), String> {
+        if self.allow_link_local {
+            return Ok(());
+        }
+        match hosts
+            .iter()
+            .find(|entry| entry.host.parse().is_ok_and(is_link_local))
+        {
+            Some(entry) => Err(link_local_refusal(&entry.to_string(), None)),
+            None => Ok(()),
+        }
     }
 
     /// Parses a comma-separated list of `HOST[:PORT]` (as the Lambda host's
@@ -262,6 +316,47 @@ mod tests {
         assert_eq!(refused(&policy(&["a.test:443"]), "https://a.test/"), None);
         let userinfo = refused(&only, "http://user:pw@127.0.0.1:8080/").unwrap();
         assert!(userinfo.contains("credentials"), "{userinfo}");
+    }
+
+    #[test]
+    fn link_local_addresses_are_refused_unless_allowed() {
+        for ip in [
+            "169.254.169.254",
+            "169.254.0.1",
+            "fe80::1",
+            "fd00:ec2::254",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(is_link_local(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "::1",
+            "fd00:ec2::253",
+            "170.254.0.1",
+        ] {
+            assert!(!is_link_local(ip.parse().unwrap()), "{ip}");
+        }
+        // Refused even when listed...
+        let listed = policy(&["169.254.169.254:80", "[fd00:ec2::254]"]);
+        let refusal = refused(&listed, "http://169.254.169.254/latest/meta-data/").unwrap();
+        assert!(refusal.contains("link-local"), "{refusal}");
+        assert!(refused(&listed, "http://[fd00:ec2::254]/").is_some());
+        let entries = listed.allow.clone();
+        let refusal = listed.check_entries(&entries).unwrap_err();
+        assert!(refusal.contains("--allow-http-link-local"), "{refusal}");
+        // ... and allowed with the operator's consent.
+        let consented = HttpPolicy {
+            allow_link_local: true,
+            ..listed
+        };
+        assert_eq!(refused(&consented, "http://169.254.169.254/x"), None);
+        assert_eq!(consented.check_entries(&entries), Ok(()));
+        assert_eq!(
+            policy(&[]).check_entries(&policy(&["a.test"]).allow),
+            Ok(())
+        );
     }
 
     #[test]

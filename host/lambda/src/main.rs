@@ -32,8 +32,9 @@ struct Host {
 /// The function's HTTP policy: the hosts its package lists (`allow-http`
 /// beside the component, one `HOST[:PORT]` a line, as `cairn package
 /// --allow-http` writes it) and those of its environment's
-/// `CAIRN_ALLOW_HTTP` (comma-separated); `CAIRN_HTTP_BODY_CAP` (bytes) and
-/// `CAIRN_HTTP_TIMEOUT` (seconds).
+/// `CAIRN_ALLOW_HTTP` (comma-separated); `CAIRN_ALLOW_HTTP_LINK_LOCAL=1` to
+/// let them reach link-local addresses (the metadata service's);
+/// `CAIRN_HTTP_BODY_CAP` (bytes) and `CAIRN_HTTP_TIMEOUT` (seconds).
 fn http_policy(component: &std::path::Path) -> anyhow::Result<HttpPolicy> {
     let mut policy = HttpPolicy::default();
     let listed = component.with_file_name("allow-http");
@@ -49,6 +50,10 @@ fn http_policy(component: &std::path::Path) -> anyhow::Result<HttpPolicy> {
             .map_err(|e| anyhow::anyhow!("CAIRN_ALLOW_HTTP: {e}"))?;
         policy.allow.extend(hosts);
     }
+    policy.allow_link_local = std::env::var("CAIRN_ALLOW_HTTP_LINK_LOCAL").is_ok_and(|v| v == "1");
+    policy
+        .check_entries(&policy.allow)
+        .map_err(anyhow::Error::msg)?;
     if let Ok(cap) = std::env::var("CAIRN_HTTP_BODY_CAP") {
         policy.body_cap = cap
             .parse()

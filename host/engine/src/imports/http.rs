@@ -180,7 +180,9 @@ impl WasiHttpHooks for HttpHooks {
                 placeholder.extensions_mut().insert(unsent);
                 return Ok((placeholder, done()));
             }
-            let received = send(&policy, deadline, unsent).await?;
+            let received = send(&policy, deadline, unsent)
+                .await
+                .map_err(|failed| failed.code)?;
             let mut response = Response::new(full_body(received.body));
             *response.status_mut() = http::StatusCode::from_u16(received.status)
                 .map_err(|e| Error::InternalError(Some(e.to_string())))?;
@@ -201,20 +203,44 @@ impl WasiHttpHooks for HttpHooks {
     }
 }
 
+/// A failed exchange: the wasi:http error, and why where its code does not
+/// say (a name that resolves to a link-local address).
+struct Failed {
+    code: Error,
+    why: Option<String>,
+}
+
+impl From<Error> for Failed {
+    fn from(code: Error) -> Failed {
+        Failed { code, why: None }
+    }
+}
+
 /// Sends `unsent` under `policy` and reads the whole response, by `deadline`.
-async fn send(policy: &HttpPolicy, deadline: Instant, unsent: Unsent) -> Result<Received> {
+async fn send(
+    policy: &HttpPolicy,
+    deadline: Instant,
+    unsent: Unsent,
+) -> std::result::Result<Received, Failed> {
     if policy.refusal(&unsent.uri).is_some() {
-        return Err(
-            if unsent
-                .uri
-                .authority()
-                .is_some_and(|a| a.as_str().contains('@'))
-            {
-                Error::HttpRequestUriInvalid
-            } else {
-                Error::HttpRequestDenied
-            },
-        );
+        return Err(if unsent
+            .uri
+            .authority()
+            .is_some_and(|a| a.as_str().contains('@'))
+        {
+            Error::HttpRequestUriInvalid
+        } else {
+            Error::HttpRequestDenied
+        }
+        .into());
+    }
+    if !policy.allow_link_local
+        && let Some(why) = resolves_to_link_local(&unsent.uri).await
+    {
+        return Err(Failed {
+            code: Error::HttpRequestDenied,
+            why: Some(why),
+        });
     }
     let given = unsent.options.unwrap_or_default();
     let options = RequestOptions {
@@ -241,7 +267,7 @@ async fn send(policy: &HttpPolicy, deadline: Instant, unsent: Unsent) -> Result<
                 other => other,
             });
         drop(io);
-        Ok(Received {
+        Ok::<_, Error>(Received {
             status: parts.status.as_u16(),
             headers: parts.headers,
             body: body?,
@@ -249,9 +275,28 @@ async fn send(policy: &HttpPolicy, deadline: Instant, unsent: Unsent) -> Result<
     };
     // Each phase has its timeout; a server that drips bytes forever meets this one.
     let left = deadline.saturating_duration_since(Instant::now());
-    tokio::time::timeout(left, exchange)
+    Ok(tokio::time::timeout(left, exchange)
         .await
-        .map_err(|_| Error::HttpResponseTimeout)?
+        .map_err(|_| Error::HttpResponseTimeout)??)
+}
+
+/// Why a request to `uri` may not go, if its host is a name that resolves
+/// to a link-local address. (A name that does not resolve is left to the
+/// connection to report. The connection resolves the name again: a name
+/// whose answer changes in between is not caught.)
+async fn resolves_to_link_local(uri: &Uri) -> Option<String> {
+    let authority = uri.authority()?;
+    let host = authority.host();
+    if host.starts_with('[') || host.parse::<std::net::IpAddr>().is_ok() {
+        return None; // an address: `refusal` has judged it
+    }
+    let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+    let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let addresses = tokio::net::lookup_host((host, port)).await.ok()?;
+    addresses
+        .map(|address| address.ip())
+        .find(|ip| crate::limits::is_link_local(*ip))
+        .map(|ip| crate::limits::link_local_refusal(host, Some(ip)))
 }
 
 /// Reads what `body` holds already, without waiting: `Ready` once it is
@@ -475,7 +520,7 @@ impl HostState {
                 let deadline = self.http_hooks.deadline;
                 match wasmtime_wasi::runtime::in_tokio(send(&policy, deadline, unsent)) {
                     Ok(received) => record(fingerprint, &url, received),
-                    Err(error) => Err(error_object(&error, &url, &policy, fingerprint)),
+                    Err(failed) => Err(error_object(&failed, &url, &policy, fingerprint)),
                 }
             }
             Ok(other) => {
@@ -561,11 +606,12 @@ fn record(
 /// The recorded error of a failed exchange: `Http.` and the wasi:http error
 /// code's name, what happened, and the request's fingerprint as its data.
 fn error_object(
-    error: &Error,
+    failed: &Failed,
     url: &str,
     policy: &HttpPolicy,
     fingerprint: u64,
 ) -> cairn_core::ErrorObject {
+    let error = &failed.code;
     let code = code_for(error);
     let debug = format!("{code:?}");
     let name = debug
@@ -574,6 +620,7 @@ fn error_object(
         .and_then(|path| path.rsplit("::").next())
         .unwrap_or("InternalError");
     let message = match error {
+        _ if failed.why.is_some() => format!("{url}: {}", failed.why.as_deref().unwrap_or("")),
         Error::InternalError(Some(message)) => message.clone(),
         Error::HttpRequestDenied | Error::HttpRequestUriInvalid => {
             let refusal = url.parse().ok().and_then(|uri| policy.refusal(&uri));
