@@ -199,3 +199,49 @@ fn a_component_rebuilt_in_place_does_not_take_running_executions_over() {
     assert_eq!(cairn.history("f"), before, "nothing ran on the other build");
     assert_eq!(cairn.get("f")["Status"], "RUNNING");
 }
+
+#[test]
+fn heartbeats_through_the_server_invoke_nothing() {
+    let cairn = Cairn::new();
+    let approval = guest("approval");
+    let input = r#"{"amount_cents":1,"approver":"bo","heartbeat_seconds":60}"#;
+    let start = cairn.run(&[
+        "start",
+        approval.to_str().unwrap(),
+        "--name",
+        "hb",
+        "--input",
+        input,
+    ]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    let server = cairn.serve(&[]);
+    let suspended = cairn.wait_for_history(
+        "hb",
+        |events| count(events, "InvocationCompleted") == 1,
+        || {},
+    );
+    let id = suspended
+        .iter()
+        .find(|e| e["EventType"] == "CallbackStarted")
+        .and_then(|e| e["CallbackStartedDetails"]["CallbackId"].as_str())
+        .expect("the approval waits on its callback")
+        .to_owned();
+    for _ in 0..3 {
+        let beat = cairn.run(&["--server", &server.url, "callback", "heartbeat", &id]);
+        assert_eq!(beat.code, 0, "{}", beat.stderr);
+    }
+    let done = cairn.run(&[
+        "--server",
+        &server.url,
+        "callback",
+        "succeed",
+        &id,
+        r#"{"approved":true,"by":"bo"}"#,
+    ]);
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    cairn.wait_for_status("hb", "SUCCEEDED");
+    // One invocation up to the callback, one after its success: the
+    // heartbeats made none (as in AWS's histories).
+    assert_eq!(count(&cairn.history("hb"), "InvocationCompleted"), 2);
+    server.kill();
+}

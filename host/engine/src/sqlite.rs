@@ -955,8 +955,27 @@ impl Db {
                 }
                 (None, Completion::Heartbeat) => (Event::CallbackHeartbeat { id, at: now }, None),
             };
-            insert_events(tx, execution, None, &[event])?;
-            wake(tx, execution, now)?;
+            let heartbeat = matches!(event, Event::CallbackHeartbeat { .. });
+            insert_events(tx, execution, None, std::slice::from_ref(&event))?;
+            if heartbeat {
+                // A heartbeat only moves the callback's deadline: nothing for
+                // the workflow to see, so no invocation for it (AWS's
+                // records none either). Due when its earliest timer is,
+                // unless it is due already or running.
+                let mut journal = journal;
+                journal.push(event);
+                let next = cairn_core::replay::pending_timers(&journal)
+                    .iter()
+                    .map(|timer| timer.due as i64)
+                    .min();
+                tx.prepare_cached(
+                    "UPDATE executions SET due_at = ?2 WHERE id = ?1 AND status = 'RUNNING' \
+                     AND owner IS NULL AND (due_at IS NULL OR due_at > ?3)",
+                )?
+                .execute(params![execution, next, now as i64])?;
+            } else {
+                wake(tx, execution, now)?;
+            }
             Ok(refused)
         })?;
         match refused {
