@@ -245,3 +245,52 @@ fn heartbeats_through_the_server_invoke_nothing() {
     assert_eq!(count(&cairn.history("hb"), "InvocationCompleted"), 2);
     server.kill();
 }
+
+#[test]
+fn a_callback_succeeded_without_a_result_is_recorded_as_null() {
+    let cairn = Cairn::new();
+    let approval = guest("approval");
+    let start = cairn.run(&[
+        "start",
+        approval.to_str().unwrap(),
+        "--name",
+        "empty",
+        "--input",
+        r#"{"amount_cents":1,"approver":"bo"}"#,
+    ]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    let server = cairn.serve(&[]);
+    let suspended = cairn.wait_for_history(
+        "empty",
+        |events| count(events, "InvocationCompleted") == 1,
+        || {},
+    );
+    let id = suspended
+        .iter()
+        .find(|e| e["EventType"] == "CallbackStarted")
+        .and_then(|e| e["CallbackStartedDetails"]["CallbackId"].as_str())
+        .expect("the approval waits on its callback")
+        .to_owned();
+    // SendDurableExecutionCallbackSuccess with no Result at all.
+    let response = ureq::post(&format!(
+        "{}/2025-12-01/durable-execution-callbacks/{id}/succeed",
+        server.url
+    ))
+    .send_empty()
+    .expect("the server answers");
+    assert_eq!(response.status(), 200);
+    let history = cairn.wait_for_history(
+        "empty",
+        |events| count(events, "CallbackSucceeded") == 1,
+        || {},
+    );
+    let succeeded = history
+        .iter()
+        .find(|e| e["EventType"] == "CallbackSucceeded")
+        .unwrap();
+    assert_eq!(
+        succeeded["CallbackSucceededDetails"]["Result"]["Payload"], "null",
+        "{succeeded}"
+    );
+    server.kill();
+}

@@ -243,8 +243,14 @@ async fn callback_succeed(
             body.len()
         )));
     }
-    let result = String::from_utf8(body.to_vec())
-        .map_err(|_| ApiError::invalid("the result is not UTF-8 text"))?;
+    // No result is JSON null, as Lambda's backend hands it to a workflow
+    // (an empty string would decode as no type at all).
+    let result = if body.is_empty() {
+        "null".to_owned()
+    } else {
+        String::from_utf8(body.to_vec())
+            .map_err(|_| ApiError::invalid("the result is not UTF-8 text"))?
+    };
     complete(api, id, Completion::Succeed(result)).await
 }
 
