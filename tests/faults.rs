@@ -23,6 +23,28 @@ impl Mounted {
     }
 }
 
+impl Mounted {
+    /// `dir` seen read-only at `at` (a read-only bind mount).
+    fn read_only_view(dir: &Path, at: &Path) -> Option<Mounted> {
+        let bound = Command::new("mount")
+            .arg("--bind")
+            .arg(dir)
+            .arg(at)
+            .output()
+            .ok()?;
+        if !bound.status.success() {
+            return None;
+        }
+        let mounted = Mounted(at.to_owned());
+        let read_only = Command::new("mount")
+            .args(["-o", "remount,bind,ro"])
+            .arg(at)
+            .output()
+            .ok()?;
+        read_only.status.success().then_some(mounted)
+    }
+}
+
 impl Drop for Mounted {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
@@ -215,4 +237,42 @@ fn a_store_locked_by_another_process_keeps_the_server_answering_and_loses_nothin
     cairn.wait_for_status("locked-out", "SUCCEEDED");
     let log = server.kill();
     assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn a_read_only_store_is_refused_clearly_and_loses_nothing() {
+    let cairn = Cairn::new();
+    let start = cairn.run(&[
+        "start",
+        guest("steps").to_str().unwrap(),
+        "--name",
+        "w",
+        "--input",
+        r#"{"count":2,"wait_after":1,"wait_seconds":1}"#,
+    ]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    let store_dir = cairn.db().parent().unwrap().to_owned();
+    let view = tempfile::tempdir().unwrap();
+    let Some(read_only) = Mounted::read_only_view(&store_dir, view.path()) else {
+        eprintln!("skipped: cannot make a read-only bind mount of the store (needs root)");
+        return;
+    };
+    let serve = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--db")
+        .arg(view.path().join("cairn.db"))
+        .args(["serve", "--port", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&serve.stderr);
+    assert_eq!(serve.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is on a read-only filesystem"), "{stderr}");
+    drop(read_only);
+    // The store itself, writable: the execution goes on from its record.
+    let server = cairn.serve(&[]);
+    let done = cairn.wait_for_status("w", "SUCCEEDED");
+    assert_eq!(done["Result"], "5");
+    let history = cairn.history("w");
+    assert_eq!(succeeded_steps(&history), ["step-1", "step-2"]);
+    assert_eq!(count(&history, "WaitSucceeded"), 1);
+    server.kill();
 }

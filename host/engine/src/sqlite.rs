@@ -335,6 +335,41 @@ pub struct Claim {
     pub fence: i64,
 }
 
+/// Why the store at `path` cannot be written, if that is so: a store is
+/// written to even to be read (its WAL and the index beside it), and SQLite
+/// says only that it cannot open the file.
+fn unwritable(path: &Path) -> Option<String> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let probe = dir.join(format!(".cairn-write-check-{}", std::process::id()));
+    let error = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            // The directory is writable; the file itself may not be.
+            let file = std::fs::OpenOptions::new().write(true).open(path).err()?;
+            return (file.kind() != std::io::ErrorKind::NotFound)
+                .then(|| format!("the store {} cannot be written ({file})", path.display()));
+        }
+        Err(error) => error,
+    };
+    let read_only = error.raw_os_error() == Some(30); // EROFS
+    Some(if read_only {
+        format!(
+            "the store {} is on a read-only filesystem: Cairn writes to its store (and the \
+             files beside it) even to read it",
+            path.display()
+        )
+    } else {
+        format!(
+            "the store's directory {} cannot be written ({error})",
+            dir.display()
+        )
+    })
+}
+
 /// Opens a connection to the store with Cairn's settings.
 pub(crate) fn connect(path: &Path, durability: Durability) -> Result<Connection> {
     let conn = Connection::open(path)
@@ -369,9 +404,15 @@ impl Db {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let mut conn = connect(path, durability)?;
-        create_schema(&mut conn)
-            .with_context(|| format!("cannot initialise the store {}", path.display()))?;
+        let opened = connect(path, durability).and_then(|mut conn| {
+            create_schema(&mut conn)
+                .with_context(|| format!("cannot initialise the store {}", path.display()))?;
+            Ok(conn)
+        });
+        let conn = opened.map_err(|error| match unwritable(path) {
+            Some(why) => error.context(why),
+            None => error,
+        })?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
             writer: None,
