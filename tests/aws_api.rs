@@ -2,6 +2,8 @@
 //! start by Invoke, get, history, list, stop and the three callback calls,
 //! with AWS's error codes; then the CLI's `--server` mode.
 
+#[path = "support/signed.rs"]
+mod signed;
 mod support;
 
 use serde_json::{Value, json};
@@ -9,10 +11,17 @@ use std::process::Command;
 use support::{Cairn, guest, workspace};
 
 /// Runs the boto3 peer against the server at `url`; returns its summary.
-fn boto3_peer(url: &str) -> Value {
+fn boto3_peer(server: &support::Server) -> Value {
+    // boto3 finds the server's credentials as it finds any: in the shared
+    // credentials file named by the environment.
     let output = Command::new("python3")
         .arg(workspace().join("tests/peers/aws_api.py"))
-        .env("CAIRN_URL", url)
+        .env("CAIRN_URL", &server.url)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &server.credentials)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
         .output()
         .expect("python3 runs (.ci/run installs boto3)");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -38,8 +47,18 @@ fn boto3_runs_executions_through_the_server() {
         assert_eq!(deploy.code, 0, "{}", deploy.stderr);
     }
 
-    let summary = boto3_peer(&server.url);
+    let summary = boto3_peer(&server);
 
+    assert_eq!(summary["functions"], json!(["approval", "order"]));
+    assert_eq!(summary["order_version"], "1");
+    assert_eq!(
+        summary["order_arn"],
+        "arn:aws:lambda:local:000000000000:function:order"
+    );
+    assert_eq!(summary["order_versions"], json!(["1"]));
+    assert_eq!(summary["missing_function"], "ResourceNotFoundException");
+    assert_eq!(summary["wrong_secret"], "InvalidSignatureException");
+    assert_eq!(summary["unknown_key"], "UnrecognizedClientException");
     assert_eq!(summary["approval_name"], "appr-1");
     assert_eq!(
         summary["approval_result"]["detail"],
@@ -191,29 +210,19 @@ fn the_cli_talks_to_the_server() {
 fn bad_names_and_oversized_bodies_are_refused_in_aws_shape() {
     let cairn = Cairn::new();
     let server = cairn.serve(&[]);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let error_type = |response: &ureq::http::Response<ureq::Body>| {
-        response
-            .headers()
-            .get("x-amzn-ErrorType")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned()
-    };
+    let agent = signed::agent();
     let steps = guest("steps");
-    let body = json!({ "ComponentPath": steps }).to_string();
-    let path = agent
-        .put(&format!(
-            "{}/cairn/workflows/..%2F..%2Fetc%2Fpasswd",
-            server.url
-        ))
-        .send(&body)
-        .unwrap();
+    let body = std::fs::read(&steps).unwrap();
+    let path = signed::request(
+        &agent,
+        &server.credentials,
+        "PUT",
+        &format!("{}/cairn/workflows/..%2F..%2Fetc%2Fpasswd", server.url),
+        &[],
+        &body,
+    );
     assert_eq!(path.status(), 400);
-    assert_eq!(error_type(&path), "InvalidParameterValueException");
+    assert_eq!(signed::error_type(&path), "InvalidParameterValueException");
     let local = cairn.run(&["deploy", "../x", steps.to_str().unwrap()]);
     assert_eq!(local.code, 2);
     assert!(
@@ -221,29 +230,77 @@ fn bad_names_and_oversized_bodies_are_refused_in_aws_shape() {
         "{}",
         local.stderr
     );
-    let deployed = agent
-        .put(&format!("{}/cairn/workflows/steps", server.url))
-        .send(&body)
-        .unwrap();
+    let deployed = signed::request(
+        &agent,
+        &server.credentials,
+        "PUT",
+        &format!("{}/cairn/workflows/steps", server.url),
+        &[],
+        &body,
+    );
     assert_eq!(deployed.status(), 200);
-
-    let invoke = |name: &[u8], payload: &[u8]| {
-        agent
-            .post(&format!(
-                "{}/2015-03-31/functions/steps/invocations",
-                server.url
-            ))
-            .header("X-Amz-Invocation-Type", "Event")
-            .header(
-                "X-Amz-Durable-Execution-Name",
-                ureq::http::HeaderValue::from_bytes(name).unwrap(),
-            )
-            .send(payload)
+    // A path is not a component: the server opens nothing it is named.
+    let named = signed::request(
+        &agent,
+        &server.credentials,
+        "PUT",
+        &format!("{}/cairn/workflows/steps", server.url),
+        &[],
+        json!({ "ComponentPath": "/dev/zero" })
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(named.status(), 400);
+    assert_eq!(signed::error_type(&named), "InvalidRequestContentException");
+    assert!(
+        named
+            .into_body()
+            .read_to_string()
             .unwrap()
+            .contains("opens no path"),
+        "a path is refused as a path"
+    );
+    // Bytes that are not a component are refused, and change nothing.
+    let mut core_module = body[..8].to_vec();
+    core_module[4..8].copy_from_slice(&[1, 0, 0, 0]);
+    let junk = signed::request(
+        &agent,
+        &server.credentials,
+        "PUT",
+        &format!("{}/cairn/workflows/steps", server.url),
+        &[],
+        &core_module,
+    );
+    assert_eq!(junk.status(), 400);
+    assert!(
+        junk.into_body()
+            .read_to_string()
+            .unwrap()
+            .contains("core WebAssembly module"),
+        "the refusal says what the bytes are"
+    );
+
+    // A name that is not ASCII cannot be signed: it travels outside the
+    // signature, and is refused all the same.
+    let invoke = |name: &[u8], payload: &[u8]| {
+        signed::request(
+            &agent,
+            &server.credentials,
+            "POST",
+            &format!("{}/2015-03-31/functions/steps/invocations", server.url),
+            &[
+                ("X-Amz-Invocation-Type", b"Event"),
+                ("X-Amz-Durable-Execution-Name", name),
+            ],
+            payload,
+        )
     };
     let not_ascii = invoke("caf\u{e9}".as_bytes(), br#"{"count":1}"#);
     assert_eq!(not_ascii.status(), 400);
-    assert_eq!(error_type(&not_ascii), "InvalidParameterValueException");
+    assert_eq!(
+        signed::error_type(&not_ascii),
+        "InvalidParameterValueException"
+    );
     // A body over the limit: the server may answer and close before it
     // has read it all, so this client writes what it can and then reads
     // the answer (a client library would stop at the broken pipe).
@@ -277,6 +334,280 @@ fn bad_names_and_oversized_bodies_are_refused_in_aws_shape() {
     assert_eq!(listed.code, 0, "{}", listed.stderr);
     let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
     assert_eq!(listed["DurableExecutions"], json!([]));
+    let log = server.kill();
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+/// An HTTP/1.1 exchange written by hand (a browser's cross-site request, a
+/// page reached through a rebound name): the answer as text.
+fn raw_exchange(url: &str, head: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let authority = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    let request = format!(
+        "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+/// Authentication is on by default: the server writes credentials beside
+/// its store (0600) at first start and keeps them across restarts, and
+/// refuses every request not signed with them, before it reads anything
+/// else; a request through another host name is refused even unsigned.
+#[test]
+fn the_server_refuses_what_is_not_signed_with_its_credentials() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let cairn = Cairn::new();
+    let server = cairn.serve(&[]);
+    let mode = std::fs::metadata(&server.credentials)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let written = std::fs::read_to_string(&server.credentials).unwrap();
+    assert!(
+        written.contains("[default]\naws_access_key_id = AKCN"),
+        "{written}"
+    );
+    let deploy = cairn.run(&[
+        "--server",
+        &server.url,
+        "deploy",
+        "steps",
+        guest("steps").to_str().unwrap(),
+    ]);
+    assert_eq!(deploy.code, 0, "{}", deploy.stderr);
+    let authority = server.url.trim_start_matches("http://").to_owned();
+
+    // A web page's cross-site form post: no signature.
+    let cross_site = raw_exchange(
+        &server.url,
+        &format!(
+            "POST /2015-03-31/functions/steps/invocations HTTP/1.1\r\nHost: {authority}\r\n\
+             Origin: http://evil.example\r\nContent-Type: text/plain\r\n\
+             X-Amz-Durable-Execution-Name: forged"
+        ),
+        r#"{"count":1}"#,
+    );
+    assert!(cross_site.starts_with("HTTP/1.1 403"), "{cross_site}");
+    assert!(
+        cross_site
+            .to_ascii_lowercase()
+            .contains("x-amzn-errortype: missingauthenticationtokenexception"),
+        "{cross_site}"
+    );
+    // The same through a name rebound to 127.0.0.1.
+    let port = authority.rsplit(':').next().unwrap();
+    let rebound = raw_exchange(
+        &server.url,
+        &format!("GET /2025-12-01/durable-executions/x HTTP/1.1\r\nHost: rebound.example:{port}"),
+        "",
+    );
+    assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+    assert!(rebound.contains("DNS rebinding"), "{rebound}");
+    // An unknown path is not told apart from a known one without a signature,
+    let unknown = raw_exchange(
+        &server.url,
+        &format!("GET /admin HTTP/1.1\r\nHost: {authority}"),
+        "",
+    );
+    assert!(unknown.starts_with("HTTP/1.1 403"), "{unknown}");
+    // and with one it gets AWS's shape, as does a method a path does not take.
+    let agent = signed::agent();
+    let unknown = signed::request(
+        &agent,
+        &server.credentials,
+        "GET",
+        &format!("{}/admin", server.url),
+        &[],
+        b"",
+    );
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(signed::error_type(&unknown), "UnknownOperationException");
+    let method = signed::request(
+        &agent,
+        &server.credentials,
+        "DELETE",
+        &format!("{}/cairn/workflows/steps", server.url),
+        &[],
+        b"",
+    );
+    assert_eq!(method.status(), 405);
+    assert_eq!(signed::error_type(&method), "MethodNotAllowedException");
+
+    // Restarted, the server keeps its credentials: the CLI signs as before.
+    server.kill();
+    let server = cairn.serve(&[]);
+    assert_eq!(
+        std::fs::read_to_string(&server.credentials).unwrap(),
+        written
+    );
+    let start = cairn.run(&[
+        "--server",
+        &server.url,
+        "start",
+        "steps",
+        "--name",
+        "signed",
+        "--input",
+        r#"{"count":1}"#,
+    ]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    cairn.wait_for_status("signed", "SUCCEEDED");
+    let listed = cairn.run(&["list", "--workflow", "steps", "--json"]);
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let names: Vec<&Value> = listed["DurableExecutions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["DurableExecutionName"])
+        .collect();
+    assert_eq!(names, [&json!("signed")], "nothing unsigned was started");
+
+    // A client without the credentials is told where they are.
+    let stranger = Cairn::new();
+    let refused = stranger.run(&["--server", &server.url, "get", "signed"]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("no credentials to sign requests"),
+        "{}",
+        refused.stderr
+    );
+    let credentials = server.credentials.clone();
+    let log = server.kill();
+    assert!(!log.contains("panicked"), "{log}");
+
+    // Credentials others may read are refused, as ssh refuses a key.
+    std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let open = cairn.run(&["serve", "--port", "0"]);
+    assert_eq!(open.code, 2);
+    assert!(open.stderr.contains("chmod 600"), "{}", open.stderr);
+}
+
+/// Without authentication the server serves loopback only, and says so.
+#[test]
+fn no_auth_is_loopback_only() {
+    let cairn = Cairn::new();
+    let wide = cairn.run(&["serve", "--port", "0", "--listen", "0.0.0.0", "--no-auth"]);
+    assert_eq!(wide.code, 2);
+    assert!(
+        wide.stderr.contains("--no-auth serves only loopback"),
+        "{}",
+        wide.stderr
+    );
+    let server = cairn.serve(&["--no-auth"]);
+    assert!(
+        server.log().contains("authentication is off"),
+        "{}",
+        server.log()
+    );
+    let authority = server.url.trim_start_matches("http://").to_owned();
+    let unsigned = raw_exchange(
+        &server.url,
+        &format!("GET /2025-12-01/durable-executions/nobody HTTP/1.1\r\nHost: {authority}"),
+        "",
+    );
+    assert!(unsigned.starts_with("HTTP/1.1 404"), "{unsigned}");
+    assert!(
+        unsigned
+            .to_ascii_lowercase()
+            .contains("x-amzn-errortype: resourcenotfoundexception"),
+        "{unsigned}"
+    );
+    // The Host check stays on.
+    let rebound = raw_exchange(
+        &server.url,
+        "GET /2025-12-01/durable-executions/nobody HTTP/1.1\r\nHost: rebound.example",
+        "",
+    );
+    assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+}
+
+/// `cairn deploy --server` uploads the component's bytes; each new build
+/// is a new version, kept beside the store by its hash; an execution keeps
+/// running on the version it started on after the file it came from is
+/// gone and another version is deployed.
+#[test]
+fn deploys_upload_versions_that_executions_keep() {
+    let cairn = Cairn::new();
+    let server = cairn.serve(&[]);
+    let run = |args: &[&str]| cairn.run(&[&["--server", server.url.as_str()][..], args].concat());
+    let build = cairn.db().with_file_name("approval.wasm");
+    std::fs::copy(guest("approval"), &build).unwrap();
+    let first = run(&["deploy", "approval", build.to_str().unwrap()]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.stdout.len(), 64, "the hash: {}", first.stdout);
+    assert!(first.stderr.contains("version 1"), "{}", first.stderr);
+    let again = run(&["deploy", "approval", build.to_str().unwrap()]);
+    assert_eq!(again.stdout, first.stdout);
+    assert!(
+        again.stderr.contains("version 1"),
+        "the same bytes: {}",
+        again.stderr
+    );
+
+    let input = r#"{"amount_cents":3,"approver":"v1"}"#;
+    let start = run(&["start", "approval", "--name", "a1", "--input", input]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    let history = cairn.wait_for_history(
+        "a1",
+        |events| support::count(events, "CallbackStarted") == 1,
+        || {},
+    );
+    // The build is gone, and another component is deployed under the name.
+    std::fs::remove_file(&build).unwrap();
+    let second = run(&["deploy", "approval", guest("flow-v1").to_str().unwrap()]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(second.stderr.contains("version 2"), "{}", second.stderr);
+    assert_ne!(second.stdout, first.stdout);
+
+    let versions = run(&["workflows", "approval", "--json"]);
+    assert_eq!(versions.code, 0, "{}", versions.stderr);
+    let versions: Value = serde_json::from_str(&versions.stdout).unwrap();
+    let listed: Vec<(&str, &str)> = versions["Versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["Version"].as_str().unwrap(),
+                v["ComponentHash"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [("1", first.stdout.as_str()), ("2", second.stdout.as_str())]
+    );
+    // The store says the same without the server.
+    let local = cairn.run(&["workflows"]);
+    assert_eq!(local.code, 0, "{}", local.stderr);
+    let row = local.stdout.lines().nth(1).unwrap_or_default().to_owned();
+    assert!(
+        row.starts_with("approval") && row.contains(&second.stdout[..16]),
+        "{}",
+        local.stdout
+    );
+
+    // a1 goes on, on version 1.
+    let id = history
+        .iter()
+        .find(|e| e["EventType"] == "CallbackStarted")
+        .unwrap()["CallbackStartedDetails"]["CallbackId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let approve = run(&["callback", "succeed", &id, r#"{"approved":true,"by":"v1"}"#]);
+    assert_eq!(approve.code, 0, "{}", approve.stderr);
+    let done = cairn.wait_for_status("a1", "SUCCEEDED");
+    assert!(
+        done["Result"].as_str().unwrap().contains("approved by v1"),
+        "{done}"
+    );
     let log = server.kill();
     assert!(!log.contains("panicked"), "{log}");
 }

@@ -3,6 +3,8 @@
 //! returns goes on with nothing recorded lost. Runs as root (it mounts a
 //! small filesystem for the store); skipped with a message otherwise.
 
+#[path = "support/signed.rs"]
+mod signed;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -52,26 +54,38 @@ impl Drop for Mounted {
 }
 
 /// Lambda's Invoke (`Event`) of `steps`: the status and body of the answer.
-fn invoke(agent: &ureq::Agent, url: &str, name: &str, input: &str) -> (u16, String) {
-    let mut response = agent
-        .post(&format!("{url}/2015-03-31/functions/steps/invocations"))
-        .header("X-Amz-Invocation-Type", "Event")
-        .header("X-Amz-Durable-Execution-Name", name)
-        .send(input)
-        .expect("the server answers");
+fn invoke(server: &support::Server, name: &str, input: &str) -> (u16, String) {
+    let mut response = signed::request(
+        &signed::agent(),
+        &server.credentials,
+        "POST",
+        &format!("{}/2015-03-31/functions/steps/invocations", server.url),
+        &[
+            ("X-Amz-Invocation-Type", b"Event"),
+            ("X-Amz-Durable-Execution-Name", name.as_bytes()),
+        ],
+        input.as_bytes(),
+    );
     let status = response.status().as_u16();
-    let error_type = response
-        .headers()
-        .get("x-amzn-ErrorType")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let error_type = signed::error_type(&response);
     let body = response.body_mut().read_to_string().unwrap_or_default();
     (status, format!("{error_type} {body}"))
 }
 
-/// A server with `steps` deployed, and an HTTP agent that reads error answers.
-fn serve_steps(cairn: &Cairn) -> (support::Server, ureq::Agent) {
+/// Lambda's GetDurableExecution of `name`.
+fn get(server: &support::Server, name: &str) -> ureq::http::Response<ureq::Body> {
+    signed::request(
+        &signed::agent(),
+        &server.credentials,
+        "GET",
+        &format!("{}/2025-12-01/durable-executions/{name}", server.url),
+        &[],
+        b"",
+    )
+}
+
+/// A server with `steps` deployed.
+fn serve_steps(cairn: &Cairn) -> support::Server {
     let server = cairn.serve(&[]);
     let deploy = cairn.run(&[
         "--server",
@@ -81,11 +95,7 @@ fn serve_steps(cairn: &Cairn) -> (support::Server, ureq::Agent) {
         guest("steps").to_str().unwrap(),
     ]);
     assert_eq!(deploy.code, 0, "{}", deploy.stderr);
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    (server, agent)
+    server
 }
 
 #[test]
@@ -96,12 +106,11 @@ fn a_full_disk_keeps_the_server_answering_and_loses_nothing() {
         eprintln!("skipped: cannot mount a small filesystem for the store (needs root)");
         return;
     };
-    let (server, agent) = serve_steps(&cairn);
-    let url = server.url.clone();
-    assert_eq!(invoke(&agent, &url, "before", r#"{"count":2}"#).0, 202);
+    let server = serve_steps(&cairn);
+    assert_eq!(invoke(&server, "before", r#"{"count":2}"#).0, 202);
     // Falls due while the disk is full.
     let waiting = r#"{"count":3,"wait_after":1,"wait_seconds":3}"#;
-    assert_eq!(invoke(&agent, &url, "waiting", waiting).0, 202);
+    assert_eq!(invoke(&server, "waiting", waiting).0, 202);
     cairn.wait_for_status("before", "SUCCEEDED");
     cairn.wait_for_history("waiting", |events| count(events, "WaitStarted") == 1, || {});
     let before = cairn.history("before");
@@ -124,7 +133,7 @@ fn a_full_disk_keeps_the_server_answering_and_loses_nothing() {
     let mut refused = None;
     for i in 0..3000 {
         let name = format!("full-{i}");
-        let (status, body) = invoke(&agent, &url, &name, r#"{"count":1}"#);
+        let (status, body) = invoke(&server, &name, r#"{"count":1}"#);
         match status {
             202 => accepted.push(name),
             _ => {
@@ -137,10 +146,7 @@ fn a_full_disk_keeps_the_server_answering_and_loses_nothing() {
     assert_eq!(status, 500, "{body}");
     assert!(body.starts_with("ServiceException"), "{body}");
     // The API still answers what it can read.
-    let mut found = agent
-        .get(&format!("{url}/2025-12-01/durable-executions/before"))
-        .call()
-        .unwrap();
+    let mut found = get(&server, "before");
     assert_eq!(found.status(), 200);
     assert!(
         found
@@ -164,7 +170,7 @@ fn a_full_disk_keeps_the_server_answering_and_loses_nothing() {
     assert_eq!(missing.code, 2, "a refused start created nothing");
     assert_eq!(cairn.history("before"), before, "nothing recorded was lost");
     // Started again once there is room, as a client would retry.
-    assert_eq!(invoke(&agent, &url, &refused, r#"{"count":1}"#).0, 202);
+    assert_eq!(invoke(&server, &refused, r#"{"count":1}"#).0, 202);
     cairn.wait_for_status(&refused, "SUCCEEDED");
     let log = server.kill();
     assert!(!log.contains("panicked"), "{log}");
@@ -173,11 +179,10 @@ fn a_full_disk_keeps_the_server_answering_and_loses_nothing() {
 #[test]
 fn a_store_locked_by_another_process_keeps_the_server_answering_and_loses_nothing() {
     let cairn = Cairn::new();
-    let (server, agent) = serve_steps(&cairn);
-    let url = server.url.clone();
+    let server = serve_steps(&cairn);
     // Falls due while the store is locked.
     let waiting = r#"{"count":3,"wait_after":1,"wait_seconds":2}"#;
-    assert_eq!(invoke(&agent, &url, "waiting", waiting).0, 202);
+    assert_eq!(invoke(&server, "waiting", waiting).0, 202);
     cairn.wait_for_history("waiting", |events| count(events, "WaitStarted") == 1, || {});
     let before = cairn.history("waiting");
 
@@ -207,13 +212,10 @@ fn a_store_locked_by_another_process_keeps_the_server_answering_and_loses_nothin
 
     // A start is refused with AWS's 5xx once the lock outlasts the busy
     // timeout; reads still answer.
-    let (status, body) = invoke(&agent, &url, "locked-out", r#"{"count":1}"#);
+    let (status, body) = invoke(&server, "locked-out", r#"{"count":1}"#);
     assert_eq!(status, 500, "{body}");
     assert!(body.starts_with("ServiceException"), "{body}");
-    let found = agent
-        .get(&format!("{url}/2025-12-01/durable-executions/waiting"))
-        .call()
-        .unwrap();
+    let found = get(&server, "waiting");
     assert_eq!(found.status(), 200);
 
     // The lock goes: everything goes on.
@@ -233,7 +235,7 @@ fn a_store_locked_by_another_process_keeps_the_server_answering_and_loses_nothin
         2,
         "a refused start created nothing"
     );
-    assert_eq!(invoke(&agent, &url, "locked-out", r#"{"count":1}"#).0, 202);
+    assert_eq!(invoke(&server, "locked-out", r#"{"count":1}"#).0, 202);
     cairn.wait_for_status("locked-out", "SUCCEEDED");
     let log = server.kill();
     assert!(!log.contains("panicked"), "{log}");

@@ -1,7 +1,9 @@
 """boto3, unchanged, against `cairn serve`: Lambda's durable-execution API.
 
-Run by tests/aws_api.rs with CAIRN_URL set to the server's address, after
-the workflows `approval` and `order` were registered. Asserts as it goes and
+Run by tests/aws_api.rs with CAIRN_URL set to the server's address and
+AWS_SHARED_CREDENTIALS_FILE to the credentials `cairn serve` wrote beside
+its store (boto3 signs with them, as with any AWS credentials), after the
+workflows `approval` and `order` were registered. Asserts as it goes and
 prints a JSON summary for the Rust side to check against the store.
 """
 
@@ -14,14 +16,17 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-lam = boto3.client(
-    "lambda",
-    endpoint_url=os.environ["CAIRN_URL"],
-    region_name="us-east-1",
-    aws_access_key_id="x",
-    aws_secret_access_key="x",
-    config=Config(retries={"max_attempts": 1}),
-)
+def client(**credentials):
+    return boto3.client(
+        "lambda",
+        endpoint_url=os.environ["CAIRN_URL"],
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}),
+        **credentials,
+    )
+
+
+lam = client()
 
 
 def error_code(call, **kwargs):
@@ -57,6 +62,31 @@ assert hasattr(lam, "get_durable_execution"), (
 )
 
 summary = {}
+
+# Requests not signed with the server's credentials are refused, in AWS's terms.
+known_id = lam._request_signer._credentials.access_key
+summary["wrong_secret"] = error_code(
+    client(aws_access_key_id=known_id, aws_secret_access_key="guessed").invoke,
+    FunctionName="approval",
+    InvocationType="Event",
+    DurableExecutionName="forged",
+    Payload=b"{}",
+)
+summary["unknown_key"] = error_code(
+    client(aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="x").get_durable_execution,
+    DurableExecutionArn="anything",
+)
+# The deployed workflows, as Lambda lists functions.
+functions = lam.list_functions()["Functions"]
+summary["functions"] = sorted(f["FunctionName"] for f in functions)
+order_function = lam.get_function(FunctionName="order")["Configuration"]
+summary["order_version"] = order_function["Version"]
+summary["order_arn"] = order_function["FunctionArn"]
+summary["order_versions"] = [
+    v["Version"] for v in lam.list_versions_by_function(FunctionName="order")["Versions"]
+]
+summary["missing_function"] = error_code(lam.get_function, FunctionName="nobody")
+
 approval_input = json.dumps({"amount_cents": 5, "approver": "boto"})
 
 # Start, idempotently by name.

@@ -163,6 +163,7 @@ impl Cairn {
         Server {
             child,
             url,
+            credentials: self.db().with_extension("credentials"),
             log,
             reader: Some(reader),
         }
@@ -315,6 +316,9 @@ pub struct Server {
     pub child: Child,
     /// Its base URL, `http://127.0.0.1:PORT`.
     pub url: String,
+    /// The credentials file it checks signatures against (AWS's format),
+    /// which it writes beside the store at first start.
+    pub credentials: PathBuf,
     log: std::sync::Arc<std::sync::Mutex<String>>,
     reader: Option<std::thread::JoinHandle<()>>,
 }

@@ -22,6 +22,7 @@
 #[path = "restate/mod.rs"]
 mod restate;
 
+use cairn_cli::auth::{Credentials, sign_request};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -179,7 +180,7 @@ fn measure(cairn: &Path, guests: &Path, options: &Options, this_build: bool) -> 
         .expect("run the long execution");
     assert!(seed.status.success(), "the long execution failed");
     let server = Server::start(cairn, &db, &flags);
-    let client = Client::new(&server.url);
+    let client = Client::new(&server);
     client.deploy("steps", &guests.join("steps.wasm"));
     client.deploy("misbehave", &guests.join("misbehave.wasm"));
 
@@ -187,21 +188,36 @@ fn measure(cairn: &Path, guests: &Path, options: &Options, this_build: bool) -> 
     let started = Instant::now();
     let names: Vec<String> = (0..options.executions).map(|i| format!("t-{i}")).collect();
     let ten = r#"{"count":10}"#;
-    on_clients(&names, options.clients, &server.url, |client, name| {
-        client.invoke("steps", name, ten, false);
-    });
-    on_clients(&names, options.clients, &server.url, |client, name| {
-        let result = client.invoke("steps", name, ten, true);
-        assert_eq!(result, "385", "{name}");
-    });
+    on_clients(
+        &names,
+        options.clients,
+        || Client::new(&server),
+        |client, name| {
+            client.invoke("steps", name, ten, false);
+        },
+    );
+    on_clients(
+        &names,
+        options.clients,
+        || Client::new(&server),
+        |client, name| {
+            let result = client.invoke("steps", name, ten, true);
+            assert_eq!(result, "385", "{name}");
+        },
+    );
     let steps_per_second = (options.executions * 10) as f64 / started.elapsed().as_secs_f64();
 
     // Idle cost.
     let names: Vec<String> = (0..options.suspended).map(|i| format!("s-{i}")).collect();
     let wait = r#"{"count":1,"wait_after":1,"wait_seconds":3600}"#;
-    on_clients(&names, options.clients, &server.url, |client, name| {
-        client.invoke("steps", name, wait, false);
-    });
+    on_clients(
+        &names,
+        options.clients,
+        || Client::new(&server),
+        |client, name| {
+            client.invoke("steps", name, wait, false);
+        },
+    );
     server.wait_until_idle();
     let idle_cpu = server.cpu_over(Duration::from_secs(10));
     let rss_mib = server.rss_kib() as f64 / 1024.0;
@@ -287,13 +303,19 @@ fn percentiles(samples: &mut [f64]) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
-/// Runs `work` for every name, spread over `clients` threads.
-fn on_clients(names: &[String], clients: usize, url: &str, work: impl Fn(&Client, &str) + Sync) {
+/// Runs `work` for every name, spread over `clients` threads, each with a
+/// client of its own.
+fn on_clients<C>(
+    names: &[String],
+    clients: usize,
+    client: impl Fn() -> C + Sync,
+    work: impl Fn(&C, &str) + Sync,
+) {
     std::thread::scope(|scope| {
         for share in names.chunks(names.len().div_ceil(clients).max(1)) {
-            let work = &work;
+            let (work, client) = (&work, &client);
             scope.spawn(move || {
-                let client = Client::new(url);
+                let client = client();
                 for name in share {
                     work(&client, name);
                 }
@@ -302,77 +324,100 @@ fn on_clients(names: &[String], clients: usize, url: &str, work: impl Fn(&Client
     });
 }
 
+/// A client signing as AWS's SDKs do, with the server's credentials (an
+/// earlier build, without authentication, ignores the signature).
 struct Client {
     url: String,
     agent: ureq::Agent,
+    credentials: Option<Credentials>,
 }
 
 impl Client {
-    fn new(url: &str) -> Client {
+    fn new(server: &Server) -> Client {
         Client {
-            url: url.to_owned(),
+            url: server.url.clone(),
             agent: ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .build()
                 .into(),
+            credentials: server.credentials.clone(),
         }
     }
 
+    /// Sends a signed request; returns the status and the body.
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request.body(body.to_vec()).unwrap();
+        if let Some(credentials) = &self.credentials {
+            sign_request(&mut request, credentials, "us-east-1").unwrap();
+        }
+        let mut response = self.agent.run(request).unwrap();
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_to_string().unwrap())
+    }
+
+    /// Uploads the component (an earlier build took its path instead).
     fn deploy(&self, name: &str, component: &Path) {
-        let body = serde_json::json!({ "ComponentPath": component.canonicalize().unwrap() });
-        let mut response = self
-            .agent
-            .put(&format!("{}/cairn/workflows/{name}", self.url))
-            .send(body.to_string())
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            200,
-            "{}",
-            response.body_mut().read_to_string().unwrap()
+        let path = format!("/cairn/workflows/{name}");
+        let bytes = std::fs::read(component).unwrap();
+        let (mut status, mut answer) = self.send(
+            "PUT",
+            &path,
+            &[("content-type", "application/wasm")],
+            &bytes,
         );
+        if status == 400 && self.credentials.is_none() {
+            let body = serde_json::json!({ "ComponentPath": component.canonicalize().unwrap() });
+            (status, answer) = self.send("PUT", &path, &[], body.to_string().as_bytes());
+        }
+        assert_eq!(status, 200, "{answer}");
     }
 
     /// Lambda's Invoke with a durable execution name; waits for the result
     /// with `wait` (RequestResponse).
     fn invoke(&self, function: &str, name: &str, input: &str, wait: bool) -> String {
-        let mut response = self
-            .agent
-            .post(&format!(
-                "{}/2015-03-31/functions/{function}/invocations",
-                self.url
-            ))
-            .header(
-                "X-Amz-Invocation-Type",
-                if wait { "RequestResponse" } else { "Event" },
-            )
-            .header("X-Amz-Durable-Execution-Name", name)
-            .send(input)
-            .unwrap();
-        let status = response.status();
-        let body = response.body_mut().read_to_string().unwrap();
-        assert!(status.is_success(), "{status}: {body}");
+        let (status, body) = self.send(
+            "POST",
+            &format!("/2015-03-31/functions/{function}/invocations"),
+            &[
+                (
+                    "X-Amz-Invocation-Type",
+                    if wait { "RequestResponse" } else { "Event" },
+                ),
+                ("X-Amz-Durable-Execution-Name", name),
+            ],
+            input.as_bytes(),
+        );
+        assert!((200..300).contains(&status), "{status}: {body}");
         body
     }
-}
 
-impl Client {
     /// One page of 10 events of the execution's history (GetDurableExecutionHistory).
     fn history_page(&self, function: &str, name: &str, reverse: bool) -> Vec<serde_json::Value> {
         let arn = format!(
             "arn:aws:lambda:local:000000000000:function:{function}:$LATEST/durable-execution/{name}"
         );
-        let mut response = self
-            .agent
-            .get(&format!(
-                "{}/2025-12-01/durable-executions/{}/history?MaxItems=10&ReverseOrder={reverse}",
-                self.url,
+        let (status, body) = self.send(
+            "GET",
+            &format!(
+                "/2025-12-01/durable-executions/{}/history?MaxItems=10&ReverseOrder={reverse}",
                 urlencode(&arn)
-            ))
-            .call()
-            .unwrap();
-        let body = response.body_mut().read_to_string().unwrap();
-        assert!(response.status().is_success(), "{body}");
+            ),
+            &[],
+            b"",
+        );
+        assert_eq!(status, 200, "{body}");
         let page: serde_json::Value = serde_json::from_str(&body).unwrap();
         page["Events"].as_array().unwrap().clone()
     }
@@ -393,6 +438,8 @@ fn urlencode(text: &str) -> String {
 struct Server {
     child: Child,
     url: String,
+    /// What it checks signatures against (none: an earlier build).
+    credentials: Option<Credentials>,
 }
 
 impl Server {
@@ -414,7 +461,13 @@ impl Server {
         };
         // Drain its log so that it never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        Server { child, url }
+        let file = cairn_cli::auth::file_beside(db);
+        let credentials = file.exists().then(|| Credentials::read(&file).unwrap());
+        Server {
+            child,
+            url,
+            credentials,
+        }
     }
 
     fn cpu_seconds(&self) -> f64 {

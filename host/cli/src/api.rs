@@ -7,20 +7,20 @@
 //! Handlers do their store work on tokio's blocking pool: SQLite calls
 //! block, and a start may compile a component.
 
-use anyhow::Context as _;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use cairn_cli::auth::{self, Credentials};
 use cairn_core::history::{self, epoch_seconds, error_from_json, execution_arn, function_arn};
 use cairn_core::{ErrorObject, Millis};
 use cairn_engine::invocation::now_millis;
-use cairn_engine::limits::MAX_PAYLOAD_BYTES;
+use cairn_engine::limits::{MAX_COMPONENT_BYTES, MAX_PAYLOAD_BYTES};
 use cairn_engine::runner::{RunRequest, canonical_input, recorded_outcome, start};
 use cairn_engine::server::Server;
-use cairn_engine::sqlite::{Completion, ListQuery, Refused, Stopped};
+use cairn_engine::sqlite::{Completion, Deployed, ListQuery, Refused, Stopped};
 use cairn_engine::{Db, Engine, Execution, Outcome, Status};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -38,7 +38,7 @@ pub struct Api {
     pub http: Arc<cairn_engine::limits::HttpPolicy>,
 }
 
-pub fn router(api: Api) -> Router {
+pub fn router(api: Api, guard: Arc<Guard>) -> Router {
     const EXECUTION: &str = "/2025-12-01/durable-executions/{arn}";
     const CALLBACK: &str = "/2025-12-01/durable-execution-callbacks/{id}";
     Router::new()
@@ -53,10 +53,143 @@ pub fn router(api: Api) -> Router {
         .route(&format!("{CALLBACK}/fail"), post(callback_fail))
         .route(&format!("{CALLBACK}/heartbeat"), post(callback_heartbeat))
         .route("/2015-03-31/functions/{function}/invocations", post(invoke))
-        .route("/cairn/workflows/{name}", put(deploy))
+        .route("/2015-03-31/functions", get(list_functions))
+        .route("/2015-03-31/functions/", get(list_functions))
+        .route("/2015-03-31/functions/{function}", get(get_function))
+        .route(
+            "/2015-03-31/functions/{function}/versions",
+            get(list_versions),
+        )
+        .route(
+            "/cairn/workflows/{name}",
+            put(deploy).layer(axum::extract::DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
+        )
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(unknown_method)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::map_response(aws_shaped_rejections))
         .with_state(api)
+        // Every request, routed or not, is checked before anything reads it.
+        .layer(axum::middleware::from_fn_with_state(guard, check_request))
+        .layer(axum::middleware::map_response(aws_shaped_rejections))
+}
+
+/// Who may send requests: checked before any handler runs, and before an
+/// unknown path is told apart from a known one.
+pub struct Guard {
+    /// The credentials requests must be signed with (`None`: `--no-auth`).
+    pub credentials: Option<Credentials>,
+    /// The `Host` headers accepted (`None`: any). A page whose name was
+    /// made to resolve to 127.0.0.1 (DNS rebinding) sends its own name.
+    pub hosts: Option<Vec<String>>,
+}
+
+impl Guard {
+    /// The `Host` values a client of a server on `listen` sends: the address
+    /// itself and, on loopback, `localhost`.
+    pub fn hosts_for(listen: std::net::SocketAddr) -> Vec<String> {
+        let mut hosts = vec![listen.to_string()];
+        if listen.ip().is_loopback() {
+            hosts.push(format!("localhost:{}", listen.port()));
+        }
+        hosts
+    }
+
+    async fn check(&self, request: Request) -> Result<Request, ApiError> {
+        if let Some(hosts) = &self.hosts {
+            let host = request
+                .headers()
+                .get(axum::http::header::HOST)
+                .and_then(|value| value.to_str().ok());
+            if !host.is_some_and(|host| hosts.iter().any(|h| h.eq_ignore_ascii_case(host))) {
+                return Err(ApiError {
+                    status: StatusCode::FORBIDDEN,
+                    kind: "AccessDeniedException",
+                    message: format!(
+                        "the Host header {host:?} is not this server's address ({}): \
+                         requests through another name (DNS rebinding) are refused",
+                        hosts.join(" or ")
+                    ),
+                });
+            }
+        }
+        let Some(credentials) = &self.credentials else {
+            return Ok(request);
+        };
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, body_limit(&parts))
+            .await
+            .map_err(|error| {
+                if std::error::Error::source(&error)
+                    .is_some_and(|e| e.is::<http_body_util::LengthLimitError>())
+                {
+                    too_large()
+                } else {
+                    ApiError::invalid_content(format!("cannot read the request body: {error}"))
+                }
+            })?;
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        auth::verify(
+            parts.method.as_str(),
+            target,
+            &parts.headers,
+            &body,
+            credentials,
+            std::time::SystemTime::now(),
+        )
+        .map_err(|refusal| ApiError {
+            status: StatusCode::FORBIDDEN,
+            kind: refusal.kind,
+            message: refusal.message,
+        })?;
+        Ok(Request::from_parts(parts, axum::body::Body::from(body)))
+    }
+}
+
+async fn check_request(
+    State(guard): State<Arc<Guard>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match guard.check(request).await {
+        Ok(request) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        kind: "UnknownOperationException",
+        message: format!("no operation is at {method} {}", uri.path()),
+    }
+}
+
+async fn unknown_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        kind: "MethodNotAllowedException",
+        message: format!("{} does not take {method}", uri.path()),
+    }
+}
+
+/// How much of a request's body is read: a component upload may be large.
+fn body_limit(parts: &axum::http::request::Parts) -> usize {
+    if parts.method == axum::http::Method::PUT && parts.uri.path().starts_with("/cairn/workflows/")
+    {
+        MAX_COMPONENT_BYTES
+    } else {
+        MAX_BODY
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        kind: "RequestTooLargeException",
+        message: format!(
+            "the request body is larger than {MAX_BODY} bytes ({MAX_COMPONENT_BYTES} for a component)"
+        ),
+    }
 }
 
 /// The largest request body read: a payload is at most 256 KiB, JSON
@@ -69,12 +202,7 @@ async fn aws_shaped_rejections(response: Response) -> Response {
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE
         && !response.headers().contains_key("x-amzn-ErrorType")
     {
-        return ApiError {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            kind: "RequestTooLargeException",
-            message: format!("the request body is larger than {MAX_BODY} bytes"),
-        }
-        .into_response();
+        return too_large().into_response();
     }
     response
 }
@@ -410,63 +538,148 @@ async fn ended(api: &Api, name: &str) -> Result<Outcome, ApiError> {
 
 /// Cairn's own: registers a component (a path on the server's machine) as
 /// the workflow `name`. Body: `{"ComponentPath": "/abs/path.wasm"}`.
+/// Cairn's own call: the body is the component's bytes (`cairn deploy
+/// --server` sends them), kept beside the store by their hash; the server
+/// opens no path a client names.
 async fn deploy(
     State(api): State<Api>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     crate::check_workflow_name(&name).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let body = optional_json(&body)?;
-    let path = body
-        .as_ref()
-        .and_then(|value| value.get("ComponentPath"))
-        .and_then(Value::as_str)
-        .map(std::path::PathBuf::from)
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "the body must be {\"ComponentPath\": PATH, \"AllowHttp\": [\"HOST[:PORT]\", ...]}",
-            )
-        })?;
+    if !body.starts_with(b"\0asm") {
+        let named_path = optional_json(&body)
+            .ok()
+            .flatten()
+            .is_some_and(|value| value.get("ComponentPath").is_some());
+        return Err(ApiError::invalid_content(if named_path {
+            "the server opens no path it is given: upload the component's bytes \
+             (Content-Type: application/wasm), as `cairn deploy --server` does"
+        } else {
+            "the body must be the component's bytes (a .wasm component, Content-Type: application/wasm)"
+        }));
+    }
     // Hosts this workflow's HTTP requests may reach: replaced when given.
-    let allow_http = match body.as_ref().and_then(|value| value.get("AllowHttp")) {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(hosts)) => Some(
-            hosts
-                .iter()
-                .map(|host| {
-                    host.as_str()
-                        .ok_or_else(|| "an AllowHttp entry is not a string".to_owned())
-                        .and_then(str::parse::<cairn_engine::limits::AllowedHost>)
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ApiError::invalid(format!("AllowHttp: {e}")))?,
-        ),
-        Some(_) => return Err(ApiError::invalid("AllowHttp must be a list of HOST[:PORT]")),
+    let allow_http = match headers.get(crate::client::ALLOW_HTTP_HEADER) {
+        None => None,
+        Some(value) => {
+            let value = value
+                .to_str()
+                .map_err(|_| ApiError::invalid("X-Cairn-Allow-Http is not ASCII"))?;
+            Some(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|host| !host.is_empty())
+                    .map(str::parse::<cairn_engine::limits::AllowedHost>)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| ApiError::invalid(format!("X-Cairn-Allow-Http: {e}")))?,
+            )
+        }
     };
     if let Some(hosts) = &allow_http {
         api.http
             .check_entries(hosts)
-            .map_err(|e| ApiError::invalid(format!("AllowHttp: {e}")))?;
+            .map_err(|e| ApiError::invalid(format!("X-Cairn-Allow-Http: {e}")))?;
     }
-    let answer = json!({ "FunctionName": name, "FunctionArn": function_arn(&name) });
-    blocking(move || {
-        let path = path
-            .canonicalize()
-            .with_context(|| format!("cannot find {}", path.display()))
-            .map_err(|e| ApiError::invalid(format!("{e:#}")))?;
+    let deployed = blocking(move || {
         // Refuse what could never run before anything starts it.
         let workflow = api
             .engine
-            .load_file(&path)
-            .map_err(|e| ApiError::invalid(format!("{e:#}")))?;
-        api.db.deploy(&name, &path, &workflow.hash)?;
+            .load(&body)
+            .map_err(|e| ApiError::invalid_content(format!("{e:#}")))?;
+        api.db
+            .deploy_component(&name, &body, &workflow.hash, now_millis())?;
         if let Some(hosts) = allow_http {
             api.db.set_http_allowlist(&name, &hosts)?;
         }
-        Ok(())
+        let latest = api.db.deployed(Some(&name))?;
+        latest
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::internal("the deploy was not recorded"))
     })
     .await?;
-    Ok(json_response(StatusCode::OK, answer))
+    Ok(json_response(
+        StatusCode::OK,
+        function_configuration(&deployed),
+    ))
+}
+
+/// A deployed version in the shape of Lambda's FunctionConfiguration, with
+/// Cairn's own `ComponentHash` (blake3, what executions are pinned to).
+pub fn function_configuration(deployed: &Deployed) -> Value {
+    let mut configuration = json!({
+        "FunctionName": deployed.workflow,
+        "FunctionArn": function_arn(&deployed.workflow),
+        "Version": deployed.version.to_string(),
+        "ComponentHash": cairn_engine::component::hex(&deployed.hash),
+        "PackageType": "Zip",
+        "Runtime": "provided.al2023",
+        "State": "Active",
+    });
+    if let Some(size) = deployed.size {
+        configuration["CodeSize"] = json!(size);
+    }
+    if deployed.deployed_at > 0 {
+        configuration["LastModified"] =
+            json!(history::iso8601(deployed.deployed_at).replace('Z', "+0000"));
+    }
+    configuration
+}
+
+/// Lambda's ListFunctions: every deployed workflow, its latest version.
+async fn list_functions(State(api): State<Api>) -> Result<Response, ApiError> {
+    let deployed = blocking(move || Ok(api.db.deployed(None)?)).await?;
+    let functions: Vec<Value> = deployed.iter().map(function_configuration).collect();
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "Functions": functions }),
+    ))
+}
+
+/// Lambda's GetFunction: the workflow's latest version.
+async fn get_function(
+    State(api): State<Api>,
+    Path(function): Path<String>,
+) -> Result<Response, ApiError> {
+    let versions = function_versions(api, function).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "Configuration": function_configuration(&versions[0]) }),
+    ))
+}
+
+/// Lambda's ListVersionsByFunction: every version deployed, oldest first,
+/// as Lambda lists them.
+async fn list_versions(
+    State(api): State<Api>,
+    Path(function): Path<String>,
+) -> Result<Response, ApiError> {
+    let versions = function_versions(api, function).await?;
+    let versions: Vec<Value> = versions.iter().rev().map(function_configuration).collect();
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "Versions": versions }),
+    ))
+}
+
+/// The versions of a deployed workflow, newest first (never empty).
+async fn function_versions(api: Api, function: String) -> Result<Vec<Deployed>, ApiError> {
+    let function = function_name(&function).to_owned();
+    let versions = blocking({
+        let function = function.clone();
+        move || Ok(api.db.deployed(Some(&function))?)
+    })
+    .await?;
+    if versions.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "Function not found: {}",
+            function_arn(&function)
+        )));
+    }
+    Ok(versions)
 }
 
 /// The execution an ARN names. Cairn's ARNs end in `/durable-execution/NAME`;

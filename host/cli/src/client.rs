@@ -2,20 +2,28 @@
 //! calls the AWS SDKs make, plus Cairn's own workflow registration.
 
 use anyhow::{Context as _, Result, bail};
+use cairn_cli::auth::{self, Credentials};
 use cairn_core::ErrorObject;
 use cairn_core::history::error_json;
 use cairn_engine::limits::AllowedHost;
 use cairn_engine::sqlite::Completion;
-use serde_json::{Value, json};
-use std::path::Path;
+use serde_json::Value;
 
 pub struct Client {
     base: String,
     agent: ureq::Agent,
+    credentials: Credentials,
 }
 
+/// The hosts a deployed workflow's HTTP requests may reach, comma-separated
+/// (empty: none); absent, a deploy keeps the list it had.
+pub const ALLOW_HTTP_HEADER: &str = "x-cairn-allow-http";
+
+/// The region a request is signed for (the server takes any).
+const REGION: &str = "us-east-1";
+
 impl Client {
-    pub fn new(server: &str) -> Client {
+    pub fn new(server: &str, credentials: Credentials) -> Client {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
@@ -23,42 +31,57 @@ impl Client {
         Client {
             base: server.trim_end_matches('/').to_owned(),
             agent,
+            credentials,
         }
     }
 
-    /// Registers the component at `path` (on the server's machine) as `name`.
-    /// Registers `path` as workflow `name`; with `allow_http`, replaces the
-    /// hosts its HTTP requests may reach.
+    /// Uploads a component as workflow `name` (a new version when its bytes
+    /// are new); with `allow_http`, replaces the hosts its HTTP requests may
+    /// reach. Returns the server's answer (`Version`, `ComponentHash`).
     pub fn deploy(
         &self,
         name: &str,
-        path: &Path,
+        component: &[u8],
         allow_http: Option<&[AllowedHost]>,
-    ) -> Result<()> {
-        let mut body = json!({ "ComponentPath": path.to_string_lossy() });
-        if let Some(hosts) = allow_http {
-            let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
-            body["AllowHttp"] = json!(hosts);
+    ) -> Result<Value> {
+        let hosts = allow_http.map(|hosts| {
+            hosts
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        let mut headers = vec![("content-type", "application/wasm")];
+        if let Some(hosts) = &hosts {
+            headers.push((ALLOW_HTTP_HEADER, hosts));
         }
-        let body = body.to_string();
-        let url = format!("{}/cairn/workflows/{}", self.base, encode(name));
-        self.answer(self.agent.put(&url).send(body))?;
-        Ok(())
+        let path = format!("/cairn/workflows/{}", encode(name));
+        Ok(self
+            .call("PUT", &path, &[], &headers, component.to_vec())?
+            .1)
+    }
+
+    /// Lambda's ListFunctions: the deployed workflows, latest versions.
+    pub fn functions(&self) -> Result<Vec<Value>> {
+        let (_, answer) = self.call("GET", "/2015-03-31/functions/", &[], &[], Vec::new())?;
+        Ok(answer["Functions"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Lambda's ListVersionsByFunction: `name`'s versions, oldest first.
+    pub fn versions(&self, name: &str) -> Result<Vec<Value>> {
+        let path = format!("/2015-03-31/functions/{}/versions", encode(name));
+        let (_, answer) = self.call("GET", &path, &[], &[], Vec::new())?;
+        Ok(answer["Versions"].as_array().cloned().unwrap_or_default())
     }
 
     /// Starts execution `name` of `function` without waiting for it; returns its ARN.
     pub fn start(&self, function: &str, name: &str, input: &str) -> Result<String> {
-        let url = format!(
-            "{}/2015-03-31/functions/{}/invocations",
-            self.base,
-            encode(function)
-        );
-        let request = self
-            .agent
-            .post(&url)
-            .header("X-Amz-Invocation-Type", "Event")
-            .header("X-Amz-Durable-Execution-Name", name);
-        let (headers, _) = self.answer(request.send(input))?;
+        let path = format!("/2015-03-31/functions/{}/invocations", encode(function));
+        let headers = [
+            ("x-amz-invocation-type", "Event"),
+            ("x-amz-durable-execution-name", name),
+        ];
+        let (headers, _) = self.call("POST", &path, &[], &headers, input.to_owned())?;
         headers
             .get("X-Amz-Durable-Execution-Arn")
             .and_then(|value| value.to_str().ok())
@@ -67,81 +90,58 @@ impl Client {
     }
 
     pub fn stop(&self, name: &str, error: &ErrorObject) -> Result<Value> {
-        let url = format!(
-            "{}/2025-12-01/durable-executions/{}/stop",
-            self.base,
-            encode(name)
-        );
+        let path = format!("/2025-12-01/durable-executions/{}/stop", encode(name));
         let body = error_json(error).to_string();
-        let (_, answer) = self.answer(self.agent.post(&url).send(body))?;
-        Ok(answer)
+        Ok(self.call("POST", &path, &[], &[], body)?.1)
     }
 
     pub fn callback(&self, id: &str, completion: Completion) -> Result<()> {
-        let url = |action: &str| {
+        let path = |action: &str| {
             format!(
-                "{}/2025-12-01/durable-execution-callbacks/{}/{action}",
-                self.base,
+                "/2025-12-01/durable-execution-callbacks/{}/{action}",
                 encode(id)
             )
         };
-        let sent = match completion {
-            Completion::Succeed(result) => self.agent.post(&url("succeed")).send(result),
-            Completion::Fail(error) => self
-                .agent
-                .post(&url("fail"))
-                .send(error_json(&error).to_string()),
-            Completion::Heartbeat => self.agent.post(&url("heartbeat")).send_empty(),
+        let (path, body) = match completion {
+            Completion::Succeed(result) => (path("succeed"), result),
+            Completion::Fail(error) => (path("fail"), error_json(&error).to_string()),
+            Completion::Heartbeat => (path("heartbeat"), String::new()),
         };
-        self.answer(sent)?;
+        self.call("POST", &path, &[], &[], body)?;
         Ok(())
     }
 
     /// GetDurableExecution of the execution `name`.
     pub fn get(&self, name: &str) -> Result<Value> {
-        let url = format!(
-            "{}/2025-12-01/durable-executions/{}",
-            self.base,
-            encode(name)
-        );
-        Ok(self.answer(self.agent.get(&url).call())?.1)
+        let path = format!("/2025-12-01/durable-executions/{}", encode(name));
+        Ok(self.call("GET", &path, &[], &[], String::new())?.1)
     }
 
     /// Every event of GetDurableExecutionHistory, page after page.
     pub fn history(&self, name: &str) -> Result<Vec<Value>> {
-        let url = format!(
-            "{}/2025-12-01/durable-executions/{}/history",
-            self.base,
-            encode(name)
-        );
-        self.all_pages(&url, "Events", &[("IncludeExecutionData", "true")])
+        let path = format!("/2025-12-01/durable-executions/{}/history", encode(name));
+        self.all_pages(&path, "Events", &[("IncludeExecutionData", "true")])
     }
 
     /// ListDurableExecutionsByFunction of `workflow`, newest first, every page.
     pub fn list(&self, workflow: &str, status: Option<&str>) -> Result<Vec<Value>> {
-        let url = format!(
-            "{}/2025-12-01/functions/{}/durable-executions",
-            self.base,
+        let path = format!(
+            "/2025-12-01/functions/{}/durable-executions",
             encode(workflow)
         );
         let mut query = vec![("ReverseOrder", "true")];
         query.extend(status.map(|status| ("Statuses", status)));
-        self.all_pages(&url, "DurableExecutions", &query)
+        self.all_pages(&path, "DurableExecutions", &query)
     }
 
     /// The items under `key` of every page of a paged GET.
-    fn all_pages(&self, url: &str, key: &str, query: &[(&str, &str)]) -> Result<Vec<Value>> {
+    fn all_pages(&self, path: &str, key: &str, query: &[(&str, &str)]) -> Result<Vec<Value>> {
         let mut items = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let mut request = self.agent.get(url);
-            for (name, value) in query {
-                request = request.query(*name, *value);
-            }
-            if let Some(marker) = &marker {
-                request = request.query("Marker", marker);
-            }
-            let (_, page) = self.answer(request.call())?;
+            let mut query = query.to_vec();
+            query.extend(marker.as_deref().map(|marker| ("Marker", marker)));
+            let (_, page) = self.call("GET", path, &query, &[], String::new())?;
             items.extend(page[key].as_array().into_iter().flatten().cloned());
             match page["NextMarker"].as_str() {
                 Some(next) => marker = Some(next.to_owned()),
@@ -150,11 +150,30 @@ impl Client {
         }
     }
 
-    /// The answer's headers and JSON body, or its error as the API named it.
-    fn answer(
+    /// Sends one signed request; returns the answer's headers and JSON
+    /// body, or its error as the API named it.
+    fn call(
         &self,
-        sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
     ) -> Result<(ureq::http::HeaderMap, Value)> {
+        let mut url = format!("{}{path}", self.base);
+        for (i, (name, value)) in query.iter().enumerate() {
+            let separator = if i == 0 { '?' } else { '&' };
+            url.push_str(&format!("{separator}{}={}", encode(name), encode(value)));
+        }
+        let mut request = ureq::http::Request::builder().method(method).uri(&url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request
+            .body(body.into())
+            .with_context(|| format!("cannot make a request to {url}"))?;
+        auth::sign_request(&mut request, &self.credentials, REGION)?;
+        let sent = self.agent.run(request);
         let mut response = sent.with_context(|| format!("cannot reach {}", self.base))?;
         let status = response.status();
         let text = response

@@ -9,6 +9,7 @@ mod debug;
 mod package;
 
 use anyhow::{Context as _, Result, bail};
+use cairn_cli::auth;
 use cairn_core::{ErrorObject, history};
 use cairn_engine::crate_build::build_crate;
 use cairn_engine::invocation::now_millis;
@@ -38,6 +39,13 @@ struct Cli {
     /// URL, e.g. http://127.0.0.1:9000) instead of writing the store.
     #[arg(long, global = true, env = "CAIRN_SERVER")]
     server: Option<String>,
+    /// The credentials `serve` checks requests against and `--server`
+    /// signs them with (an AWS shared-credentials file, its `[default]`
+    /// profile). Default: `cairn.credentials` beside the store, which
+    /// `serve` writes (mode 0600) at first start.
+    /// `$CAIRN_ACCESS_KEY_ID` and `$CAIRN_SECRET_ACCESS_KEY` take precedence.
+    #[arg(long, global = true, env = "CAIRN_CREDENTIALS")]
+    credentials: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -184,6 +192,15 @@ enum Command {
         /// The HTTP port (0: any free port; the address is printed).
         #[arg(long, default_value_t = 9000)]
         port: u16,
+        /// The address to listen on. Beyond loopback only with
+        /// authentication on.
+        #[arg(long, default_value = "127.0.0.1")]
+        listen: std::net::IpAddr,
+        /// Accept unsigned requests: anyone who can reach the port (every
+        /// user and every web page on this machine) may then start, stop
+        /// and complete anything. Loopback only.
+        #[arg(long)]
+        no_auth: bool,
         /// Fire waits and retry delays at once.
         #[arg(long)]
         skip_time: bool,
@@ -219,6 +236,14 @@ enum Command {
     Callback {
         #[command(subcommand)]
         action: CallbackAction,
+    },
+    /// List the deployed workflows (their latest versions), or NAME's
+    /// versions, newest first.
+    Workflows {
+        name: Option<String>,
+        /// Print Lambda's shapes (ListFunctions, ListVersionsByFunction).
+        #[arg(long)]
+        json: bool,
     },
     /// Show an execution's history: a row per operation, with its status,
     /// attempt, start and duration.
@@ -369,7 +394,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .with_context(|| format!("cannot find {}", wasm.display()))?;
             let db = Db::open(&store, durability)?;
             let engine = Engine::new(Some(cache_dir(&store)))?;
-            let workflow = engine.load_file(&wasm)?;
+            let (bytes, workflow) = engine.read_file(&wasm)?;
+            // The execution points at a copy: rebuilding `wasm` strands nothing.
+            let kept = db.keep_component(&bytes, &workflow.hash)?;
             let name = match name {
                 Some(name) => {
                     check_execution_name(&name)?;
@@ -406,7 +433,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 name: &name,
                 input: &input,
                 timeout: timeout.map(Duration::from_secs),
-                component_path: Some(&wasm),
+                component_path: Some(&kept),
                 parent: None,
             };
             match cairn_engine::run_to_completion(&engine, &db, &request, &options)? {
@@ -438,7 +465,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let workflow = workflow.as_deref().context(
                         "with --server, name the workflow (--workflow NAME): Lambda lists executions by function",
                     )?;
-                    client::Client::new(server).list(workflow, status.map(|s| s.as_str()))?
+                    client(server, cli.credentials.as_deref(), &store)?
+                        .list(workflow, status.map(|s| s.as_str()))?
                 }
                 None => existing_store(&store)?
                     .list(status)?
@@ -489,14 +517,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if timeout.is_some() {
                     bail!("--timeout is not part of Lambda's Invoke: start without --server");
                 }
-                let client = client::Client::new(server);
+                let client = client(server, cli.credentials.as_deref(), &store)?;
                 // A path is registered under its workflow's name first.
                 let function = if Path::new(&target).exists() {
                     let (wasm, workflow_name) = resolve_target(Path::new(&target))?;
                     let wasm = wasm
                         .canonicalize()
                         .with_context(|| format!("cannot find {}", wasm.display()))?;
-                    client.deploy(&workflow_name, &wasm, None)?;
+                    client.deploy(&workflow_name, &read_component(&wasm)?, None)?;
                     workflow_name
                 } else {
                     target
@@ -514,7 +542,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let wasm = wasm
                 .canonicalize()
                 .with_context(|| format!("cannot find {}", wasm.display()))?;
-            let workflow = Engine::new(Some(cache_dir(&store)))?.load_file(&wasm)?;
+            let (bytes, workflow) = Engine::new(Some(cache_dir(&store)))?.read_file(&wasm)?;
+            let wasm = db.keep_component(&bytes, &workflow.hash)?;
             let name = name.unwrap_or_else(|| format!("{workflow_name}-{}", random_suffix()));
             let request = RunRequest {
                 workflow: &workflow,
@@ -531,6 +560,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Serve {
             port,
+            listen,
+            no_auth,
             skip_time,
             workers,
             budget,
@@ -569,14 +600,37 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 server: server.clone(),
                 http: options.run.limits.http.clone(),
             };
-            let listener = std::net::TcpListener::bind(("127.0.0.1", port))
-                .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+            if no_auth && !listen.is_loopback() {
+                bail!(
+                    "--no-auth serves only loopback: on {listen} anyone on the network could \
+                     drive the server (leave authentication on)"
+                );
+            }
+            let credentials = if no_auth {
+                None
+            } else {
+                Some(server_credentials(cli.credentials.as_deref(), &store)?)
+            };
+            let listener = std::net::TcpListener::bind((listen, port))
+                .with_context(|| format!("cannot listen on {listen}:{port}"))?;
             listener.set_nonblocking(true)?;
+            let address = listener.local_addr()?;
+            // On loopback only this machine's names reach the server; beyond
+            // it, the names it is known by are not ours to know, and every
+            // request is signed anyway.
+            let guard = Arc::new(api::Guard {
+                credentials,
+                hosts: listen.is_loopback().then(|| api::Guard::hosts_for(address)),
+            });
+            if guard.credentials.is_none() {
+                eprintln!(
+                    "cairn: authentication is off (--no-auth): any local process may drive this server"
+                );
+            }
             eprintln!(
-                "cairn: serving {} with {} workers at http://{}",
+                "cairn: serving {} with {} workers at http://{address}",
                 store.display(),
                 options.workers,
-                listener.local_addr()?
             );
             std::thread::spawn(move || {
                 let stop = std::sync::atomic::AtomicBool::new(false);
@@ -593,7 +647,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .build()?;
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener)?;
-                axum::serve(listener, api::router(api)).await
+                axum::serve(listener, api::router(api, guard)).await
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -612,17 +666,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let wasm = wasm
                 .canonicalize()
                 .with_context(|| format!("cannot find {}", wasm.display()))?;
-            if let Some(server) = &cli.server {
-                client::Client::new(server).deploy(&name, &wasm, Some(&allow_http))?;
-                eprintln!("cairn: workflow {name} is {}", wasm.display());
-                return Ok(ExitCode::SUCCESS);
-            }
-            // Refuse what could never run before anything invokes it.
-            let workflow = Engine::new(Some(cache_dir(&store)))?.load_file(&wasm)?;
-            let db = Db::open(&store, Durability::Full)?;
-            db.deploy(&name, &wasm, &workflow.hash)?;
-            db.set_http_allowlist(&name, &allow_http)?;
-            eprintln!("cairn: workflow {name} is {}", wasm.display());
+            let (version, hash) = if let Some(server) = &cli.server {
+                // The server is sent the bytes: it opens no path it is given.
+                let bytes = read_component(&wasm)?;
+                let deployed = client(server, cli.credentials.as_deref(), &store)?.deploy(
+                    &name,
+                    &bytes,
+                    Some(&allow_http),
+                )?;
+                let field = |key: &str| deployed[key].as_str().unwrap_or("?").to_owned();
+                (field("Version"), field("ComponentHash"))
+            } else {
+                // Refuse what could never run before anything invokes it.
+                let (bytes, workflow) = Engine::new(Some(cache_dir(&store)))?.read_file(&wasm)?;
+                let db = Db::open(&store, Durability::Full)?;
+                let version = db.deploy_component(&name, &bytes, &workflow.hash, now_millis())?;
+                db.set_http_allowlist(&name, &allow_http)?;
+                (
+                    version.to_string(),
+                    cairn_engine::component::hex(&workflow.hash),
+                )
+            };
+            eprintln!(
+                "cairn: workflow {name} is version {version}, {} (blake3 {hash})",
+                wasm.display()
+            );
+            println!("{hash}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Stop {
@@ -632,7 +701,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let error = ErrorObject::new(error_type, message);
             if let Some(server) = &cli.server {
-                client::Client::new(server).stop(&name, &error)?;
+                client(server, cli.credentials.as_deref(), &store)?.stop(&name, &error)?;
                 return Ok(ExitCode::SUCCESS);
             }
             let stopped = existing_store(&store)?
@@ -675,7 +744,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 CallbackAction::Heartbeat { id } => (id, Completion::Heartbeat),
             };
             match &cli.server {
-                Some(server) => client::Client::new(server).callback(&id, completion)?,
+                Some(server) => {
+                    client(server, cli.credentials.as_deref(), &store)?.callback(&id, completion)?
+                }
                 None => existing_store(&store)?
                     .complete_callback(&id, completion, now_millis())
                     .with_context(|| format!("in the store {}", store.display()))?,
@@ -684,7 +755,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Get { name } => {
             let summary = match &cli.server {
-                Some(server) => client::Client::new(server).get(&name)?,
+                Some(server) => client(server, cli.credentials.as_deref(), &store)?.get(&name)?,
                 None => api::summary(&find(&existing_store(&store)?, &name, &store)?),
             };
             print_out(&serde_json::to_string_pretty(&summary)?)
@@ -830,9 +901,71 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Command::Workflows { name, json } => {
+            let (key, items) = match &cli.server {
+                Some(server) => {
+                    let client = client(server, cli.credentials.as_deref(), &store)?;
+                    match &name {
+                        Some(name) => ("Versions", client.versions(name)?),
+                        None => ("Functions", client.functions()?),
+                    }
+                }
+                None => {
+                    let db = existing_store(&store)?;
+                    let deployed = db.deployed(name.as_deref())?;
+                    if let Some(name) = &name
+                        && deployed.is_empty()
+                    {
+                        bail!(
+                            "no workflow is deployed as {name:?} in the store {}",
+                            store.display()
+                        );
+                    }
+                    let mut items: Vec<_> =
+                        deployed.iter().map(api::function_configuration).collect();
+                    if name.is_some() {
+                        items.reverse(); // Lambda lists versions oldest first
+                    }
+                    (
+                        if name.is_some() {
+                            "Versions"
+                        } else {
+                            "Functions"
+                        },
+                        items,
+                    )
+                }
+            };
+            if json {
+                return print_out(&serde_json::to_string_pretty(
+                    &serde_json::json!({ key: items }),
+                )?);
+            }
+            let mut table = format!(
+                "{:<24} {:<8} {:<18} {:>10} DEPLOYED\n",
+                "NAME", "VERSION", "BLAKE3", "BYTES"
+            );
+            let text =
+                |item: &serde_json::Value, key: &str| item[key].as_str().unwrap_or("-").to_owned();
+            // Newest first, as `list` shows executions.
+            for item in items.iter().rev() {
+                let hash = text(item, "ComponentHash");
+                table.push_str(&format!(
+                    "{:<24} {:<8} {:<18} {:>10} {}\n",
+                    text(item, "FunctionName"),
+                    text(item, "Version"),
+                    &hash[..hash.len().min(16)],
+                    item["CodeSize"]
+                        .as_u64()
+                        .map_or("-".into(), |n| n.to_string()),
+                    text(item, "LastModified"),
+                ));
+            }
+            print_out(table.trim_end())
+        }
         Command::History { name, json } => {
             if let Some(server) = &cli.server {
-                let events = client::Client::new(server).history(&name)?;
+                let events = client(server, cli.credentials.as_deref(), &store)?.history(&name)?;
                 if json {
                     return print_out(&serde_json::to_string_pretty(
                         &serde_json::json!({ "Events": events }),
@@ -971,6 +1104,60 @@ fn check_name(what: &str, name: &str) -> Result<()> {
         bail!("{what} name {name:?}: a name is 1 to 64 of the characters a-z A-Z 0-9 - _");
     }
     Ok(())
+}
+
+/// What `serve` checks requests against: the environment's pair, the
+/// file given, or the file beside the store (written at first start).
+fn server_credentials(file: Option<&Path>, store: &Path) -> Result<auth::Credentials> {
+    if let Some(credentials) = auth::Credentials::from_env()? {
+        eprintln!("cairn: requests must be signed with CAIRN_ACCESS_KEY_ID's credentials");
+        return Ok(credentials);
+    }
+    let file = file.map_or_else(|| auth::file_beside(store), Path::to_path_buf);
+    let (credentials, created) = auth::Credentials::read_or_create(&file)?;
+    eprintln!(
+        "cairn: requests must be signed with the credentials in {}{} \
+         (AWS tools: AWS_SHARED_CREDENTIALS_FILE={0})",
+        file.display(),
+        if created { ", written now" } else { "" },
+    );
+    Ok(credentials)
+}
+
+/// A client of `cairn serve` at `server`, signing as `serve` expects.
+fn client(server: &str, file: Option<&Path>, store: &Path) -> Result<client::Client> {
+    let credentials = match auth::Credentials::from_env()? {
+        Some(credentials) => credentials,
+        None => {
+            let file = file.map_or_else(|| auth::file_beside(store), Path::to_path_buf);
+            if !file.exists() {
+                bail!(
+                    "no credentials to sign requests to {server} with: {} does not exist. Give \
+                     --credentials FILE (the file `cairn serve` wrote beside its store) or set \
+                     CAIRN_ACCESS_KEY_ID and CAIRN_SECRET_ACCESS_KEY",
+                    file.display()
+                );
+            }
+            auth::Credentials::read(&file)?
+        }
+    };
+    Ok(client::Client::new(server, credentials))
+}
+
+/// A component's bytes, to upload: refused here when over the server's
+/// limit, before they are sent.
+fn read_component(path: &Path) -> Result<Vec<u8>> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read component {}", path.display()))?;
+    let limit = cairn_engine::limits::MAX_COMPONENT_BYTES;
+    if bytes.len() > limit {
+        bail!(
+            "{} is {} bytes: a server takes components of at most {limit} bytes",
+            path.display(),
+            bytes.len()
+        );
+    }
+    Ok(bytes)
 }
 
 /// 8 random bytes as hex: names that do not collide.

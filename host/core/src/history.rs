@@ -531,6 +531,17 @@ pub(crate) fn clip(text: &str) -> String {
     format!("{}...", &text[..cut])
 }
 
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil,
+/// the inverse of the computation in [`iso8601`]).
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// `2026-11-27T02:44:44.123Z` for a time in epoch milliseconds.
 pub fn iso8601(at: Millis) -> String {
     let seconds = at / 1000;
@@ -563,5 +574,7 @@ mod tests {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(iso8601(1_795_747_484_123), "2026-11-27T02:44:44.123Z");
+        assert_eq!(days_from_civil(2000, 2, 29), 951_782_400 / 86_400);
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
     }
 }

@@ -87,10 +87,17 @@ impl Engine {
 
     /// Loads the component at `path`, checking that it is a Cairn workflow.
     pub fn load_file(&self, path: &Path) -> Result<Arc<Workflow>> {
+        Ok(self.read_file(path)?.1)
+    }
+
+    /// [`Engine::load_file`], with the bytes (to keep or upload them).
+    pub fn read_file(&self, path: &Path) -> Result<(Vec<u8>, Arc<Workflow>)> {
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read component {}", path.display()))?;
-        self.load(&bytes)
-            .with_context(|| format!("cannot load {}", path.display()))
+        let workflow = self
+            .load(&bytes)
+            .with_context(|| format!("cannot load {}", path.display()))?;
+        Ok((bytes, workflow))
     }
 
     /// The component whose hash is `hash`: from memory if loaded, else
@@ -201,6 +208,39 @@ impl Engine {
         }
         Ok(component)
     }
+}
+
+/// Keeps a copy of a component's bytes in `dir`, named by their hash
+/// (`HASH.wasm`), and returns its path. Executions and deployed workflows
+/// point there, never at the file a user builds into: rebuilding that in
+/// place strands nothing. Written to a temporary name, synced, then
+/// renamed, so a crash leaves no torn copy under the real name.
+pub fn keep(dir: &Path, bytes: &[u8], hash: &ComponentHash) -> Result<PathBuf> {
+    let path = kept_path(dir, hash);
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64) {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = (|| -> std::io::Result<()> {
+        use std::io::Write as _;
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(error)
+            .with_context(|| format!("cannot keep the component in {}", dir.display()));
+    }
+    Ok(path)
+}
+
+/// Where [`keep`] keeps the component whose hash is `hash`.
+pub fn kept_path(dir: &Path, hash: &ComponentHash) -> PathBuf {
+    dir.join(format!("{}.wasm", hex(hash)))
 }
 
 /// Rejects what is not a component with a message that says what it is.

@@ -21,6 +21,10 @@ pub const MAX_MEMORY_LIMIT: usize = 4 << 30;
 /// invocation; suspended executions hold none).
 pub const POOLED_INSTANCES: u32 = 64;
 
+/// The largest component a server accepts for upload (AWS's own limit for
+/// a function's zip is 50 MB; Cairn's guests are a few MB).
+pub const MAX_COMPONENT_BYTES: usize = 64 << 20;
+
 /// Payloads a guest may hand the host (inputs, step results, outputs): AWS's
 /// safe per-operation bound.
 pub const MAX_PAYLOAD_BYTES: usize = 256 << 10;

@@ -211,6 +211,23 @@ ALTER TABLE events ADD COLUMN lookup_key TEXT;
 UPDATE executions SET fence = fence + 1 WHERE owner IS NOT NULL;
 ";
 
+/// What format 6 adds: every version deployed of each workflow (a new one
+/// each time `deploy` registers other bytes), for `cairn workflows` and
+/// Lambda's ListVersionsByFunction.
+const SCHEMA_6_COMMON: &str = "
+CREATE TABLE IF NOT EXISTS workflow_versions (
+    workflow TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    component_hash BLOB NOT NULL,
+    size INTEGER,
+    deployed_at INTEGER NOT NULL,
+    PRIMARY KEY (workflow, version)
+) WITHOUT ROWID;
+-- A store of format 5: what each workflow is now is its first version.
+INSERT OR IGNORE INTO workflow_versions (workflow, version, component_hash, deployed_at)
+    SELECT name, 1, component_hash, 0 FROM workflows WHERE component_hash IS NOT NULL;
+";
+
 /// What format 5 reads by: the events that later events look up.
 const SCHEMA_5_COMMON: &str = "
 CREATE INDEX IF NOT EXISTS events_by_key ON events(execution, lookup_key, seq)
@@ -240,9 +257,21 @@ CREATE INDEX IF NOT EXISTS executions_by_workflow ON executions(workflow, id);
 
 const EXECUTION_COLUMNS: &str = "id, name, workflow, component_hash, input, status, result, error, started_at, ended_at, component_path";
 
+/// A version of a deployed workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployed {
+    pub workflow: String,
+    pub version: u64,
+    pub hash: ComponentHash,
+    /// Its size in bytes (unknown for versions deployed before format 6).
+    pub size: Option<u64>,
+    /// When it was deployed (0: before format 6).
+    pub deployed_at: Millis,
+}
+
 /// The journal format this build reads and writes (`PRAGMA user_version`).
 /// Events are postcard: a new variant or field is a new format.
-const FORMAT: i64 = 5;
+const FORMAT: i64 = 6;
 
 /// Switches a new store to WAL. Changing the journal mode takes a lock that
 /// SQLite's busy handler does not wait for, so another process opening the
@@ -283,16 +312,19 @@ fn create_schema(conn: &mut Connection) -> Result<()> {
             tx.execute_batch(MIGRATE_3_TO_4)?;
             link_parents(&tx)?;
         }
-        4 => {}
+        4 | 5 => {}
         FORMAT => return Ok(()),
         other => bail!("its journal format is {other}; this cairn reads format {FORMAT}"),
     }
-    tx.execute_batch(SCHEMA_4_COMMON)?;
-    if from != 0 {
-        tx.execute_batch(MIGRATE_4_TO_5)?;
-        history::backfill(&tx)?;
+    if from < 5 {
+        tx.execute_batch(SCHEMA_4_COMMON)?;
+        if from != 0 {
+            tx.execute_batch(MIGRATE_4_TO_5)?;
+            history::backfill(&tx)?;
+        }
+        tx.execute_batch(SCHEMA_5_COMMON)?;
     }
-    tx.execute_batch(SCHEMA_5_COMMON)?;
+    tx.execute_batch(SCHEMA_6_COMMON)?;
     tx.execute_batch(&format!("PRAGMA user_version = {FORMAT}"))?;
     tx.commit()?;
     Ok(())
@@ -628,10 +660,18 @@ impl Db {
     ) -> Result<()> {
         let (claim, events, repin) = (*claim, events.to_vec(), repin.copied());
         let holder = holder_id();
+        // The new build's kept copy, where a server will load it from.
+        let kept = repin
+            .map(|hash| crate::component::kept_path(&self.components_dir(), &hash))
+            .filter(|path| path.exists())
+            .map(|path| path.to_string_lossy().into_owned());
         self.write(true, move |tx| {
             if let Some(hash) = repin {
-                tx.prepare_cached("UPDATE executions SET component_hash = ?2 WHERE id = ?1")?
-                    .execute(params![claim.execution, &hash[..]])?;
+                tx.prepare_cached(
+                    "UPDATE executions SET component_hash = ?2, \
+                     component_path = COALESCE(?3, component_path) WHERE id = ?1",
+                )?
+                .execute(params![claim.execution, &hash[..], kept])?;
             }
             insert_events(tx, claim.execution, Some((&claim, holder)), &events)
         })
@@ -811,9 +851,18 @@ impl Db {
         Ok(len as usize)
     }
 
-    /// Registers the component at `path`, whose hash is `hash`, as the
-    /// workflow `name` (for invoke).
-    pub fn deploy(&self, name: &str, path: &Path, hash: &ComponentHash) -> Result<()> {
+    /// Registers the component at `path` (its kept copy: see
+    /// `component::keep`), whose hash is `hash`, as the workflow `name`
+    /// (for invoke). Returns its version: a new one when the bytes differ
+    /// from the latest version's, the latest one again when they do not.
+    pub fn deploy(
+        &self,
+        name: &str,
+        path: &Path,
+        hash: &ComponentHash,
+        size: u64,
+        now: Millis,
+    ) -> Result<u64> {
         let (name, path, hash) = (name.to_owned(), path.to_string_lossy().into_owned(), *hash);
         self.write(true, move |tx| {
             tx.prepare_cached(
@@ -822,8 +871,89 @@ impl Db {
                  component_hash = excluded.component_hash",
             )?
             .execute(params![name, path, &hash[..]])?;
-            Ok(())
+            let latest: Option<(u64, Vec<u8>)> = tx
+                .prepare_cached(
+                    "SELECT version, component_hash FROM workflow_versions WHERE workflow = ?1 \
+                     ORDER BY version DESC LIMIT 1",
+                )?
+                .query_row([&name], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            match latest {
+                Some((version, latest)) if latest == hash => Ok(version),
+                latest => {
+                    let version = latest.map_or(1, |(version, _)| version + 1);
+                    tx.prepare_cached(
+                        "INSERT INTO workflow_versions (workflow, version, component_hash, size, deployed_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?
+                    .execute(params![name, version, &hash[..], size, now])?;
+                    Ok(version)
+                }
+            }
         })
+    }
+
+    /// Where this store keeps components' bytes: `components/` beside it,
+    /// each named by its hash (shared by stores in one directory, safely:
+    /// a name says what it holds).
+    pub fn components_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join("components")
+    }
+
+    /// Keeps `bytes` (whose hash is `hash`) beside the store; returns the
+    /// kept copy's path, which executions and deploys then point at.
+    pub fn keep_component(&self, bytes: &[u8], hash: &ComponentHash) -> Result<PathBuf> {
+        crate::component::keep(&self.components_dir(), bytes, hash)
+    }
+
+    /// Keeps `bytes` and registers them as the workflow `name`: its
+    /// version (see [`Db::deploy`]).
+    pub fn deploy_component(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        hash: &ComponentHash,
+        now: Millis,
+    ) -> Result<u64> {
+        let path = self.keep_component(bytes, hash)?;
+        self.deploy(name, &path, hash, bytes.len() as u64, now)
+    }
+
+    /// Every deployed workflow with its latest version, by name; or, given
+    /// `name`, that workflow's versions, newest first.
+    pub fn deployed(&self, name: Option<&str>) -> Result<Vec<Deployed>> {
+        let conn = self.conn.lock().unwrap();
+        let row = |row: &rusqlite::Row<'_>| {
+            let hash: Vec<u8> = row.get(2)?;
+            Ok(Deployed {
+                workflow: row.get(0)?,
+                version: row.get(1)?,
+                hash: ComponentHash::try_from(hash).unwrap_or_default(),
+                size: row.get(3)?,
+                deployed_at: row.get(4)?,
+            })
+        };
+        let rows = match name {
+            Some(name) => conn
+                .prepare_cached(
+                    "SELECT workflow, version, component_hash, size, deployed_at FROM workflow_versions \
+                     WHERE workflow = ?1 ORDER BY version DESC",
+                )?
+                .query_map([name], row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+            None => conn
+                .prepare_cached(
+                    "SELECT workflow, MAX(version), component_hash, size, deployed_at FROM workflow_versions \
+                     GROUP BY workflow ORDER BY workflow",
+                )?
+                .query_map([], row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+        };
+        Ok(rows)
     }
 
     /// Sets the hosts the workflow `name`'s HTTP requests may reach (for

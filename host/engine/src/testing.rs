@@ -82,9 +82,12 @@ impl TestRunner {
 
     /// Registers `component` as the workflow `name`, for `invoke`.
     pub fn deploy(&self, name: &str, component: impl AsRef<Path>) -> Result<()> {
-        let path = component.as_ref().canonicalize()?;
-        let workflow = self.engine.load_file(&path)?;
-        self.db.deploy(name, &path, &workflow.hash)
+        let bytes = std::fs::read(component.as_ref())?;
+        let workflow = self.engine.load(&bytes)?;
+        let now = crate::invocation::now_millis();
+        self.db
+            .deploy_component(name, &bytes, &workflow.hash, now)
+            .map(drop)
     }
 
     /// Runs `component` on `input` (JSON) to its end.

@@ -21,20 +21,20 @@ pub fn measure(dir: &Path, options: &Options) -> Round {
     let started = Instant::now();
     let names: Vec<String> = (0..options.executions).map(|i| format!("t-{i}")).collect();
     let ten = r#"{"count":10}"#;
-    on_clients(&names, options.clients, ingress, |client, name| {
-        send(&client.agent, ingress, name, ten);
+    on_clients(&names, options.clients, agent, |agent, name| {
+        send(agent, ingress, name, ten);
     });
-    on_clients(&names, options.clients, ingress, |client, name| {
+    on_clients(&names, options.clients, agent, |agent, name| {
         let url = format!("{ingress}/restate/invocation/steps/run/{name}/attach");
-        assert_eq!(read(client.agent.get(&url).call()), "385", "{name}");
+        assert_eq!(read(agent.get(&url).call()), "385", "{name}");
     });
     let steps_per_second = (options.executions * 10) as f64 / started.elapsed().as_secs_f64();
 
     // Idle cost.
     let names: Vec<String> = (0..options.suspended).map(|i| format!("s-{i}")).collect();
     let wait = r#"{"count":1,"wait_after":1,"wait_seconds":3600}"#;
-    on_clients(&names, options.clients, ingress, |client, name| {
-        send(&client.agent, ingress, name, wait);
+    on_clients(&names, options.clients, agent, |agent, name| {
+        send(agent, ingress, name, wait);
     });
     let cpu = || restate.cpu_seconds();
     let deadline = Instant::now() + Duration::from_secs(300);
