@@ -409,6 +409,35 @@ fn the_server_refuses_what_is_not_signed_with_its_credentials() {
     );
     assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
     assert!(rebound.contains("DNS rebinding"), "{rebound}");
+    // A request not addressed to a path (`OPTIONS *`), with a signature
+    // header, is refused as such (the signing crate would panic on it).
+    let written_id = written
+        .lines()
+        .find_map(|line| line.strip_prefix("aws_access_key_id = "))
+        .unwrap();
+    let now = cairn_core::history::iso8601(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+    );
+    let amz_date: String = now[..19]
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect::<String>()
+        + "Z";
+    let star = raw_exchange(
+        &server.url,
+        &format!(
+            "OPTIONS * HTTP/1.1\r\nHost: {authority}\r\nX-Amz-Date: {amz_date}\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential={written_id}/{}/us-east-1/lambda/aws4_request, \
+             SignedHeaders=host;x-amz-date, Signature=00",
+            &amz_date[..8]
+        ),
+        "",
+    );
+    assert!(star.starts_with("HTTP/1.1 403"), "{star}");
+    assert!(star.contains("is not a path"), "{star}");
     // An unknown path is not told apart from a known one without a signature,
     let unknown = raw_exchange(
         &server.url,
@@ -610,4 +639,105 @@ fn deploys_upload_versions_that_executions_keep() {
     );
     let log = server.kill();
     assert!(!log.contains("panicked"), "{log}");
+}
+
+/// The AWS CLI, unchanged, with the server's credentials file: it lists
+/// the deployed workflows, starts an execution and reads it; with other
+/// credentials it is refused.
+#[test]
+fn the_aws_cli_works_with_the_credentials_and_is_refused_without() {
+    let cairn = Cairn::new();
+    let server = cairn.serve(&["--skip-time"]);
+    let deploy = cairn.run(&[
+        "--server",
+        &server.url,
+        "deploy",
+        "steps",
+        guest("steps").to_str().unwrap(),
+    ]);
+    assert_eq!(deploy.code, 0, "{}", deploy.stderr);
+    let out = cairn.db().with_file_name("out.json");
+    let aws = |credentials: Option<(&str, &str)>, args: &[&str]| {
+        let mut command = Command::new("aws");
+        command
+            .args([
+                "lambda",
+                "--endpoint-url",
+                &server.url,
+                "--region",
+                "us-east-1",
+                "--output",
+                "json",
+            ])
+            .args(args)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .env("AWS_SHARED_CREDENTIALS_FILE", &server.credentials);
+        if let Some((id, secret)) = credentials {
+            command
+                .env("AWS_ACCESS_KEY_ID", id)
+                .env("AWS_SECRET_ACCESS_KEY", secret);
+        }
+        let output = command
+            .output()
+            .expect("the AWS CLI runs (scripts/test installs awscli)");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, listed, stderr) = aws(None, &["list-functions"]);
+    assert!(ok, "{stderr}");
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["Functions"][0]["FunctionName"], "steps", "{listed}");
+
+    let (ok, invoked, stderr) = aws(
+        None,
+        &[
+            "invoke",
+            "--function-name",
+            "steps",
+            "--durable-execution-name",
+            "by-cli",
+            "--payload",
+            r#"{"count":2}"#,
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let invoked: Value = serde_json::from_str(&invoked).unwrap();
+    assert_eq!(invoked["StatusCode"], 200, "{invoked}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "5");
+    let arn = invoked["DurableExecutionArn"].as_str().unwrap().to_owned();
+    let (ok, got, stderr) = aws(
+        None,
+        &["get-durable-execution", "--durable-execution-arn", &arn],
+    );
+    assert!(ok, "{stderr}");
+    let got: Value = serde_json::from_str(&got).unwrap();
+    assert_eq!(got["Status"], "SUCCEEDED", "{got}");
+
+    let (ok, _, stderr) = aws(
+        Some(("AKIAEXAMPLE", "guessed")),
+        &["get-durable-execution", "--durable-execution-arn", &arn],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("UnrecognizedClientException"), "{stderr}");
+    let credentials = std::fs::read_to_string(&server.credentials).unwrap();
+    let id = credentials
+        .lines()
+        .find_map(|line| line.strip_prefix("aws_access_key_id = "))
+        .unwrap();
+    let (ok, _, stderr) = aws(
+        Some((id, "guessed")),
+        &["get-durable-execution", "--durable-execution-arn", &arn],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("InvalidSignatureException"), "{stderr}");
 }

@@ -16,8 +16,10 @@
 //! --rounds N]`. With `CAIRN_BASELINE=/path/to/an/earlier/cairn`, each
 //! round runs the earlier build too, alternating, so the two are compared
 //! on the same machine at the same time (as ratios: these machines are
-//! noisy). With `CAIRN_RESTATE` set (`scripts/bench-restate` does it),
-//! each round also runs Restate on the same workload (see `restate/`).
+//! noisy). With `--unsigned-too`, each round also runs this build with
+//! `--no-auth` and an unsigned client: what authentication costs. With
+//! `CAIRN_RESTATE` set (`scripts/bench-restate` does it), each round also
+//! runs Restate on the same workload (see `restate/`).
 
 #[path = "restate/mod.rs"]
 mod restate;
@@ -39,6 +41,17 @@ struct Options {
     latency_samples: usize,
     /// `--workers` for this build's server (the baseline has no such flag).
     workers: Option<usize>,
+    /// Also run this build without authentication.
+    unsigned_too: bool,
+}
+
+/// A build of `cairn` the rounds run.
+struct Build {
+    label: String,
+    cairn: PathBuf,
+    /// This build (it takes `--workers`, `--time-budget`, `--no-auth`).
+    this_build: bool,
+    no_auth: bool,
 }
 
 fn main() {
@@ -49,6 +62,7 @@ fn main() {
         clients: 8,
         latency_samples: 300,
         workers: None,
+        unsigned_too: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -64,6 +78,7 @@ fn main() {
             "--clients" => options.clients = value(),
             "--samples" => options.latency_samples = value(),
             "--workers" => options.workers = Some(value()),
+            "--unsigned-too" => options.unsigned_too = true,
             "--bench" => {}
             _ => {}
         }
@@ -75,23 +90,36 @@ fn main() {
         &workspace.join("target/guests"),
     )
     .expect("build the guests");
-    let builds: Vec<(String, PathBuf)> = std::iter::once((
-        "this build".to_owned(),
-        PathBuf::from(env!("CARGO_BIN_EXE_cairn")),
-    ))
-    .chain(
-        std::env::var_os("CAIRN_BASELINE")
-            .filter(|path| !path.is_empty())
-            .map(|path| ("baseline".to_owned(), PathBuf::from(path))),
-    )
-    .collect();
+    let this = PathBuf::from(env!("CARGO_BIN_EXE_cairn"));
+    let mut builds = vec![Build {
+        label: "this build".to_owned(),
+        cairn: this.clone(),
+        this_build: true,
+        no_auth: false,
+    }];
+    if options.unsigned_too {
+        builds.push(Build {
+            label: "this build, --no-auth".to_owned(),
+            cairn: this,
+            this_build: true,
+            no_auth: true,
+        });
+    }
+    if let Some(path) = std::env::var_os("CAIRN_BASELINE").filter(|path| !path.is_empty()) {
+        builds.push(Build {
+            label: "baseline".to_owned(),
+            cairn: PathBuf::from(path),
+            this_build: false,
+            no_auth: false,
+        });
+    }
 
     let restate = std::env::var_os("CAIRN_RESTATE")
         .filter(|path| !path.is_empty())
         .map(PathBuf::from);
     let subjects: Vec<String> = builds
         .iter()
-        .map(|(label, _)| label.clone())
+        .map(|build| build.label.clone())
         .chain(restate.iter().map(|_| "Restate 1.7.12".to_owned()))
         .collect();
     let mut results: Vec<Vec<Round>> = vec![Vec::new(); subjects.len()];
@@ -102,7 +130,7 @@ fn main() {
                 // The earlier build has no --workers or --time-budget, and
                 // runs one invocation at a time: beside a loop it would wait
                 // out the loop's whole budget, so that round is not run for it.
-                Some((_, cairn)) => measure(cairn, &guests, &options, index == 0),
+                Some(build) => measure(build, &guests, &options),
                 None => restate::measure(restate.as_deref().unwrap(), &options),
             };
             eprintln!("  {measured:?}");
@@ -151,9 +179,13 @@ struct Round {
     p50_beside_loop_ms: f64,
 }
 
-fn measure(cairn: &Path, guests: &Path, options: &Options, this_build: bool) -> Round {
+fn measure(build: &Build, guests: &Path, options: &Options) -> Round {
+    let (cairn, this_build) = (build.cairn.as_path(), build.this_build);
     let dir = tempfile::tempdir().unwrap();
     let mut flags: Vec<String> = Vec::new();
+    if build.no_auth {
+        flags.push("--no-auth".into());
+    }
     if this_build {
         flags.extend(["--time-budget".into(), "3600".into()]);
         if let Some(workers) = options.workers {

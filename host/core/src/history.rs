@@ -467,7 +467,9 @@ pub fn event_time(event: &Event) -> Millis {
             seconds,
             nanoseconds,
             ..
-        } => seconds * 1000 + u64::from(*nanoseconds) / 1_000_000,
+        } => seconds
+            .saturating_mul(1000)
+            .saturating_add(u64::from(*nanoseconds) / 1_000_000), // a corrupt record may hold any number
         Event::MonotonicClock { .. } | Event::Random { .. } => 0,
     }
 }
@@ -576,5 +578,15 @@ mod tests {
         assert_eq!(iso8601(1_795_747_484_123), "2026-11-27T02:44:44.123Z");
         assert_eq!(days_from_civil(2000, 2, 29), 951_782_400 / 86_400);
         assert_eq!(days_from_civil(1970, 1, 1), 0);
+    }
+
+    #[test]
+    fn a_corrupt_wall_clock_record_saturates_instead_of_overflowing() {
+        let event = Event::WallClock {
+            context: Default::default(),
+            seconds: u64::MAX / 10,
+            nanoseconds: 999_999_999,
+        };
+        assert_eq!(event_time(&event), u64::MAX);
     }
 }

@@ -668,12 +668,21 @@ fn read_event(read: Read) -> Result<Event, Unreadable> {
         ReadValue::MonotonicClock(nanos) => Event::MonotonicClock { context, nanos },
         ReadValue::Random(hex) => Event::Random {
             context,
-            bytes: (0..hex.len() / 2)
-                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
-                .collect::<Result<_, _>>()
-                .map_err(|_| Unreadable("a random read is not hex".into()))?,
+            bytes: decode_hex(&hex).ok_or_else(|| Unreadable("a random read is not hex".into()))?,
         },
     })
+}
+
+/// Hex digits as bytes; `None` for anything else (an odd length, a
+/// character that is not a hex digit, multibyte ones included).
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    hex.as_bytes()
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+        .collect()
 }
 
 /// The call event of `op`, then its follow-ups.
