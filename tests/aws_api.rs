@@ -304,14 +304,14 @@ fn bad_names_and_oversized_bodies_are_refused_in_aws_shape() {
     // A body over the limit: the server may answer and close before it
     // has read it all, so this client writes what it can and then reads
     // the answer (a client library would stop at the broken pipe).
-    let answer = {
+    let authority = server.url.trim_start_matches("http://").to_owned();
+    let big = vec![b' '; 3 << 20];
+    let send_big = |extra_headers: &str| {
         use std::io::{Read, Write};
-        let authority = server.url.trim_start_matches("http://");
-        let mut stream = std::net::TcpStream::connect(authority).unwrap();
-        let big = vec![b' '; 3 << 20];
+        let mut stream = std::net::TcpStream::connect(&authority).unwrap();
         let head = format!(
             "POST /2015-03-31/functions/steps/invocations HTTP/1.1\r\nHost: {authority}\r\n\
-             X-Amz-Invocation-Type: Event\r\nX-Amz-Durable-Execution-Name: big\r\n\
+             x-amz-invocation-type: Event\r\nx-amz-durable-execution-name: big\r\n{extra_headers}\
              Content-Length: {}\r\nConnection: close\r\n\r\n",
             big.len()
         );
@@ -321,6 +321,25 @@ fn bad_names_and_oversized_bodies_are_refused_in_aws_shape() {
         let _ = stream.read_to_string(&mut answer);
         answer
     };
+    // Unsigned, it is refused before the server reads any of it.
+    let unsigned = send_big("");
+    assert!(unsigned.starts_with("HTTP/1.1 403"), "{unsigned}");
+    // Signed, it is refused for its size.
+    let mut request = ureq::http::Request::post(format!(
+        "{}/2015-03-31/functions/steps/invocations",
+        server.url
+    ))
+    .header("x-amz-invocation-type", "Event")
+    .header("x-amz-durable-execution-name", "big")
+    .body(big.clone())
+    .unwrap();
+    let credentials = cairn_cli::auth::Credentials::read(&server.credentials).unwrap();
+    cairn_cli::auth::sign_request(&mut request, &credentials, "us-east-1").unwrap();
+    let signature: String = ["x-amz-date", "authorization"]
+        .iter()
+        .map(|name| format!("{name}: {}\r\n", request.headers()[*name].to_str().unwrap()))
+        .collect();
+    let answer = send_big(&signature);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(
         answer

@@ -116,6 +116,14 @@ impl Guard {
             return Ok(request);
         };
         let (parts, body) = request.into_parts();
+        let refused = |refusal: auth::Refusal| ApiError {
+            status: StatusCode::FORBIDDEN,
+            kind: refusal.kind,
+            message: refusal.message,
+        };
+        // Who it is from, before a byte of the body is read.
+        let now = std::time::SystemTime::now();
+        let claimed = auth::check_headers(&parts.headers, credentials, now).map_err(refused)?;
         let body = axum::body::to_bytes(body, body_limit(&parts))
             .await
             .map_err(|error| {
@@ -128,19 +136,15 @@ impl Guard {
                 }
             })?;
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        auth::verify(
+        auth::verify_claimed(
+            &claimed,
             parts.method.as_str(),
             target,
             &parts.headers,
             &body,
             credentials,
-            std::time::SystemTime::now(),
         )
-        .map_err(|refusal| ApiError {
-            status: StatusCode::FORBIDDEN,
-            kind: refusal.kind,
-            message: refusal.message,
-        })?;
+        .map_err(refused)?;
         Ok(Request::from_parts(parts, axum::body::Body::from(body)))
     }
 }

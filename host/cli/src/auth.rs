@@ -252,6 +252,16 @@ fn invalid_signature(message: impl Into<String>) -> Refusal {
     refusal("InvalidSignatureException", message)
 }
 
+/// What a request's headers claim of its signature, checked as far as the
+/// headers alone allow: the server checks this before it reads the body,
+/// so that a stranger cannot make it buffer one.
+pub struct Claimed<'a> {
+    region: &'a str,
+    signed_headers: &'a str,
+    signature: &'a str,
+    time: SystemTime,
+}
+
 /// Checks a received request's signature. `target` is its request target
 /// as received (path and query, still percent-encoded).
 pub fn verify(
@@ -262,6 +272,17 @@ pub fn verify(
     credentials: &Credentials,
     now: SystemTime,
 ) -> Result<(), Refusal> {
+    let claimed = check_headers(headers, credentials, now)?;
+    verify_claimed(&claimed, method, target, headers, body, credentials)
+}
+
+/// The first half of [`verify`]: the Authorization header is ours, for
+/// Lambda, and timely.
+pub fn check_headers<'a>(
+    headers: &'a http::HeaderMap,
+    credentials: &Credentials,
+    now: SystemTime,
+) -> Result<Claimed<'a>, Refusal> {
     let Some(authorization) = headers.get(http::header::AUTHORIZATION) else {
         return Err(refusal(
             "MissingAuthenticationTokenException",
@@ -332,6 +353,29 @@ pub fn verify(
             "Signature expired or not yet valid: {amz_date} is more than 5 minutes from the server's clock"
         )));
     }
+    Ok(Claimed {
+        region,
+        signed_headers,
+        signature: claimed,
+        time,
+    })
+}
+
+/// The second half of [`verify`]: the signature covers this request.
+pub fn verify_claimed(
+    claimed: &Claimed<'_>,
+    method: &str,
+    target: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    credentials: &Credentials,
+) -> Result<(), Refusal> {
+    let Claimed {
+        region,
+        signed_headers,
+        signature: claimed,
+        time,
+    } = *claimed;
     let mut signed = Vec::new();
     for name in signed_headers.split(';') {
         if !name
