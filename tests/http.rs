@@ -551,3 +551,30 @@ fn link_local_addresses_are_refused_by_address_and_by_name() {
     );
     assert_eq!(service.count("/echo/by-name"), 1);
 }
+
+/// A redirect is the workflow's to follow, not the host's: the host hands
+/// back the 302 as it came, and a request to where it points goes through
+/// the allowlist like any other (here, to the metadata address: refused).
+#[test]
+fn redirects_are_handed_to_the_workflow_not_followed() {
+    let service = HttpService::start();
+    let cairn = Cairn::new();
+    let input = fetch_input(json!([
+        { "url": service.url("/redirect/169.254.169.254/latest/meta-data/") },
+        { "url": "http://169.254.169.254/latest/meta-data/" },
+        { "url": service.url("/redirect/example.test/x") },
+    ]));
+    let run = run_allowed(&cairn, &guest("fetch"), &input, &service, &[]);
+    let outcomes = result(&run);
+    assert_eq!(outcomes[0]["status"], 302, "{outcomes}");
+    assert_eq!(
+        outcomes[1]["error_type"], "Http.HttpRequestDenied",
+        "{outcomes}"
+    );
+    assert_eq!(outcomes[2]["status"], 302, "{outcomes}");
+    assert_eq!(
+        service.count("/redirect/169.254.169.254/latest/meta-data/"),
+        1
+    );
+    assert_eq!(service.count("/redirect/example.test/x"), 1);
+}

@@ -60,6 +60,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, "x" * int(parts[1]), "text/plain")
         if parts[0] == "binary":
             return self.answer(200, bytes(range(256)), "application/octet-stream")
+        if parts[0] == "redirect":
+            # /redirect/HOST[:PORT]/PATH: a 302 to http://HOST[:PORT]/PATH.
+            self.send_response(302)
+            self.send_header("Location", "http://" + "/".join(parts[1:]))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if parts[0] == "fail":
             return self.answer(500, "the service is broken", "text/plain")
         self.answer(404, {"error": "no such path"})
