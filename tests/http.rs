@@ -505,6 +505,7 @@ fn link_local_addresses_are_refused_by_address_and_by_name() {
     let input = fetch_input(json!([
         { "url": service_url },
         { "url": "http://metadata.test/latest/meta-data/" },
+        { "url": format!("http://service.test:{}/host", service.port) },
     ]));
     let in_namespace = cairn.command();
     let allowed_service = format!("service.test:{}", service.port);
@@ -550,6 +551,13 @@ fn link_local_addresses_are_refused_by_address_and_by_name() {
         "{refused:?}"
     );
     assert_eq!(service.count("/echo/by-name"), 1);
+    // The host connects to the address it checked, and the service still
+    // sees the name it was addressed by.
+    assert_eq!(
+        outcomes[2]["body"],
+        format!("service.test:{}", service.port),
+        "{outcomes}"
+    );
 }
 
 /// A redirect is the workflow's to follow, not the host's: the host hands

@@ -60,6 +60,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, "x" * int(parts[1]), "text/plain")
         if parts[0] == "binary":
             return self.answer(200, bytes(range(256)), "application/octet-stream")
+        if parts[0] == "host":
+            return self.answer(200, self.headers.get("Host", ""), "text/plain")
         if parts[0] == "redirect":
             # /redirect/HOST[:PORT]/PATH: a 302 to http://HOST[:PORT]/PATH.
             self.send_response(302)

@@ -234,14 +234,17 @@ async fn send(
         }
         .into());
     }
-    if !policy.allow_link_local
-        && let Some(why) = resolves_to_link_local(&unsent.uri).await
-    {
-        return Err(Failed {
+    // A name is resolved once, here: what it resolved to is judged, and
+    // (over plain HTTP) connected to, so that a name whose answer changes
+    // in between (DNS rebinding) cannot slip a link-local address past.
+    let pinned = if policy.allow_link_local {
+        None
+    } else {
+        resolve_checked(&unsent.uri).await.map_err(|why| Failed {
             code: Error::HttpRequestDenied,
             why: Some(why),
-        });
-    }
+        })?
+    };
     let given = unsent.options.unwrap_or_default();
     let options = RequestOptions {
         connect_timeout: given.connect_timeout.or(Some(policy.timeout)),
@@ -250,8 +253,20 @@ async fn send(
     };
     let mut request = Request::new(Full::new(unsent.body).map_err(|never| match never {}));
     *request.method_mut() = unsent.method;
-    *request.uri_mut() = unsent.uri.clone();
     *request.headers_mut() = unsent.headers;
+    *request.uri_mut() = match pinned {
+        Some(address) => {
+            // The server still sees the name it was addressed by.
+            if let Some(authority) = unsent.uri.authority()
+                && !request.headers().contains_key(http::header::HOST)
+                && let Ok(host) = http::HeaderValue::from_str(authority.as_str())
+            {
+                request.headers_mut().insert(http::header::HOST, host);
+            }
+            pinned_uri(&unsent.uri, address).unwrap_or_else(|| unsent.uri.clone())
+        }
+        None => unsent.uri.clone(),
+    };
     let exchange = async {
         let (response, io) =
             wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
@@ -280,23 +295,44 @@ async fn send(
         .map_err(|_| Error::HttpResponseTimeout)??)
 }
 
-/// Why a request to `uri` may not go, if its host is a name that resolves
-/// to a link-local address. (A name that does not resolve is left to the
-/// connection to report. The connection resolves the name again: a name
-/// whose answer changes in between is not caught.)
-async fn resolves_to_link_local(uri: &Uri) -> Option<String> {
-    let authority = uri.authority()?;
+/// Resolves `uri`'s host, if it is a name: `Err` (why) when it resolves to
+/// a link-local address; else, for plain HTTP, the address to connect to
+/// (`None` for an address, for HTTPS, whose certificate check names the
+/// host and whose peer at a link-local address would not pass it, and for
+/// a name that does not resolve: the connection reports that).
+async fn resolve_checked(uri: &Uri) -> std::result::Result<Option<std::net::SocketAddr>, String> {
+    let Some(authority) = uri.authority() else {
+        return Ok(None);
+    };
     let host = authority.host();
     if host.starts_with('[') || host.parse::<std::net::IpAddr>().is_ok() {
-        return None; // an address: `refusal` has judged it
+        return Ok(None); // an address: `refusal` has judged it
     }
     let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
     let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
-    let addresses = tokio::net::lookup_host((host, port)).await.ok()?;
-    addresses
+    let Ok(addresses) = tokio::net::lookup_host((host, port)).await else {
+        return Ok(None);
+    };
+    let addresses: Vec<std::net::SocketAddr> = addresses.collect();
+    if let Some(ip) = addresses
+        .iter()
         .map(|address| address.ip())
         .find(|ip| crate::limits::is_link_local(*ip))
-        .map(|ip| crate::limits::link_local_refusal(host, Some(ip)))
+    {
+        return Err(crate::limits::link_local_refusal(host, Some(ip)));
+    }
+    Ok(if tls {
+        None
+    } else {
+        addresses.first().copied()
+    })
+}
+
+/// `uri` addressed to `address` instead of its host.
+fn pinned_uri(uri: &Uri, address: std::net::SocketAddr) -> Option<Uri> {
+    let mut parts = uri.clone().into_parts();
+    parts.authority = Some(address.to_string().parse().ok()?);
+    Uri::from_parts(parts).ok()
 }
 
 /// Reads what `body` holds already, without waiting: `Ready` once it is
