@@ -31,8 +31,16 @@ fn a_workflow_invokes_another_and_handles_its_failure() {
         "child"
     );
     assert_eq!(count(&history, "ChainedInvokeSucceeded"), 1);
-    // The callee is an execution of its own.
-    assert_eq!(cairn.get("p--1")["Status"], "SUCCEEDED");
+    // The callee is an execution of its own, which the caller's history
+    // names as AWS's does (its ARN, the version that ran).
+    let callee = cairn.get("p--1");
+    assert_eq!(callee["Status"], "SUCCEEDED");
+    let details = &started[0]["ChainedInvokeStartedDetails"];
+    assert_eq!(
+        details["DurableExecutionArn"],
+        callee["DurableExecutionArn"]
+    );
+    assert_eq!(details["ExecutedVersion"], "$LATEST");
 
     let refused = cairn.run(&[
         "run",

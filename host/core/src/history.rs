@@ -285,7 +285,13 @@ pub fn aws_event(
             "ChainedInvokeStarted",
             wire_id(id),
             Some(name.as_str()),
-            json!({ "FunctionName": workflow, "Input": payload(input) }),
+            json!({
+                "FunctionName": workflow,
+                "Input": payload(input),
+                // Invoked by name, unqualified: AWS runs (and says) $LATEST.
+                "ExecutedVersion": "$LATEST",
+                "DurableExecutionArn": execution_arn(workflow, &invoked_execution_name(execution_name, id)),
+            }),
         ),
         Event::InvokeSucceeded { id, result, .. } => (
             "ChainedInvokeSucceeded",
@@ -511,6 +517,12 @@ pub fn execution_summary(info: &ExecutionInfo<'_>) -> Value {
 /// A local, ARN-shaped name for a workflow (a "function" in AWS's terms).
 pub fn function_arn(workflow: &str) -> String {
     format!("arn:aws:lambda:local:000000000000:function:{workflow}")
+}
+
+/// The execution an invoke by the execution `caller` at operation `id`
+/// starts: `CALLER--ID`, so that a replayed invoke finds it again.
+pub fn invoked_execution_name(caller: &str, id: &str) -> String {
+    format!("{caller}--{id}")
 }
 
 pub fn execution_arn(workflow: &str, name: &str) -> String {

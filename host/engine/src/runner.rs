@@ -378,7 +378,7 @@ fn invoked(
     workflow_name: &str,
     input: &str,
 ) -> Result<Invoked> {
-    let name = format!("{}--{id}", parent.name);
+    let name = cairn_core::history::invoked_execution_name(&parent.name, id);
     if name.len() > MAX_CHILD_NAME {
         return Ok(Invoked::Ended(Outcome::Failed(ErrorObject::new(
             "InvokeTooDeep",
