@@ -45,11 +45,19 @@ fn histories_match_what_aws_emulator_records_for_the_same_workflows() {
         Completion::Succeed(r#"{"approved":true,"by":"ada"}"#.into()),
     );
     runner.deploy("child", guest("child")).unwrap();
-    for name in ["order", "flaky", "poller", "approval", "fanout", "parent"] {
+    for (name, component) in [
+        ("order", "order"),
+        ("flaky", "flaky"),
+        ("poller", "poller"),
+        ("approval", "approval"),
+        ("fanout", "fanout"),
+        ("fanout-early", "fanout"),
+        ("parent", "parent"),
+    ] {
         let twin = &emulator[name];
         assert_eq!(twin["status"], "SUCCEEDED", "the {name} twin: {twin}");
         let run = runner
-            .run(guest(name), twin["input"].as_str().unwrap())
+            .run(guest(component), twin["input"].as_str().unwrap())
             .unwrap();
         assert_eq!(
             normalized(&run.history),

@@ -54,7 +54,8 @@ pub struct BatchConfig {
 pub enum BatchItemStatus {
     Succeeded,
     Failed,
-    /// Started and not finished when the batch completed, or never started.
+    /// Started and not finished when the batch completed. (Items the batch
+    /// never started are not in its result, as in AWS's SDKs.)
     Started,
 }
 
@@ -81,7 +82,7 @@ fn none<T>() -> Option<T> {
     None
 }
 
-/// Every item of a batch, and why it completed.
+/// Every item of a batch that started, in order, and why it completed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchResult<T> {
@@ -90,6 +91,30 @@ pub struct BatchResult<T> {
 }
 
 impl<T> BatchResult<T> {
+    fn count(&self, status: BatchItemStatus) -> usize {
+        self.all.iter().filter(|item| item.status == status).count()
+    }
+
+    /// Items that succeeded (AWS's `successCount`).
+    pub fn success_count(&self) -> usize {
+        self.count(BatchItemStatus::Succeeded)
+    }
+
+    /// Items that failed (`failureCount`).
+    pub fn failure_count(&self) -> usize {
+        self.count(BatchItemStatus::Failed)
+    }
+
+    /// Items started and not finished when the batch completed (`startedCount`).
+    pub fn started_count(&self) -> usize {
+        self.count(BatchItemStatus::Started)
+    }
+
+    /// Items that started (`totalCount`): never-started ones do not count.
+    pub fn total_count(&self) -> usize {
+        self.all.len()
+    }
+
     /// The results of the items that succeeded, in order.
     pub fn succeeded(&self) -> Vec<&T> {
         self.all
@@ -138,12 +163,14 @@ pub(crate) fn run_items<T>(
         })
         .collect();
     let (mut succeeded, mut failed, mut in_flight) = (0, 0, 0);
+    let mut started = count;
     for (index, item) in all.iter_mut().enumerate() {
         // An item an earlier run started is started again, whatever the
         // outcomes so far now say: the decisions must replay as they were made.
         let full = config.completion.reason(succeeded, failed, count).is_some()
             || config.max_concurrency.is_some_and(|max| in_flight >= max);
         if full && !crate::bindings::durable::has_recorded_call() {
+            started = index;
             break;
         }
         match run_item(index) {
@@ -160,6 +187,8 @@ pub(crate) fn run_items<T>(
             }
         }
     }
+    // Items are started in order: those after the first left out never were.
+    all.truncate(started);
     match config.completion.reason(succeeded, failed, count) {
         Some(completion_reason) => Ok(BatchResult {
             all,

@@ -275,6 +275,7 @@ def fanout(event, ctx: DurableContext):
         "processed": batch.get_results(),
         "failed": [e.message if e else None for e in batch.get_errors()],
         "not_finished": [i.index for i in batch.started()],
+        "started": batch.total_count,
         "reason": batch.completion_reason.value,
     }
 
@@ -411,6 +412,9 @@ INPUTS = {
     # max_concurrency 1: the SDK runs map items on threads, so with more than
     # one in flight their events interleave differently from run to run.
     "fanout": {"items": ["fail-a", "b", "c"], "tolerated_failures": 1, "max_concurrency": 1},
+    # No failure tolerated: the first one completes the batch, and the items
+    # after it never start (they are not in its result).
+    "fanout-early": {"items": ["fail-a", "b", "c"], "max_concurrency": 1},
     "parent": {"units": 4},
 }
 
@@ -422,6 +426,7 @@ def main():
     out["poller"], _ = run_simple("poller", poller, INPUTS["poller"])
     out["approval"] = run_approval(INPUTS["approval"], {"approved": True, "by": "ada"})
     out["fanout"], _ = run_simple("fanout", fanout, INPUTS["fanout"])
+    out["fanout-early"], _ = run_simple("fanout-early", fanout, INPUTS["fanout-early"])
     out["parent"], out["child"] = run_parent_child(INPUTS["parent"])
     for name, payload in INPUTS.items():
         out[name]["input"] = json.dumps(payload, separators=(",", ":"))

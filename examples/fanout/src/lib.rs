@@ -26,6 +26,8 @@ struct Summary {
     processed: Vec<String>,
     failed: Vec<String>,
     not_finished: Vec<usize>,
+    /// How many items started (those the batch completed without never did).
+    started: usize,
     reason: cairn::CompletionReason,
 }
 
@@ -81,6 +83,7 @@ fn fanout(ctx: &mut Context, input: Input) -> Result<Summary, Error> {
             .filter(|item| item.status == cairn::BatchItemStatus::Started)
             .map(|item| item.index)
             .collect(),
+        started: batch.total_count(),
         reason: batch.completion_reason,
     })
 }
