@@ -132,6 +132,32 @@ fn completion_policies_decide_when_a_batch_is_done() {
     let history = cairn.history("enough");
     assert_eq!(count(&history, "WaitSucceeded"), 0);
 
+    // No batch runs with at most 0 items at a time: the execution fails
+    // with a validation error before the batch records anything.
+    let fanout_wasm = guest("fanout");
+    let invalid = cairn.run(&[
+        "run",
+        fanout_wasm.to_str().unwrap(),
+        "--name",
+        "zero",
+        "--input",
+        r#"{"items":["a"],"max_concurrency":0}"#,
+    ]);
+    assert_eq!(invalid.code, 1, "{}", invalid.stderr);
+    assert!(
+        invalid.stdout.contains("ValidationError"),
+        "{}",
+        invalid.stdout
+    );
+    assert!(
+        invalid.stdout.contains("max_concurrency"),
+        "{}",
+        invalid.stdout
+    );
+    let history = cairn.history("zero");
+    assert_eq!(count(&history, "ContextStarted"), 0, "{history:?}");
+    assert_eq!(count(&history, "ExecutionFailed"), 1);
+
     // One at a time: b starts only once the slow item is done.
     let (summary, run) = fanout(
         &cairn,

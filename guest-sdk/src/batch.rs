@@ -82,6 +82,27 @@ fn none<T>() -> Option<T> {
     None
 }
 
+impl BatchConfig {
+    /// Refuses a configuration no batch can run under, before the batch
+    /// records anything (AWS's SDKs raise a validation error likewise).
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        let invalid = |message: String| Err(Error::new("ValidationError", message));
+        if self.max_concurrency == Some(0) {
+            return invalid(
+                "max_concurrency must be at least 1 (or None, for no limit)".to_owned(),
+            );
+        }
+        if let Some(percent) = self.completion.tolerated_failure_percentage
+            && !(0.0..=100.0).contains(&percent)
+        {
+            return invalid(format!(
+                "tolerated_failure_percentage must be 0 to 100, not {percent}"
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Every item of a batch that started, in order, and why it completed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -267,6 +267,7 @@ impl Context {
     where
         T: Serialize + DeserializeOwned,
     {
+        config.check()?;
         let mut branches: Vec<Option<Branch<'_, T>>> = branches.into_iter().map(Some).collect();
         let count = branches.len();
         self.in_context(name, ContextKind::Parallel, |ctx| {
@@ -295,6 +296,7 @@ impl Context {
     where
         T: Serialize + DeserializeOwned,
     {
+        config.check()?;
         self.in_context(name, ContextKind::Map, |ctx| {
             run_items(items.len(), &config, |index| {
                 ctx.in_context(
