@@ -16,6 +16,18 @@
 //! the scheduler, the invocations in progress (to interrupt one), and who
 //! waits for which execution to end.
 
+/// A line of the server's own log (stderr), stamped with the time as the
+/// workflows' log lines are: `2026-12-02T15:18:36.123Z cairn: ...`.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        eprintln!(
+            "{} cairn: {}",
+            cairn_core::history::iso8601(crate::invocation::now_millis()),
+            format_args!($($arg)*)
+        )
+    };
+}
+
 mod scheduler;
 pub mod store;
 mod workers;

@@ -54,7 +54,7 @@ pub(super) fn run(store: &dyn ScheduleStore, pool: &Pool, server: &Server, stop:
         match scheduler.round() {
             Ok(sleep) => {
                 if faults > 0 {
-                    eprintln!("cairn: the store answers again");
+                    note!("the store answers again");
                     faults = 0;
                 }
                 server.bell.wait(sleep);
@@ -64,7 +64,7 @@ pub(super) fn run(store: &dyn ScheduleStore, pool: &Pool, server: &Server, stop:
                 // is done again once the store answers.
                 let pause =
                     (Duration::from_millis(100) * 2u32.pow(faults.min(7))).min(MAX_FAULT_PAUSE);
-                eprintln!("cairn: the store failed ({error:#}); trying again in {pause:?}");
+                note!("the store failed ({error:#}); trying again in {pause:?}");
                 faults += 1;
                 scheduler.version = None;
                 std::thread::sleep(pause);
@@ -86,7 +86,7 @@ impl Scheduler<'_> {
         if now >= self.next_reap {
             let reaped = self.store.reap(now)?;
             for (holder, why, count) in &reaped {
-                eprintln!("cairn: taking over {count} execution(s) of holder {holder}: {why}");
+                note!("taking over {count} execution(s) of holder {holder}: {why}");
             }
             if !reaped.is_empty() {
                 self.next_due = self.store.next_due()?;

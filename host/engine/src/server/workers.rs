@@ -124,7 +124,7 @@ impl Worker {
             Ok(retry) => retry,
             Err(_) => {
                 self.server.running.lock().unwrap().remove(&id);
-                eprintln!("cairn: execution {name}: the host panicked advancing it");
+                note!("execution {name}: the host panicked advancing it");
                 let due = now_millis() + ERROR_PAUSE.as_millis() as Millis;
                 let _ = self.db.release(&claim, Some(due));
                 None
@@ -153,8 +153,8 @@ impl Worker {
                 None
             }
             Err(error) => {
-                eprintln!(
-                    "cairn: execution {}: the store did not take it back ({error:#}); trying again",
+                note!(
+                    "execution {}: the store did not take it back ({error:#}); trying again",
                     job.execution.name
                 );
                 let pause = Duration::from_secs(1 << job.failures.min(5)).min(MAX_RETRY_PAUSE);
@@ -193,7 +193,7 @@ impl Worker {
                 // Stopped or timed out meanwhile: the recorded end stands.
                 Ok(Some(found)) if recorded_outcome(&found).is_some() => (None, true),
                 _ => {
-                    eprintln!("cairn: execution {}: {error:#}", execution.name);
+                    note!("execution {}: {error:#}", execution.name);
                     // Without a component it could never run here.
                     let retry = execution.component_path.is_some();
                     let due = now_millis() + ERROR_PAUSE.as_millis() as Millis;
