@@ -210,14 +210,12 @@ fn the_cli_talks_to_the_server() {
 fn bad_names_and_oversized_bodies_are_refused_in_aws_shape() {
     let cairn = Cairn::new();
     let server = cairn.serve(&[]);
-    let agent = signed::agent();
     let steps = guest("steps");
     let body = std::fs::read(&steps).unwrap();
     let path = signed::request(
-        &agent,
-        &server.credentials,
+        &server,
         "PUT",
-        &format!("{}/cairn/workflows/..%2F..%2Fetc%2Fpasswd", server.url),
+        "/cairn/workflows/..%2F..%2Fetc%2Fpasswd",
         &[],
         &body,
     );
@@ -230,21 +228,13 @@ fn bad_names_and_oversized_bodies_are_refused_in_aws_shape() {
         "{}",
         local.stderr
     );
-    let deployed = signed::request(
-        &agent,
-        &server.credentials,
-        "PUT",
-        &format!("{}/cairn/workflows/steps", server.url),
-        &[],
-        &body,
-    );
+    let deployed = signed::request(&server, "PUT", "/cairn/workflows/steps", &[], &body);
     assert_eq!(deployed.status(), 200);
     // A path is not a component: the server opens nothing it is named.
     let named = signed::request(
-        &agent,
-        &server.credentials,
+        &server,
         "PUT",
-        &format!("{}/cairn/workflows/steps", server.url),
+        "/cairn/workflows/steps",
         &[],
         json!({ "ComponentPath": "/dev/zero" })
             .to_string()
@@ -263,14 +253,7 @@ fn bad_names_and_oversized_bodies_are_refused_in_aws_shape() {
     // Bytes that are not a component are refused, and change nothing.
     let mut core_module = body[..8].to_vec();
     core_module[4..8].copy_from_slice(&[1, 0, 0, 0]);
-    let junk = signed::request(
-        &agent,
-        &server.credentials,
-        "PUT",
-        &format!("{}/cairn/workflows/steps", server.url),
-        &[],
-        &core_module,
-    );
+    let junk = signed::request(&server, "PUT", "/cairn/workflows/steps", &[], &core_module);
     assert_eq!(junk.status(), 400);
     assert!(
         junk.into_body()
@@ -284,10 +267,9 @@ fn bad_names_and_oversized_bodies_are_refused_in_aws_shape() {
     // signature, and is refused all the same.
     let invoke = |name: &[u8], payload: &[u8]| {
         signed::request(
-            &agent,
-            &server.credentials,
+            &server,
             "POST",
-            &format!("{}/2015-03-31/functions/steps/invocations", server.url),
+            "/2015-03-31/functions/steps/invocations",
             &[
                 ("X-Amz-Invocation-Type", b"Event"),
                 ("X-Amz-Durable-Execution-Name", name),
@@ -325,16 +307,18 @@ fn bad_names_and_oversized_bodies_are_refused_in_aws_shape() {
     let unsigned = send_big("");
     assert!(unsigned.starts_with("HTTP/1.1 403"), "{unsigned}");
     // Signed, it is refused for its size.
-    let mut request = ureq::http::Request::post(format!(
-        "{}/2015-03-31/functions/steps/invocations",
-        server.url
-    ))
-    .header("x-amz-invocation-type", "Event")
-    .header("x-amz-durable-execution-name", "big")
-    .body(big.clone())
-    .unwrap();
     let credentials = cairn_cli::auth::Credentials::read(&server.credentials).unwrap();
-    cairn_cli::auth::sign_request(&mut request, &credentials, "us-east-1").unwrap();
+    let request = cairn_cli::auth::signed_request(
+        "POST",
+        &format!("{}/2015-03-31/functions/steps/invocations", server.url),
+        &[
+            ("x-amz-invocation-type", "Event"),
+            ("x-amz-durable-execution-name", "big"),
+        ],
+        big.clone(),
+        &credentials,
+    )
+    .unwrap();
     let signature: String = ["x-amz-date", "authorization"]
         .iter()
         .map(|name| format!("{name}: {}\r\n", request.headers()[*name].to_str().unwrap()))
@@ -465,25 +449,10 @@ fn the_server_refuses_what_is_not_signed_with_its_credentials() {
     );
     assert!(unknown.starts_with("HTTP/1.1 403"), "{unknown}");
     // and with one it gets AWS's shape, as does a method a path does not take.
-    let agent = signed::agent();
-    let unknown = signed::request(
-        &agent,
-        &server.credentials,
-        "GET",
-        &format!("{}/admin", server.url),
-        &[],
-        b"",
-    );
+    let unknown = signed::request(&server, "GET", "/admin", &[], b"");
     assert_eq!(unknown.status(), 404);
     assert_eq!(signed::error_type(&unknown), "UnknownOperationException");
-    let method = signed::request(
-        &agent,
-        &server.credentials,
-        "DELETE",
-        &format!("{}/cairn/workflows/steps", server.url),
-        &[],
-        b"",
-    );
+    let method = signed::request(&server, "DELETE", "/cairn/workflows/steps", &[], b"");
     assert_eq!(method.status(), 405);
     assert_eq!(signed::error_type(&method), "MethodNotAllowedException");
 
@@ -640,6 +609,16 @@ fn deploys_upload_versions_that_executions_keep() {
         "{}",
         local.stdout
     );
+
+    // A workflow's versions, newest first.
+    let table = cairn.run(&["workflows", "approval"]);
+    let versions: Vec<&str> = table
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|row| row.split_whitespace().nth(1).unwrap_or_default())
+        .collect();
+    assert_eq!(versions, ["2", "1"], "{}", table.stdout);
 
     // a1 goes on, on version 1.
     let id = history

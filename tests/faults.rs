@@ -56,10 +56,9 @@ impl Drop for Mounted {
 /// Lambda's Invoke (`Event`) of `steps`: the status and body of the answer.
 fn invoke(server: &support::Server, name: &str, input: &str) -> (u16, String) {
     let mut response = signed::request(
-        &signed::agent(),
-        &server.credentials,
+        server,
         "POST",
-        &format!("{}/2015-03-31/functions/steps/invocations", server.url),
+        "/2015-03-31/functions/steps/invocations",
         &[
             ("X-Amz-Invocation-Type", b"Event"),
             ("X-Amz-Durable-Execution-Name", name.as_bytes()),
@@ -75,10 +74,9 @@ fn invoke(server: &support::Server, name: &str, input: &str) -> (u16, String) {
 /// Lambda's GetDurableExecution of `name`.
 fn get(server: &support::Server, name: &str) -> ureq::http::Response<ureq::Body> {
     signed::request(
-        &signed::agent(),
-        &server.credentials,
+        server,
         "GET",
-        &format!("{}/2025-12-01/durable-executions/{name}", server.url),
+        &format!("/2025-12-01/durable-executions/{name}"),
         &[],
         b"",
     )

@@ -279,13 +279,9 @@ fn a_callback_succeeded_without_a_result_is_recorded_as_null() {
         .to_owned();
     // SendDurableExecutionCallbackSuccess with no Result at all.
     let response = signed::request(
-        &signed::agent(),
-        &server.credentials,
+        &server,
         "POST",
-        &format!(
-            "{}/2025-12-01/durable-execution-callbacks/{id}/succeed",
-            server.url
-        ),
+        &format!("/2025-12-01/durable-execution-callbacks/{id}/succeed"),
         &[],
         b"",
     );

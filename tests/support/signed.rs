@@ -5,44 +5,38 @@
 
 #![allow(dead_code)] // each test uses its own part
 
-use cairn_cli::auth::{Credentials, sign_request};
-use std::path::Path;
+use cairn_cli::auth::{Credentials, signed_request};
 
-/// An agent that hands back error answers rather than failing on them.
-pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-/// A request to `url`, signed with the credentials in `file`; `unsigned`
-/// headers are added after signing (the server must not trust them).
+/// `METHOD PATH` to `server`, signed with its credentials; headers that are
+/// not ASCII cannot be signed, and are added after signing (the server must
+/// not trust them). Error answers are handed back, not failed on.
 pub fn request(
-    agent: &ureq::Agent,
-    credentials: &Path,
+    server: &crate::support::Server,
     method: &str,
-    url: &str,
+    path: &str,
     headers: &[(&str, &[u8])],
     body: &[u8],
 ) -> ureq::http::Response<ureq::Body> {
-    let credentials = Credentials::read(credentials).expect("the server wrote its credentials");
-    let mut builder = ureq::http::Request::builder().method(method).uri(url);
-    let mut unsigned = Vec::new();
-    for (name, value) in headers {
-        match std::str::from_utf8(value) {
-            Ok(text) if text.is_ascii() => builder = builder.header(*name, text),
-            _ => unsigned.push((*name, *value)),
-        }
-    }
-    let mut request = builder.body(body.to_vec()).unwrap();
-    sign_request(&mut request, &credentials, "us-east-1").unwrap();
+    let credentials =
+        Credentials::read(&server.credentials).expect("the server wrote its credentials");
+    let (ascii, unsigned): (Vec<_>, Vec<_>) =
+        headers.iter().partition(|(_, value)| value.is_ascii());
+    let ascii: Vec<(&str, &str)> = ascii
+        .iter()
+        .map(|(name, value)| (*name, std::str::from_utf8(value).unwrap()))
+        .collect();
+    let url = format!("{}{path}", server.url);
+    let mut request = signed_request(method, &url, &ascii, body.to_vec(), &credentials).unwrap();
     for (name, value) in unsigned {
         request.headers_mut().insert(
             ureq::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
             ureq::http::HeaderValue::from_bytes(value).unwrap(),
         );
     }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
     agent.run(request).expect("the server answers")
 }
 

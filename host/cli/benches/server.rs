@@ -392,7 +392,7 @@ impl Client {
         }
         let mut request = request.body(body.to_vec()).unwrap();
         if let Some(credentials) = &self.credentials {
-            sign_request(&mut request, credentials, "us-east-1").unwrap();
+            sign_request(&mut request, credentials).unwrap();
         }
         let mut response = self.agent.run(request).unwrap();
         let status = response.status().as_u16();

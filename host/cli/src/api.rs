@@ -60,17 +60,14 @@ pub fn router(api: Api, guard: Arc<Guard>) -> Router {
             "/2015-03-31/functions/{function}/versions",
             get(list_versions),
         )
-        .route(
-            "/cairn/workflows/{name}",
-            put(deploy).layer(axum::extract::DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
-        )
+        .route("/cairn/workflows/{name}", put(deploy))
         .fallback(unknown_route)
         .method_not_allowed_fallback(unknown_method)
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        // The guard reads every body, within its bound (`body_limit`).
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(api)
         // Every request, routed or not, is checked before anything reads it.
         .layer(axum::middleware::from_fn_with_state(guard, check_request))
-        .layer(axum::middleware::map_response(aws_shaped_rejections))
 }
 
 /// Who may send requests: checked before any handler runs, and before an
@@ -112,9 +109,6 @@ impl Guard {
                 });
             }
         }
-        let Some(credentials) = &self.credentials else {
-            return Ok(request);
-        };
         let (parts, body) = request.into_parts();
         let refused = |refusal: auth::Refusal| ApiError {
             status: StatusCode::FORBIDDEN,
@@ -123,7 +117,13 @@ impl Guard {
         };
         // Who it is from, before a byte of the body is read.
         let now = std::time::SystemTime::now();
-        let claimed = auth::check_headers(&parts.headers, credentials, now).map_err(refused)?;
+        let claimed = match &self.credentials {
+            Some(credentials) => Some((
+                auth::check_headers(&parts.headers, credentials, now).map_err(refused)?,
+                credentials,
+            )),
+            None => None, // `--no-auth`
+        };
         let body = axum::body::to_bytes(body, body_limit(&parts))
             .await
             .map_err(|error| {
@@ -135,16 +135,18 @@ impl Guard {
                     ApiError::invalid_content(format!("cannot read the request body: {error}"))
                 }
             })?;
-        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        auth::verify_claimed(
-            &claimed,
-            parts.method.as_str(),
-            target,
-            &parts.headers,
-            &body,
-            credentials,
-        )
-        .map_err(refused)?;
+        if let Some((claimed, credentials)) = &claimed {
+            let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            auth::verify_claimed(
+                claimed,
+                parts.method.as_str(),
+                target,
+                &parts.headers,
+                &body,
+                credentials,
+            )
+            .map_err(refused)?;
+        }
         Ok(Request::from_parts(parts, axum::body::Body::from(body)))
     }
 }
@@ -199,17 +201,6 @@ fn too_large() -> ApiError {
 /// The largest request body read: a payload is at most 256 KiB, JSON
 /// escaping may double it.
 const MAX_BODY: usize = 1 << 20;
-
-/// What axum refuses by itself (a body over [`MAX_BODY`]) in AWS's error
-/// shape, as Lambda answers an oversized request.
-async fn aws_shaped_rejections(response: Response) -> Response {
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
-        && !response.headers().contains_key("x-amzn-ErrorType")
-    {
-        return too_large().into_response();
-    }
-    response
-}
 
 /// An execution as ListDurableExecutionsByFunction lists it.
 pub fn list_item(execution: &Execution) -> Value {
@@ -598,10 +589,9 @@ async fn deploy(
         if let Some(hosts) = allow_http {
             api.db.set_http_allowlist(&name, &hosts)?;
         }
-        let latest = api.db.deployed(Some(&name))?;
-        latest
-            .into_iter()
-            .next()
+        api.db
+            .deployed(Some(&name))?
+            .pop()
             .ok_or_else(|| ApiError::internal("the deploy was not recorded"))
     })
     .await?;
@@ -651,7 +641,7 @@ async fn get_function(
     let versions = function_versions(api, function).await?;
     Ok(json_response(
         StatusCode::OK,
-        json!({ "Configuration": function_configuration(&versions[0]) }),
+        json!({ "Configuration": function_configuration(versions.last().unwrap()) }),
     ))
 }
 
@@ -662,14 +652,14 @@ async fn list_versions(
     Path(function): Path<String>,
 ) -> Result<Response, ApiError> {
     let versions = function_versions(api, function).await?;
-    let versions: Vec<Value> = versions.iter().rev().map(function_configuration).collect();
+    let versions: Vec<Value> = versions.iter().map(function_configuration).collect();
     Ok(json_response(
         StatusCode::OK,
         json!({ "Versions": versions }),
     ))
 }
 
-/// The versions of a deployed workflow, newest first (never empty).
+/// The versions of a deployed workflow, oldest first (never empty).
 async fn function_versions(api: Api, function: String) -> Result<Vec<Deployed>, ApiError> {
     let function = function_name(&function).to_owned();
     let versions = blocking({

@@ -199,13 +199,31 @@ fn signature(
     Ok((signature, added))
 }
 
+/// The region Cairn's clients sign for (the server takes any).
+pub const REGION: &str = "us-east-1";
+
+/// A request to send, signed: `url` is absolute (the host is signed).
+pub fn signed_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+    credentials: &Credentials,
+) -> Result<http::Request<Vec<u8>>> {
+    let mut request = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut request = request
+        .body(body)
+        .with_context(|| format!("cannot make a request to {url}"))?;
+    sign_request(&mut request, credentials)?;
+    Ok(request)
+}
+
 /// Signs a request to send: adds `x-amz-date` and `authorization`. Its URI
 /// must be absolute (the host is signed).
-pub fn sign_request(
-    request: &mut http::Request<Vec<u8>>,
-    credentials: &Credentials,
-    region: &str,
-) -> Result<()> {
+pub fn sign_request(request: &mut http::Request<Vec<u8>>, credentials: &Credentials) -> Result<()> {
     let uri = request.uri().to_string();
     let headers: Vec<(String, String)> = request
         .headers()
@@ -222,7 +240,7 @@ pub fn sign_request(
         &headers,
         request.body(),
         credentials,
-        region,
+        REGION,
         SystemTime::now(),
     )?;
     for (name, value) in added {
@@ -472,7 +490,7 @@ mod tests {
         .header("content-type", "application/json")
         .body(body.to_vec())
         .unwrap();
-        sign_request(&mut request, &credentials(), "us-east-1").unwrap();
+        sign_request(&mut request, &credentials()).unwrap();
         let mut headers = request.headers().clone();
         headers.insert("host", "127.0.0.1:9000".parse().unwrap());
         let target = request.uri().path_and_query().unwrap().to_string();

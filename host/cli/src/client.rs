@@ -19,9 +19,6 @@ pub struct Client {
 /// (empty: none); absent, a deploy keeps the list it had.
 pub const ALLOW_HTTP_HEADER: &str = "x-cairn-allow-http";
 
-/// The region a request is signed for (the server takes any).
-const REGION: &str = "us-east-1";
-
 impl Client {
     pub fn new(server: &str, credentials: Credentials) -> Client {
         let agent = ureq::Agent::config_builder()
@@ -165,14 +162,7 @@ impl Client {
             let separator = if i == 0 { '?' } else { '&' };
             url.push_str(&format!("{separator}{}={}", encode(name), encode(value)));
         }
-        let mut request = ureq::http::Request::builder().method(method).uri(&url);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let mut request = request
-            .body(body.into())
-            .with_context(|| format!("cannot make a request to {url}"))?;
-        auth::sign_request(&mut request, &self.credentials, REGION)?;
+        let request = auth::signed_request(method, &url, headers, body.into(), &self.credentials)?;
         let sent = self.agent.run(request);
         let mut response = sent.with_context(|| format!("cannot reach {}", self.base))?;
         let status = response.status();

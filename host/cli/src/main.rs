@@ -921,18 +921,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             store.display()
                         );
                     }
-                    let mut items: Vec<_> =
-                        deployed.iter().map(api::function_configuration).collect();
-                    if name.is_some() {
-                        items.reverse(); // Lambda lists versions oldest first
-                    }
+                    let key = if name.is_some() {
+                        "Versions"
+                    } else {
+                        "Functions"
+                    };
                     (
-                        if name.is_some() {
-                            "Versions"
-                        } else {
-                            "Functions"
-                        },
-                        items,
+                        key,
+                        deployed.iter().map(api::function_configuration).collect(),
                     )
                 }
             };
@@ -947,8 +943,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             let text =
                 |item: &serde_json::Value, key: &str| item[key].as_str().unwrap_or("-").to_owned();
-            // Newest first, as `list` shows executions.
-            for item in items.iter().rev() {
+            // Workflows by name; a workflow's versions newest first.
+            let mut rows: Vec<&serde_json::Value> = items.iter().collect();
+            if key == "Versions" {
+                rows.reverse();
+            }
+            for item in rows {
                 let hash = text(item, "ComponentHash");
                 table.push_str(&format!(
                     "{:<24} {:<8} {:<18} {:>10} {}\n",

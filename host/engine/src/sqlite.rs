@@ -924,7 +924,7 @@ impl Db {
     }
 
     /// Every deployed workflow with its latest version, by name; or, given
-    /// `name`, that workflow's versions, newest first.
+    /// `name`, that workflow's versions, oldest first (as Lambda lists them).
     pub fn deployed(&self, name: Option<&str>) -> Result<Vec<Deployed>> {
         let conn = self.conn.lock().unwrap();
         let row = |row: &rusqlite::Row<'_>| {
@@ -941,7 +941,7 @@ impl Db {
             Some(name) => conn
                 .prepare_cached(
                     "SELECT workflow, version, component_hash, size, deployed_at FROM workflow_versions \
-                     WHERE workflow = ?1 ORDER BY version DESC",
+                     WHERE workflow = ?1 ORDER BY version",
                 )?
                 .query_map([name], row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?,
