@@ -123,7 +123,10 @@ fn clock_and_randomness_replay_identically() {
         &engine,
         &workflow,
         journal,
-        &execution.input,
+        cairn_engine::Input {
+            payload: &execution.input,
+            identity: &cairn_engine::Identity::embedded(&execution.workflow, &execution.name),
+        },
         Box::new(Discard),
         Limits::default(),
         Arc::new(|_, _| panic!("a replay logged")),

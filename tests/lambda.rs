@@ -145,7 +145,10 @@ fn the_examples_run_in_lambda_as_on_the_embedded_engine() {
             &engine,
             &workflow,
             journal,
-            input,
+            cairn_engine::Input {
+                payload: input,
+                identity: &cairn_engine::Identity::default(),
+            },
             cairn_engine::Limits::default(),
         )
         .unwrap();
@@ -318,7 +321,10 @@ fn http_requests_are_recorded_in_lambda_and_not_sent_again_on_replay() {
         &engine,
         &workflow,
         journal,
-        &input,
+        cairn_engine::Input {
+            payload: &input,
+            identity: &cairn_engine::Identity::default(),
+        },
         cairn_engine::Limits::default(),
     )
     .unwrap();

@@ -9,4 +9,4 @@ wit_bindgen::generate!({
     runtime_path: "::cairn::__private::wit_bindgen::rt",
 });
 
-pub use self::cairn::workflow::{durable, log, types};
+pub use self::cairn::workflow::{durable, execution, log, types};

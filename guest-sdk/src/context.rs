@@ -16,9 +16,31 @@ pub struct Context {
     _private: (),
 }
 
+/// What a workflow knows of its own execution: the same on every
+/// invocation, so reading it is not a durable operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Execution {
+    /// The execution's ARN, as Lambda's API names it.
+    pub arn: String,
+    /// The durable execution name it was started with.
+    pub name: String,
+    /// The workflow it runs: the function name it was invoked as.
+    pub workflow: String,
+}
+
 impl Context {
     pub(crate) fn new() -> Self {
         Context { _private: () }
+    }
+
+    /// The execution this workflow runs as (its ARN, name and workflow).
+    pub fn execution(&self) -> Execution {
+        let info = crate::bindings::execution::info();
+        Execution {
+            arn: info.arn,
+            name: info.name,
+            workflow: info.workflow,
+        }
     }
 
     /// Runs `body` and records its result (JSON) or its error. When the step

@@ -50,7 +50,7 @@ pub use batch::{
     BatchConfig, BatchItem, BatchItemStatus, BatchResult, CompletionConfig, CompletionReason,
 };
 pub use context::{
-    Branch, Callback, CallbackConfig, Context, Level, Semantics, StepConfig, attempt,
+    Branch, Callback, CallbackConfig, Context, Execution, Level, Semantics, StepConfig, attempt,
 };
 pub use error::Error;
 pub use strategy::{

@@ -46,6 +46,7 @@ pub fn guest(name: &str) -> PathBuf {
             "fetch",
             "fetch-std",
             "restock",
+            "conformance-wait",
         ];
         cairn_engine::crate_build::build_workspace_guests(
             &workspace(),

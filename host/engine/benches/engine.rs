@@ -12,8 +12,8 @@
 use cairn_core::Event;
 use cairn_engine::crate_build::build_workspace_guests;
 use cairn_engine::{
-    Db, Durability, Engine, Finish, InvocationEnd, JournalSink, Limits, RunOptions, RunRequest,
-    Workflow,
+    Db, Durability, Engine, Finish, Identity, Input, InvocationEnd, JournalSink, Limits,
+    RunOptions, RunRequest, Workflow,
 };
 use std::io::Write;
 use std::path::Path;
@@ -62,7 +62,10 @@ fn invoke(
         engine,
         workflow,
         journal,
-        input,
+        Input {
+            payload: input,
+            identity: &Identity::default(),
+        },
         Box::new(Discard),
         Limits::default(),
         Arc::new(|_, _| {}),
@@ -123,7 +126,10 @@ fn http_exchanges(engine: &Engine, workspace: &Path) {
             engine,
             &workflow,
             journal,
-            &input,
+            Input {
+                payload: &input,
+                identity: &Identity::default(),
+            },
             Box::new(Discard),
             limits.clone(),
             Arc::new(|_, _| {}),

@@ -3,7 +3,7 @@
 //! resume the execution cleanly (before anyone deploys it).
 
 use crate::component::{Engine, Workflow};
-use crate::invocation::{Backtrace, OfflineEnd, OfflineReplay, replay_offline};
+use crate::invocation::{Backtrace, Identity, Input, OfflineEnd, OfflineReplay, replay_offline};
 use crate::limits::Limits;
 use crate::runner::{Outcome, recorded_outcome};
 use crate::sqlite::{Execution, Status};
@@ -51,7 +51,10 @@ pub fn replay(
         engine,
         workflow,
         journal.to_vec(),
-        &execution.input,
+        Input {
+            payload: &execution.input,
+            identity: &Identity::embedded(&execution.workflow, &execution.name),
+        },
         Limits::default(),
     )
 }

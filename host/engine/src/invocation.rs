@@ -33,6 +33,38 @@ pub trait JournalSink: Send {
     }
 }
 
+/// What a workflow may know of its own execution (`execution.info`). The
+/// same on every invocation, so it needs no journal entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// Lambda's ARN of the execution.
+    pub arn: String,
+    /// The durable execution name.
+    pub name: String,
+    /// The workflow (function) name.
+    pub workflow: String,
+}
+
+impl Identity {
+    /// An execution of the embedded engine: its ARN is the one Cairn's API
+    /// gives it.
+    pub fn embedded(workflow: &str, name: &str) -> Identity {
+        Identity {
+            arn: cairn_core::history::execution_arn(workflow, name),
+            name: name.to_owned(),
+            workflow: workflow.to_owned(),
+        }
+    }
+}
+
+/// What an invocation runs on: the execution's input (JSON text) and its
+/// identity.
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a> {
+    pub payload: &'a str,
+    pub identity: &'a Identity,
+}
+
 /// Receives the guest's log lines (never those of a replay).
 pub type Logger = Arc<dyn Fn(Level, &str) + Send + Sync>;
 
@@ -101,6 +133,7 @@ pub struct HostState {
     memory: MemoryCap,
     abort: Option<Abort>,
     pub(crate) panic_message: Option<String>,
+    pub(crate) about: Identity,
     /// Offline replay: what the guest replayed and logged, in order.
     pub(crate) trace: Option<Vec<Traced>>,
     /// The guest's stack when it trapped (a host import stopping it included).
@@ -227,13 +260,13 @@ pub fn invoke(
     engine: &Engine,
     workflow: &Workflow,
     journal: Vec<Event>,
-    input: &str,
+    input: Input<'_>,
     sink: Box<dyn JournalSink>,
     limits: Limits,
     logger: Logger,
 ) -> Result<(InvocationEnd, Vec<Event>)> {
-    let state = HostState::new(Replayer::new(journal), sink, logger, &limits);
-    let (returned, mut state) = run_guest(engine, workflow, state, input, &limits)?;
+    let state = HostState::new(Replayer::new(journal), sink, logger, &limits, input);
+    let (returned, mut state) = run_guest(engine, workflow, state, input.payload, &limits)?;
     let now = now_millis();
     let end = match returned {
         Ok(outcome) => match state.replayer.finish(outcome, now) {
@@ -305,7 +338,7 @@ pub fn replay_offline(
     engine: &Engine,
     workflow: &Workflow,
     journal: Vec<Event>,
-    input: &str,
+    input: Input<'_>,
     limits: Limits,
 ) -> Result<(OfflineReplay, Backtrace)> {
     struct Nowhere;
@@ -319,9 +352,10 @@ pub fn replay_offline(
         Box::new(Nowhere),
         Arc::new(|_, _| {}),
         &limits,
+        input,
     );
     state.trace = Some(Vec::new());
-    let (returned, mut state) = run_guest(engine, workflow, state, input, &limits)?;
+    let (returned, mut state) = run_guest(engine, workflow, state, input.payload, &limits)?;
     let mut backtrace = None;
     let end = match returned {
         Ok(outcome) => match state.replayer.finish(outcome, now_millis()) {
@@ -354,6 +388,7 @@ impl HostState {
         sink: Box<dyn JournalSink>,
         logger: Logger,
         limits: &Limits,
+        input: Input<'_>,
     ) -> Self {
         let deadline = std::time::Instant::now() + limits.time_budget;
         HostState {
@@ -376,6 +411,7 @@ impl HostState {
             },
             abort: None,
             panic_message: None,
+            about: input.identity.clone(),
             trace: None,
             backtrace: None,
         }

@@ -35,7 +35,7 @@ pub mod testing;
 pub use bindings::cairn::workflow::log::Level as LogLevel;
 pub use cairn_core::Finish;
 pub use component::{ComponentHash, Engine, Workflow};
-pub use invocation::{InvocationEnd, JournalSink, Logger, invoke};
+pub use invocation::{Identity, Input, InvocationEnd, JournalSink, Logger, invoke};
 pub use limits::Limits;
 pub use runner::{Notice, Outcome, RunOptions, RunRequest, run_to_completion};
 pub use sqlite::{Db, Durability, Execution, Status};

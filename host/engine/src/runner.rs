@@ -4,7 +4,7 @@
 //! only its rows in the store.
 
 use crate::component::{Engine, Workflow, hex};
-use crate::invocation::{InvocationEnd, Logger, invoke, now_millis};
+use crate::invocation::{Identity, Input, InvocationEnd, Logger, invoke, now_millis};
 use crate::limits::{Limits, MAX_PAYLOAD_BYTES};
 use crate::sqlite::{Claim, Db, Execution, NewExecution, Refused, Status};
 use anyhow::{Result, bail};
@@ -296,7 +296,10 @@ pub fn advance(
             engine,
             workflow,
             journal,
-            &execution.input,
+            Input {
+                payload: &execution.input,
+                identity: &Identity::embedded(&execution.workflow, &execution.name),
+            },
             sink,
             options
                 .limits

@@ -14,7 +14,7 @@ use cairn_core::Finish;
 use cairn_core::history::error_json;
 use cairn_core::lambda::{Updates, journal_from};
 use cairn_engine::limits::HttpPolicy;
-use cairn_engine::{Engine, InvocationEnd, Limits, LogLevel, Workflow, invoke};
+use cairn_engine::{Engine, Identity, Input, InvocationEnd, Limits, LogLevel, Workflow, invoke};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -146,6 +146,28 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
+/// What the workflow may know of its execution: the ARN Lambda gave it
+/// (`...:function:NAME:QUALIFIER/durable-execution/EXECUTION/ID`), the
+/// execution's name from it, and the function's name.
+fn identity(arn: &str) -> Identity {
+    let name = arn
+        .split_once("/durable-execution/")
+        .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
+        .unwrap_or_default();
+    let workflow = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| {
+        arn.split(":function:")
+            .nth(1)
+            .and_then(|rest| rest.split([':', '/']).next())
+            .unwrap_or_default()
+            .to_owned()
+    });
+    Identity {
+        arn: arn.to_owned(),
+        name: name.to_owned(),
+        workflow,
+    }
+}
+
 /// One invocation: read the journal, replay and run, answer.
 async fn handle(host: Arc<Host>, payload: Value, deadline: std::time::SystemTime) -> Result<Value> {
     let envelope: Envelope = serde_json::from_value(payload)
@@ -185,12 +207,16 @@ async fn handle(host: Arc<Host>, payload: Value, deadline: std::time::SystemTime
     let logger: cairn_engine::Logger = Arc::new(|level: LogLevel, message: &str| {
         println!("{level:?} {message}");
     });
+    let identity = identity(&envelope.durable_execution_arn);
     let ran = tokio::task::spawn_blocking(move || {
         invoke(
             &host.engine,
             &host.workflow,
             journal,
-            &input,
+            Input {
+                payload: &input,
+                identity: &identity,
+            },
             Box::new(sink),
             limits,
             logger,

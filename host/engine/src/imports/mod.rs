@@ -5,6 +5,7 @@
 
 pub(crate) mod clocks;
 mod durable;
+mod execution;
 pub(crate) mod http;
 mod io;
 mod log;

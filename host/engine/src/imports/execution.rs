@@ -1,0 +1,17 @@
+//! `cairn:workflow/execution`: what the workflow may know of its own
+//! execution. It is the same on every invocation (and on an offline
+//! replay), so it is answered without a journal entry.
+
+use crate::bindings::cairn::workflow::execution::{ExecutionInfo, Host};
+use crate::invocation::HostState;
+
+impl Host for HostState {
+    fn info(&mut self) -> wasmtime::Result<ExecutionInfo> {
+        let about = &self.about;
+        Ok(ExecutionInfo {
+            arn: about.arn.clone(),
+            name: about.name.clone(),
+            workflow: about.workflow.clone(),
+        })
+    }
+}

@@ -1,0 +1,199 @@
+"""AWS's conformance suite for durable SDKs, its validator unchanged, against
+`cairn serve`.
+
+The suite is `aws-durable-execution-conformance-tests` 1.0.0 (scripts/test
+unpacks its wheel into target/test-peers/conformance): requirements in YAML
+(a handler in prose, an input, the expected result and history, callbacks
+to send) and the validator AWS's own SDKs are held to, which drives a
+deployed function with boto3. Here each suite's handlers are one component
+(tests/conformance/SUITE, built for wasm32-wasip2), deployed under one
+function name per requirement (`SUITE-ID`); the handler reads that name
+from its execution. Only what ties the validator to AWS is replaced:
+SAM's build and deploy (the components are deployed into the store
+instead) and the CloudFormation lookup of a function's name (the name is
+the function's). boto3 talks to the server through AWS_ENDPOINT_URL,
+signing with the credentials the server wrote beside its store.
+
+Each suite's gaps.yaml names what its handlers cannot express
+(NOT_IMPLEMENTED in AWS's report) and what is known to fail. The run
+passes when every other requirement passes and exactly the known failures
+fail: a fix, or a new failure, is reported either way.
+
+usage: conformance.py --cairn BIN --components DIR --suites DIR --package DIR
+                      [--suite NAME ...] [--max-workers N] [--out DIR]
+Prints AWS's console report, then one JSON line: {"suites": {...}, "ok": bool}.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import yaml
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--cairn", required=True, help="the cairn binary")
+parser.add_argument("--components", required=True, help="where conformance_SUITE.wasm are")
+parser.add_argument("--suites", required=True, help="tests/conformance: SUITE/gaps.yaml")
+parser.add_argument("--package", required=True, help="the unpacked conformance wheel")
+parser.add_argument("--suite", nargs="+", default=None, help="only these suites")
+parser.add_argument("--max-workers", type=int, default=16)
+parser.add_argument("--out", default=None, help="keep histories and the report here")
+args = parser.parse_args()
+
+sys.path.insert(0, args.package)
+from aws_durable_execution_conformance_tests import app, sam  # noqa: E402
+from aws_durable_execution_conformance_tests.config import TESTS_DIR  # noqa: E402
+
+suites_dir = Path(args.suites)
+suites = sorted(p.name for p in suites_dir.iterdir() if (p / "gaps.yaml").is_file())
+if args.suite:
+    unknown = set(args.suite) - set(suites)
+    if unknown:
+        sys.exit(f"no handlers for suite(s) {sorted(unknown)} in {suites_dir}")
+    suites = args.suite
+
+work = Path(args.out or tempfile.mkdtemp(prefix="cairn-conformance-"))
+work.mkdir(parents=True, exist_ok=True)
+db = work / "cairn.db"
+
+
+def cairn(*argv):
+    done = subprocess.run([args.cairn, "--db", str(db), *argv], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"cairn {' '.join(argv)} failed: {done.stderr}")
+    return done.stdout
+
+
+# Requirements, gaps and the template AWS's runner reads (SAM's form:
+# TestingMetadata.TestDescription per function, NotImplemented with reasons).
+resources = {}
+expected_failures = {}
+functions = []
+for suite in suites:
+    gaps = yaml.safe_load((suites_dir / suite / "gaps.yaml").read_text()) or {}
+    not_implemented = gaps.get("not_implemented") or {}
+    failing = gaps.get("failing") or {}
+    ids = sorted(p.stem for p in (TESTS_DIR / suite).glob("*.yaml"))
+    for gap in [*not_implemented, *failing]:
+        if gap not in ids:
+            sys.exit(f"{suite}/gaps.yaml names {gap}, which is not a requirement of {suite}")
+    component = Path(args.components) / f"conformance_{suite}.wasm"
+    if not component.is_file():
+        sys.exit(f"no component {component}: build tests/conformance/{suite} first")
+    covered = [i for i in ids if i not in not_implemented]
+    for i in covered:
+        functions.append((f"{suite}-{i}", component))
+        resources[f"{suite}-{i}"] = {
+            "Type": "AWS::Serverless::Function",
+            "TestingMetadata": {"TestDescription": [i]},
+        }
+    # Functions the handlers invoke (the invoke suite's callees).
+    for extra in gaps.get("functions") or []:
+        functions.append((extra, component))
+    if not_implemented:
+        resources[f"{suite}-not-implemented"] = {
+            "Type": "AWS::Serverless::Function",
+            "TestingMetadata": {
+                "NotImplemented": [{"id": i, "reason": r} for i, r in not_implemented.items()]
+            },
+        }
+    expected_failures.update(failing)
+
+for name, component in functions:
+    cairn("deploy", name, str(component))
+
+template = work / "template.yaml"
+template.write_text(yaml.safe_dump({"Resources": resources}))
+
+# The server, on a port of its own; its log goes to a file.
+log = open(work / "serve.log", "w")
+server = subprocess.Popen(
+    [args.cairn, "--db", str(db), "serve", "--port", "0"],
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.PIPE,
+    text=True,
+)
+listening = threading.Event()
+url = None
+
+
+def read_log():
+    global url
+    for line in server.stderr:
+        log.write(line)
+        log.flush()
+        if url is None and " at http://" in line:
+            url = line.split(" at ", 1)[1].split()[0]
+            listening.set()
+    listening.set()
+
+
+threading.Thread(target=read_log, daemon=True).start()
+if not listening.wait(60) or url is None:
+    server.kill()
+    sys.exit(f"cairn serve never listened; see {work / 'serve.log'}")
+
+os.environ["AWS_ENDPOINT_URL"] = url
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(db.with_suffix(".credentials"))
+for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+    os.environ.pop(variable, None)
+
+
+class Deployed:
+    """SAM's build and deploy: done already, into the store."""
+
+    def __init__(self, **_):
+        pass
+
+    def build(self):
+        pass
+
+    def deploy(self, **_):
+        pass
+
+
+app.Deployer = Deployed
+sam.Invoker._resolve_function = lambda self, logical_id: logical_id
+
+report_base = work / "report"
+try:
+    app.run(
+        [
+            "--template", str(template),
+            "--region", "us-east-1",
+            "--name", "cairn",
+            "--language", "rust",
+            "--history-dir", str(work / "histories"),
+            "--max-workers", str(args.max_workers),
+            "--no-cleanup",
+            "--report", "console", "json",
+            "--report-file", str(report_base),
+            "--suite", *suites,
+        ]
+    )
+except SystemExit:
+    pass  # judged below, against the known failures
+finally:
+    server.kill()
+    server.wait()
+
+report = json.loads(report_base.with_suffix(".json").read_text())
+statuses = {entry["id"]: entry["status"] for entry in report["results"]}
+failed = sorted(i for i, s in statuses.items() if s in ("FAILED", "OPTIONAL_FAILED"))
+summary = {
+    "counts": {s: list(statuses.values()).count(s) for s in sorted(set(statuses.values()))},
+    "unexpected_failures": [i for i in failed if i not in expected_failures],
+    "known_failures_now_passing": sorted(i for i in expected_failures if statuses.get(i) == "PASSED"),
+    "uncovered": sorted(i for i, s in statuses.items() if s == "UNCOVERED"),
+    "statuses": statuses,
+}
+summary["ok"] = not (
+    summary["unexpected_failures"] or summary["known_failures_now_passing"] or summary["uncovered"]
+)
+print(json.dumps(summary))
+sys.exit(0 if summary["ok"] else 1)
