@@ -65,6 +65,22 @@ fn boto3_runs_executions_through_the_server() {
         "paid 5 cents, approved by boto"
     );
     assert_eq!(summary["order_result"]["total_cents"], 900);
+    // Its one line, logged once however often the workflow replayed, read
+    // back through CloudWatch Logs' FilterLogEvents.
+    let order_logs = summary["order_logs"].as_array().unwrap();
+    assert_eq!(order_logs.len(), 1, "{order_logs:?}");
+    assert_eq!(order_logs[0][0], "INFO");
+    let line = order_logs[0][1].as_str().unwrap();
+    assert!(
+        line.starts_with("order ord-") && line.contains(" for boto placed at "),
+        "{line}"
+    );
+    assert_eq!(
+        summary["logs_elsewhere"],
+        json!([]),
+        "another function's log group"
+    );
+    assert_eq!(summary["logs_bad_pattern"], "InvalidParameterException");
     assert_eq!(
         summary["conflict"],
         "DurableExecutionAlreadyStartedException"

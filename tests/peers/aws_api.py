@@ -183,6 +183,44 @@ order = lam.invoke(
 assert order["StatusCode"] == 200 and "FunctionError" not in order, order
 summary["order_result"] = json.loads(order["Payload"].read())
 
+# What it logged, through CloudWatch Logs' own client (the log group of
+# the function, the records filtered on the execution's ARN as AWS's
+# tools do), and a page of one line at a time.
+logs = boto3.client(
+    "logs",
+    endpoint_url=os.environ["CAIRN_URL"],
+    region_name="us-east-1",
+    config=Config(retries={"max_attempts": 1}),
+)
+order_arn = lam.get_durable_execution(
+    DurableExecutionArn=lam.list_durable_executions_by_function(
+        FunctionName="order", DurableExecutionName="order-1"
+    )["DurableExecutions"][0]["DurableExecutionArn"]
+)["DurableExecutionArn"]
+pattern = f'{{ $.durableExecutionArn = "{order_arn}" }}'
+records = [
+    json.loads(e["message"])
+    for e in logs.filter_log_events(logGroupName="/aws/lambda/order", filterPattern=pattern)["events"]
+]
+summary["order_logs"] = [[r["level"], r["message"]] for r in records]
+assert all(r["durableExecutionArn"] == order_arn for r in records), records
+paged, token = [], None
+while True:
+    page = logs.filter_log_events(
+        logGroupName="/aws/lambda/order", filterPattern=pattern, limit=1, **({"nextToken": token} if token else {})
+    )
+    paged += [json.loads(e["message"])["message"] for e in page["events"]]
+    token = page.get("nextToken")
+    if not token:
+        break
+assert paged == [r["message"] for r in records], (paged, records)
+summary["logs_elsewhere"] = logs.filter_log_events(
+    logGroupName="/aws/lambda/approval", filterPattern=pattern
+)["events"]
+summary["logs_bad_pattern"] = error_code(
+    logs.filter_log_events, logGroupName="/aws/lambda/order", filterPattern="?maybe"
+)
+
 # Stop a waiting execution with an error of our own.
 second = lam.invoke(
     FunctionName="approval",

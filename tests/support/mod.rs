@@ -46,7 +46,15 @@ pub fn guest(name: &str) -> PathBuf {
             "fetch",
             "fetch-std",
             "restock",
+            "conformance-callback",
+            "conformance-child",
+            "conformance-invoke",
+            "conformance-map",
+            "conformance-parallel",
+            "conformance-step",
             "conformance-wait",
+            "conformance-wait-for-callback",
+            "conformance-wait-for-condition",
         ];
         cairn_engine::crate_build::build_workspace_guests(
             &workspace(),

@@ -7,6 +7,8 @@
 //! Handlers do their store work on tokio's blocking pool: SQLite calls
 //! block, and a start may compile a component.
 
+mod cloudwatch;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
@@ -61,6 +63,7 @@ pub fn router(api: Api, guard: Arc<Guard>) -> Router {
             get(list_versions),
         )
         .route("/cairn/workflows/{name}", put(deploy))
+        .route("/", post(cloudwatch::handle))
         .fallback(unknown_route)
         .method_not_allowed_fallback(unknown_method)
         // The guard reads every body, within its bound (`body_limit`).
@@ -874,7 +877,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = json_response(
             self.status,
-            json!({ "Type": "User", "Message": self.message, "message": self.message }),
+            // `__type`: where clients of JSON-protocol services (CloudWatch
+            // Logs) read the exception's name.
+            json!({ "Type": "User", "Message": self.message, "message": self.message, "__type": self.kind }),
         );
         response
             .headers_mut()

@@ -23,6 +23,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// The service name in a signature's scope: the server is Lambda's API.
 pub const SERVICE: &str = "lambda";
 
+/// The other service it answers for: CloudWatch Logs' FilterLogEvents,
+/// over the lines workflows logged.
+pub const LOGS_SERVICE: &str = "logs";
+
 /// How far a request's signing time may be from the server's clock (AWS's
 /// own window: a captured request cannot be replayed later than this).
 pub const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
@@ -158,6 +162,14 @@ fn settings() -> SigningSettings {
     settings
 }
 
+/// What a signature is scoped to, and when it was made.
+#[derive(Clone, Copy)]
+struct Scope<'a> {
+    region: &'a str,
+    service: &'a str,
+    time: SystemTime,
+}
+
 /// The signature of a request, and the headers signing adds
 /// (`x-amz-date`, `authorization`).
 fn signature(
@@ -166,9 +178,13 @@ fn signature(
     headers: &[(&str, &str)],
     body: &[u8],
     credentials: &Credentials,
-    region: &str,
-    time: SystemTime,
+    scope: Scope<'_>,
 ) -> Result<(String, Vec<(String, String)>)> {
+    let Scope {
+        region,
+        service,
+        time,
+    } = scope;
     let identity = aws_credential_types::Credentials::new(
         &credentials.access_key_id,
         &credentials.secret_access_key,
@@ -180,7 +196,7 @@ fn signature(
     let params = SigningParams::builder()
         .identity(&identity)
         .region(region)
-        .name(SERVICE)
+        .name(service)
         .time(time)
         .settings(settings())
         .build()?
@@ -240,8 +256,11 @@ pub fn sign_request(request: &mut http::Request<Vec<u8>>, credentials: &Credenti
         &headers,
         request.body(),
         credentials,
-        REGION,
-        SystemTime::now(),
+        Scope {
+            region: REGION,
+            service: SERVICE,
+            time: SystemTime::now(),
+        },
     )?;
     for (name, value) in added {
         request.headers_mut().insert(
@@ -275,6 +294,8 @@ fn invalid_signature(message: impl Into<String>) -> Refusal {
 /// so that a stranger cannot make it buffer one.
 pub struct Claimed<'a> {
     region: &'a str,
+    /// `lambda`, or `logs` for CloudWatch Logs' calls.
+    pub service: &'a str,
     signed_headers: &'a str,
     signature: &'a str,
     time: SystemTime,
@@ -347,7 +368,7 @@ pub fn check_headers<'a>(
             "The security token included in the request is invalid: this server does not know the access key",
         ));
     }
-    if service != SERVICE {
+    if service != SERVICE && service != LOGS_SERVICE {
         return Err(invalid_signature(format!(
             "Credential should be scoped to correct service: '{SERVICE}'."
         )));
@@ -373,6 +394,7 @@ pub fn check_headers<'a>(
     }
     Ok(Claimed {
         region,
+        service,
         signed_headers,
         signature: claimed,
         time,
@@ -390,6 +412,7 @@ pub fn verify_claimed(
 ) -> Result<(), Refusal> {
     let Claimed {
         region,
+        service,
         signed_headers,
         signature: claimed,
         time,
@@ -427,8 +450,19 @@ pub fn verify_claimed(
             "the request target {target:?} is not a path"
         )));
     }
-    let (expected, _) = signature(method, target, &signed, body, credentials, region, time)
-        .map_err(|error| invalid_signature(format!("cannot check the signature: {error}")))?;
+    let (expected, _) = signature(
+        method,
+        target,
+        &signed,
+        body,
+        credentials,
+        Scope {
+            region,
+            service,
+            time,
+        },
+    )
+    .map_err(|error| invalid_signature(format!("cannot check the signature: {error}")))?;
     if !constant_time_eq(expected.as_bytes(), claimed.as_bytes()) {
         return Err(invalid_signature(
             "The request signature we calculated does not match the signature you provided. \

@@ -27,6 +27,7 @@ mod imports;
 pub mod inspect;
 pub mod invocation;
 pub mod limits;
+pub mod logs;
 pub mod runner;
 pub mod server;
 pub mod sqlite;

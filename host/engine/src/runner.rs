@@ -291,7 +291,9 @@ pub fn advance(
             db.append(claim, &outcomes, None)?;
             journal = db.journal(execution.id)?;
         }
-        let sink = db.sink(claim, repin);
+        // What it logs is kept in the store with its next durability point.
+        let logs = crate::logs::LogBuffer::default();
+        let sink = db.sink(claim, repin, logs.clone());
         let (end, journal) = invoke(
             engine,
             workflow,
@@ -304,7 +306,7 @@ pub fn advance(
             options
                 .limits
                 .allowing(db.http_allowlist(&execution.workflow)?),
-            options.logger.clone(),
+            logs.keeping(options.logger.clone()),
         )?;
         match end {
             InvocationEnd::Finished(Finish::Succeeded(result)) => {

@@ -6,6 +6,7 @@
 use crate::component::ComponentHash;
 use crate::invocation::JournalSink;
 use crate::limits::{AllowedHost, HttpPolicy};
+use crate::logs::{LogBuffer, LogLine};
 use anyhow::{Context as _, Result, anyhow, bail};
 use cairn_core::{ContextKind, ErrorObject, Event, Millis};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -14,10 +15,12 @@ use std::sync::{Arc, Mutex};
 
 mod history;
 mod lease;
+mod logs;
 mod writer;
 pub use history::{HistoryEvent, HistoryPage};
 pub use lease::{Gone, holder_id};
 use lease::{register_holder, start_renewing};
+pub use logs::{KeptLine, LogQuery};
 pub use writer::Writer;
 
 /// How far a commit goes before it counts as done.
@@ -271,7 +274,7 @@ pub struct Deployed {
 
 /// The journal format this build reads and writes (`PRAGMA user_version`).
 /// Events are postcard: a new variant or field is a new format.
-const FORMAT: i64 = 6;
+const FORMAT: i64 = 7;
 
 /// Switches a new store to WAL. Changing the journal mode takes a lock that
 /// SQLite's busy handler does not wait for, so another process opening the
@@ -312,7 +315,7 @@ fn create_schema(conn: &mut Connection) -> Result<()> {
             tx.execute_batch(MIGRATE_3_TO_4)?;
             link_parents(&tx)?;
         }
-        4 | 5 => {}
+        4..=6 => {}
         FORMAT => return Ok(()),
         other => bail!("its journal format is {other}; this cairn reads format {FORMAT}"),
     }
@@ -325,6 +328,7 @@ fn create_schema(conn: &mut Connection) -> Result<()> {
         tx.execute_batch(SCHEMA_5_COMMON)?;
     }
     tx.execute_batch(SCHEMA_6_COMMON)?;
+    tx.execute_batch(logs::SCHEMA_7_COMMON)?;
     tx.execute_batch(&format!("PRAGMA user_version = {FORMAT}"))?;
     tx.commit()?;
     Ok(())
@@ -658,6 +662,18 @@ impl Db {
         events: &[Event],
         repin: Option<&ComponentHash>,
     ) -> Result<()> {
+        self.append_logged(claim, events, repin, Vec::new())
+    }
+
+    /// [`Db::append`], keeping the log `lines` that came before the events
+    /// in the same transaction.
+    pub fn append_logged(
+        &self,
+        claim: &Claim,
+        events: &[Event],
+        repin: Option<&ComponentHash>,
+        lines: Vec<LogLine>,
+    ) -> Result<()> {
         let (claim, events, repin) = (*claim, events.to_vec(), repin.copied());
         let holder = holder_id();
         // The new build's kept copy, where a server will load it from.
@@ -673,8 +689,14 @@ impl Db {
                 )?
                 .execute(params![claim.execution, &hash[..], kept])?;
             }
-            insert_events(tx, claim.execution, Some((&claim, holder)), &events)
+            insert_events(tx, claim.execution, Some((&claim, holder)), &events)?;
+            logs::insert(tx, claim.execution, &lines)
         })
+    }
+
+    /// A page of kept log lines (see [`LogQuery`]).
+    pub fn log_lines(&self, query: &LogQuery) -> Result<Vec<KeptLine>> {
+        logs::page(&self.conn.lock().unwrap(), query)
     }
 
     /// Claims the execution for this process, so that no other process runs
@@ -1158,11 +1180,18 @@ impl Db {
     /// A sink that appends to the claimed execution's journal, and pins the
     /// execution to `repin` with the first events it writes (an upgrade:
     /// only a component that replayed the history writes).
-    pub fn sink(&self, claim: &Claim, repin: Option<ComponentHash>) -> Box<dyn JournalSink> {
+    /// The log lines in `logs` are kept with the events that follow them.
+    pub fn sink(
+        &self,
+        claim: &Claim,
+        repin: Option<ComponentHash>,
+        logs: LogBuffer,
+    ) -> Box<dyn JournalSink> {
         Box::new(SqliteSink {
             db: self.clone(),
             claim: *claim,
             repin,
+            logs,
         })
     }
 }
@@ -1227,12 +1256,17 @@ struct SqliteSink {
     db: Db,
     claim: Claim,
     repin: Option<ComponentHash>,
+    logs: LogBuffer,
 }
 
 impl JournalSink for SqliteSink {
     fn persist(&mut self, events: &[Event]) -> Result<()> {
-        self.db
-            .append(&self.claim, events, self.repin.take().as_ref())
+        self.db.append_logged(
+            &self.claim,
+            events,
+            self.repin.take().as_ref(),
+            self.logs.take(),
+        )
     }
 }
 
