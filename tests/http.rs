@@ -586,3 +586,57 @@ fn redirects_are_handed_to_the_workflow_not_followed() {
     );
     assert_eq!(service.count("/redirect/example.test/x"), 1);
 }
+
+#[test]
+fn a_stop_interrupts_an_exchange_in_progress_and_frees_its_worker() {
+    let service = HttpService::start();
+    let cairn = Cairn::new();
+    let start = |component: &str, name: &str, input: &str| {
+        let component = guest(component);
+        let start = cairn.run(&[
+            "start",
+            component.to_str().unwrap(),
+            "--name",
+            name,
+            "--input",
+            input,
+        ]);
+        assert_eq!(start.code, 0, "{}", start.stderr);
+    };
+    // An exchange outside any step that would take 10 minutes, on the one worker.
+    let slow = json!({ "calls": [{ "url": service.url("/slow/600000") }] }).to_string();
+    start("fetch", "waits-on-http", &slow);
+    let server = cairn.serve(&[
+        "--workers",
+        "1",
+        "--time-budget",
+        "3600",
+        "--allow-http",
+        &service.authority(),
+        // No timeout of its own cuts the exchange short: only the stop can.
+        "--http-timeout",
+        "3600",
+    ]);
+    while service.count("/slow/600000") == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    start("steps", "after", r#"{"count":2}"#);
+    let stop = cairn.run(&["--server", &server.url, "stop", "waits-on-http"]);
+    assert_eq!(stop.code, 0, "{}", stop.stderr);
+    // The worker is free: what waited behind the exchange runs.
+    let after = cairn.wait_for_status("after", "SUCCEEDED");
+    assert_eq!(after["Result"], "5", "1 + 4");
+    assert_eq!(cairn.get("waits-on-http")["Status"], "STOPPED");
+    let history = cairn.history("waits-on-http");
+    assert_eq!(
+        history.last().unwrap()["EventType"],
+        "ExecutionStopped",
+        "nothing was recorded after the stop: {history:?}"
+    );
+    assert!(
+        !history.iter().any(|e| e["EventType"] == "StepSucceeded"
+            && e["Name"].as_str().is_some_and(|n| n.contains("/slow/"))),
+        "the interrupted exchange was not recorded: {history:?}"
+    );
+    server.kill();
+}

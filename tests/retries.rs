@@ -221,3 +221,96 @@ fn wait_for_condition_polls_with_carried_state_until_done() {
         exhausted.stdout
     );
 }
+
+#[test]
+fn a_step_body_that_crashes_ends_the_invocation_and_its_strategy_decides() {
+    let cairn = Cairn::new();
+    let misbehave = guest("misbehave");
+    // At least once: run again after each crash, as AWS's SDKs do, until
+    // MAX_CRASH_RERUNS (3) crashes; then interrupted, and with no retries
+    // the step fails, and the execution with it.
+    let run = cairn.run(&[
+        "run",
+        misbehave.to_str().unwrap(),
+        "--name",
+        "panics",
+        "--input",
+        r#""panic-in-step""#,
+    ]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert_eq!(
+        run.bodies(),
+        ["before panic-in-step", "fragile", "fragile", "fragile"]
+    );
+    let history = cairn.history("panics");
+    let crashed: Vec<&Value> = of_type(&history, "InvocationCompleted")
+        .into_iter()
+        .filter(|e| !e["InvocationCompletedDetails"]["Error"].is_null())
+        .collect();
+    assert_eq!(crashed.len(), 3, "{history:#?}");
+    for event in &crashed {
+        let error = &event["InvocationCompletedDetails"]["Error"]["Payload"];
+        assert_eq!(error["ErrorType"], "Runtime.Trap");
+        assert!(
+            error["ErrorMessage"]
+                .as_str()
+                .unwrap()
+                .contains("the step gave up on purpose"),
+            "{error}"
+        );
+    }
+    // One StepStarted for the attempt, however often its body ran.
+    let fragile: Vec<&Value> = history.iter().filter(|e| e["Name"] == "fragile").collect();
+    assert_eq!(
+        fragile
+            .iter()
+            .map(|e| e["EventType"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["StepStarted", "StepFailed"]
+    );
+    assert_eq!(
+        fragile[1]["StepFailedDetails"]["Error"]["Payload"]["ErrorType"],
+        "StepInterrupted"
+    );
+    assert_eq!(
+        of_type(&history, "ExecutionFailed")[0]["ExecutionFailedDetails"]["Error"]["Payload"]["ErrorType"],
+        "StepInterrupted"
+    );
+
+    // At most once: the attempt that exited is interrupted, never rerun;
+    // the strategy retries it and the next attempt succeeds.
+    let run = cairn.run(&[
+        "run",
+        misbehave.to_str().unwrap(),
+        "--name",
+        "exits",
+        "--input",
+        r#""exit-in-step""#,
+        "--skip-time",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "2");
+    assert_eq!(run.bodies(), ["before exit-in-step", "once 1", "once 2"]);
+    let history = cairn.history("exits");
+    let once: Vec<(&str, &Value)> = history
+        .iter()
+        .filter(|e| e["Name"] == "once")
+        .map(|e| (e["EventType"].as_str().unwrap(), e))
+        .collect();
+    assert_eq!(
+        once.iter().map(|(kind, _)| *kind).collect::<Vec<_>>(),
+        ["StepStarted", "StepFailed", "StepStarted", "StepSucceeded"]
+    );
+    assert_eq!(
+        once[1].1["StepFailedDetails"]["Error"]["Payload"]["ErrorType"],
+        "StepInterrupted"
+    );
+    let exited = of_type(&history, "InvocationCompleted")
+        .into_iter()
+        .find(|e| !e["InvocationCompletedDetails"]["Error"].is_null())
+        .expect("the exit ended an invocation");
+    assert_eq!(
+        exited["InvocationCompletedDetails"]["Error"]["Payload"]["ErrorType"],
+        "Runtime.ExitError"
+    );
+}

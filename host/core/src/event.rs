@@ -288,6 +288,15 @@ pub enum Event {
         error: ErrorObject,
         at: Millis,
     },
+    /// An invocation ended because the guest crashed (trapped, panicked or
+    /// exited) inside a step body: the step's attempt is recorded as begun
+    /// just before, and the execution goes on, invoked again, where the
+    /// attempt counts as interrupted. Last in the enum: postcard numbers
+    /// variants in order, and journals written before it stay readable.
+    InvocationCrashed {
+        error: ErrorObject,
+        at: Millis,
+    },
 }
 
 impl Event {

@@ -136,7 +136,7 @@ pub struct Before<'a> {
 /// [`INVOCATION_KEY`] for the end of an invocation.
 pub fn lookup_key(event: &Event) -> Option<&str> {
     match event {
-        Event::InvocationCompleted { .. } => Some(INVOCATION_KEY),
+        Event::InvocationCompleted { .. } | Event::InvocationCrashed { .. } => Some(INVOCATION_KEY),
         other => other.op_id(),
     }
 }
@@ -373,12 +373,15 @@ pub fn aws_event(
                 json!({ "Duration": seconds }),
             )
         }
-        Event::InvocationCompleted { at } => {
-            let details = json!({
+        Event::InvocationCompleted { at } | Event::InvocationCrashed { at, .. } => {
+            let mut details = json!({
                 "StartTimestamp": epoch_seconds(before.invocation_start),
                 "EndTimestamp": epoch_seconds(*at),
                 "RequestId": format!("{execution_name}-invocation-{}", before.invocations + 1),
             });
+            if let Event::InvocationCrashed { error, .. } = event {
+                details["Error"] = error_payload(error);
+            }
             (
                 "InvocationCompleted",
                 execution_name.to_owned(),
@@ -467,6 +470,7 @@ pub fn event_time(event: &Event) -> Millis {
         | Event::WaitStarted { at, .. }
         | Event::WaitSucceeded { at, .. }
         | Event::InvocationCompleted { at }
+        | Event::InvocationCrashed { at, .. }
         | Event::ExecutionSucceeded { at, .. }
         | Event::ExecutionFailed { at, .. } => *at,
         Event::WallClock {

@@ -95,6 +95,10 @@ pub enum StepBegin {
     Pending,
 }
 
+/// How many crashed invocations an at-least-once attempt is run again
+/// after, before it counts as interrupted (and its retry strategy decides).
+pub const MAX_CRASH_RERUNS: usize = 3;
+
 /// When a step's attempt counts as begun.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Semantics {
@@ -151,6 +155,8 @@ struct OpenStep {
     at: Millis,
     /// This attempt's StepStarted event is already in the journal.
     start_recorded: bool,
+    /// Its body runs (the begin was `Run`, not `Interrupted`).
+    body_runs: bool,
 }
 
 /// What the journal holds of a recorded operation beyond its call.
@@ -502,6 +508,7 @@ impl Replayer {
             position,
             at,
             start_recorded,
+            body_runs: false,
         };
         let (step, begin) = match self.replay_call(call)? {
             None => (
@@ -527,19 +534,28 @@ impl Replayer {
                         state: state.clone(),
                     },
                 ),
-                // The attempt began and never ended.
+                // The attempt began and never ended. An at-least-once
+                // attempt is recorded begun only when its body crashed
+                // (`crash_in_step`): it runs again, as in AWS's SDKs, but
+                // after MAX_CRASH_RERUNS crashes it counts as interrupted,
+                // so that a body that always crashes goes through the retry
+                // strategy instead of crashing forever.
                 Event::StepStarted { attempt, at, .. } => {
+                    let last = trail.last.unwrap_or(index);
+                    let crashes = self.journal[last..]
+                        .iter()
+                        .filter(|event| matches!(event, Event::InvocationCrashed { .. }))
+                        .count();
+                    let rerun = kind != StepKind::Step || crashes < MAX_CRASH_RERUNS;
                     let begin = match semantics {
-                        Semantics::AtLeastOncePerRetry => StepBegin::Run {
+                        Semantics::AtLeastOncePerRetry if rerun => StepBegin::Run {
                             attempt: *attempt,
                             state: trail.ready.and_then(|ready| match &self.journal[ready] {
                                 Event::StepReady { state, .. } => state.clone(),
                                 _ => None,
                             }),
                         },
-                        Semantics::AtMostOncePerRetry => {
-                            StepBegin::Interrupted { attempt: *attempt }
-                        }
+                        _ => StepBegin::Interrupted { attempt: *attempt },
                     };
                     (open(*attempt, *at, true), begin)
                 }
@@ -555,7 +571,10 @@ impl Replayer {
                 next: format!("attempt {attempt} of {call}"),
             });
         }
-        self.open_step = Some(step);
+        self.open_step = Some(OpenStep {
+            body_runs: matches!(begin, StepBegin::Run { .. }),
+            ..step
+        });
         if semantics == Semantics::AtMostOncePerRetry {
             self.record_start();
         }
@@ -1072,6 +1091,32 @@ impl Replayer {
             Finish::Suspended => {}
         }
         Ok(finish)
+    }
+
+    /// The guest crashed (`error`: it trapped, panicked or exited) inside
+    /// the running body of a step of kind `Step`: records the attempt as begun
+    /// and the invocation as crashed, and says so. The execution goes on:
+    /// invoked again, it finds the attempt begun and never ended. An
+    /// at-most-once attempt is then interrupted; an at-least-once one runs
+    /// again, up to [`MAX_CRASH_RERUNS`] crashes, and is interrupted after
+    /// (a body that always crashes fails the step through its retry
+    /// strategy, instead of crashing forever). `false`, recording nothing: no such
+    /// step was running (a crash in workflow code would crash again on
+    /// every replay; a poll or an HTTP exchange is not retried so).
+    pub fn crash_in_step(&mut self, error: ErrorObject, now: Millis) -> bool {
+        if self.offline
+            || !self
+                .open_step
+                .as_ref()
+                .is_some_and(|step| step.kind == StepKind::Step && step.body_runs)
+        {
+            return false;
+        }
+        self.record_start();
+        self.open_step = None;
+        self.journal
+            .push(Event::InvocationCrashed { error, at: now });
+        true
     }
 
     /// Ends the execution with `error` after the invocation could not finish

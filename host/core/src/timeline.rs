@@ -287,7 +287,12 @@ pub fn render(journal: &[Event]) -> String {
     }
     let invocations = journal
         .iter()
-        .filter(|event| matches!(event, Event::InvocationCompleted { .. }))
+        .filter(|event| {
+            matches!(
+                event,
+                Event::InvocationCompleted { .. } | Event::InvocationCrashed { .. }
+            )
+        })
         .count();
     let end = journal.iter().rev().find_map(|event| match event {
         Event::ExecutionSucceeded { result, at } => {

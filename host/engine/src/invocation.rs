@@ -81,7 +81,15 @@ pub enum InvocationEnd {
     /// The guest trapped, hit a limit or broke the protocol: the execution
     /// failed with this error, recorded after everything recorded before.
     Failed(ErrorObject),
+    /// The guest crashed (trapped, panicked, exited) inside a step body:
+    /// the invocation ended with this error, the execution goes on and is
+    /// due at once (the step's attempt counts as interrupted).
+    Crashed(ErrorObject),
 }
+
+/// The errors of a guest that crashed, rather than misbehaved or ran out
+/// of a limit: inside a step body they end the invocation only.
+const CRASHES: [&str; 2] = ["Runtime.Trap", "Runtime.ExitError"];
 
 /// Why an import stopped the guest.
 pub(crate) enum Abort {
@@ -290,6 +298,15 @@ pub fn invoke(
                 "it failed while replaying its recorded history, at position {}: {error}",
                 state.replayer.position()
             ))
+        }
+        // A crash inside a step body is the invocation's, not the
+        // execution's: it goes on (Lambda invokes a crashed function again).
+        Abort::Fail(error)
+            if CRASHES.contains(&error.error_type.as_str())
+                && state.replayer.crash_in_step(error.clone(), now) =>
+        {
+            state.persist()?;
+            InvocationEnd::Crashed(error)
         }
         Abort::Fail(error) => {
             state.replayer.fail_execution(error.clone(), now);
@@ -509,6 +526,12 @@ fn classify_trap(state: &mut HostState, trap: wasmtime::Error, limits: &Limits) 
                 "the invocation ran longer than its time budget of {:?} (a loop that never ends?)",
                 limits.time_budget
             ),
+        ));
+    }
+    if let Some(exit) = trap.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return Abort::Fail(ErrorObject::new(
+            "Runtime.ExitError",
+            format!("the workflow exited with status {}", exit.0),
         ));
     }
     let message = match state.panic_message.take() {

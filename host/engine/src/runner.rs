@@ -315,6 +315,9 @@ pub fn advance(
             InvocationEnd::Finished(Finish::Failed(error)) | InvocationEnd::Failed(error) => {
                 return Ok(Next::Ended(Outcome::Failed(error)));
             }
+            // Invoked again at once: the crashed attempt counts as
+            // interrupted, and the step's strategy decides what follows.
+            InvocationEnd::Crashed(_) => {}
             InvocationEnd::CannotReplay(why) => {
                 bail!(
                     "execution {:?} cannot resume on this component: {why}",

@@ -1041,7 +1041,10 @@ impl Db {
         let mut open = Vec::new();
         for (callback_id, execution, op_id) in ids {
             let journal = self.journal(execution)?;
-            if !matches!(journal.last(), Some(Event::InvocationCompleted { .. })) {
+            if !matches!(
+                journal.last(),
+                Some(Event::InvocationCompleted { .. } | Event::InvocationCrashed { .. })
+            ) {
                 continue; // still running: it may not wait on it yet
             }
             let context = cairn_core::replay::parent_of(&op_id);

@@ -239,7 +239,7 @@ async fn handle(host: Arc<Host>, payload: Value, deadline: std::time::SystemTime
             };
         }
     };
-    let answer = answer(end);
+    let answer = answer(end)?;
     eprintln!(
         "cairn: {}: {} after {} checkpoint call(s)",
         envelope.durable_execution_arn,
@@ -249,9 +249,12 @@ async fn handle(host: Arc<Host>, payload: Value, deadline: std::time::SystemTime
     Ok(answer)
 }
 
-/// What the function answers Lambda for how the invocation ended.
-fn answer(end: InvocationEnd) -> Value {
-    match end {
+/// What the function answers Lambda for how the invocation ended. `Err`:
+/// the guest crashed inside a step body, which crashes the invocation:
+/// Lambda records it and invokes the function again, where the step's
+/// attempt (checkpointed as begun) counts as interrupted.
+fn answer(end: InvocationEnd) -> Result<Value> {
+    Ok(match end {
         InvocationEnd::Finished(Finish::Succeeded(result)) => {
             json!({ "Status": "SUCCEEDED", "Result": result })
         }
@@ -264,7 +267,8 @@ fn answer(end: InvocationEnd) -> Value {
         InvocationEnd::CannotReplay(why) => {
             failed(&cairn_core::ErrorObject::new("Runtime.CannotReplay", why))
         }
-    }
+        InvocationEnd::Crashed(error) => anyhow::bail!("{error}"),
+    })
 }
 
 fn failed(error: &cairn_core::ErrorObject) -> Value {

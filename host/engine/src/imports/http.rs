@@ -554,9 +554,18 @@ impl HostState {
                 }
                 let policy = self.http_hooks.policy.clone();
                 let deadline = self.http_hooks.deadline;
-                match wasmtime_wasi::runtime::in_tokio(send(&policy, deadline, unsent)) {
-                    Ok(received) => record(fingerprint, &url, received),
-                    Err(failed) => Err(error_object(&failed, &url, &policy, fingerprint)),
+                let interrupt = self.interrupt.clone();
+                // A stop interrupts the exchange too: nothing is recorded.
+                let sent = wasmtime_wasi::runtime::in_tokio(async {
+                    tokio::select! {
+                        sent = send(&policy, deadline, unsent) => Some(sent),
+                        () = super::io::interrupted(interrupt) => None,
+                    }
+                });
+                match sent {
+                    None => return self.abort(Abort::Interrupted),
+                    Some(Ok(received)) => record(fingerprint, &url, received),
+                    Some(Err(failed)) => Err(error_object(&failed, &url, &policy, fingerprint)),
                 }
             }
             Ok(other) => {

@@ -88,6 +88,17 @@ fn stream_result<T>(
 /// A wait on the resource table.
 type Waiting<'t, T> = std::pin::Pin<Box<dyn Future<Output = T> + 't>>;
 
+/// Resolves once the invocation is told to stop (checked every
+/// `INTERRUPT_CHECK`); never without a flag (`cairn run`: nothing stops it).
+pub(crate) async fn interrupted(flag: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) {
+    let Some(flag) = flag else {
+        return std::future::pending().await;
+    };
+    while !flag.load(Ordering::Relaxed) {
+        tokio::time::sleep(crate::limits::INTERRUPT_CHECK).await;
+    }
+}
+
 impl HostState {
     /// Runs wasmtime-wasi's own `call` on the resource table until the
     /// invocation's budget runs out; then the invocation fails as a loop
@@ -103,18 +114,9 @@ impl HostState {
         let table = &mut self.table;
         let interrupt = self.interrupt.clone();
         let waited = wasmtime_wasi::runtime::in_tokio(async {
-            // Without a flag (`cairn run`), nothing interrupts the wait.
-            let interrupted = async move {
-                let Some(flag) = interrupt else {
-                    return std::future::pending().await;
-                };
-                while !flag.load(Ordering::Relaxed) {
-                    tokio::time::sleep(crate::limits::INTERRUPT_CHECK).await;
-                }
-            };
             tokio::select! {
                 waited = tokio::time::timeout(left, call(table)) => Some(waited),
-                () = interrupted => None,
+                () = interrupted(interrupt) => None,
             }
         });
         match waited {

@@ -1,7 +1,7 @@
 //! Workflows that go wrong on purpose, chosen by the input (and one that
 //! sleeps on a clock instant).
 
-use cairn::{Context, Error};
+use cairn::{Context, Error, RetryStrategy, Semantics, StepConfig};
 use std::time::Duration;
 
 fn misbehave(ctx: &mut Context, mode: String) -> Result<u64, Error> {
@@ -30,6 +30,36 @@ fn misbehave(ctx: &mut Context, mode: String) -> Result<u64, Error> {
             }
         }
         "panic" => panic!("the guest gave up on purpose"),
+        // A step body that always panics (at least once per retry, no
+        // retries): each crash ends the invocation, not the execution.
+        "panic-in-step" => ctx.step_with(
+            "fragile",
+            StepConfig {
+                retry: RetryStrategy::none(),
+                semantics: Semantics::AtLeastOncePerRetry,
+            },
+            || -> Result<u64, Error> {
+                cairn::log(cairn::Level::Info, "body ran: fragile");
+                panic!("the step gave up on purpose")
+            },
+        ),
+        // An at-most-once step whose first attempt exits the process; the
+        // second (after a 1 s delay) succeeds.
+        "exit-in-step" => ctx.step_with(
+            "once",
+            StepConfig {
+                retry: RetryStrategy::fixed(Duration::from_secs(1)),
+                semantics: Semantics::AtMostOncePerRetry,
+            },
+            || {
+                let attempt = cairn::attempt();
+                cairn::log(cairn::Level::Info, format!("body ran: once {attempt}"));
+                if attempt == 1 {
+                    std::process::exit(1);
+                }
+                Ok::<_, Error>(u64::from(attempt))
+            },
+        ),
         "ignore-pending" => {
             // Swallows the suspension instead of returning it.
             let _ = ctx.wait("ignored", Duration::from_secs(5));
