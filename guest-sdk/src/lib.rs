@@ -60,7 +60,22 @@ pub use strategy::{
 /// Logs `message` unless the workflow is replaying. Step bodies run only
 /// live, so what they log is printed each time they run.
 pub fn log(level: Level, message: impl std::fmt::Display) {
-    bindings::log::log(level, &message.to_string());
+    if REPLAY_LOGGING.get() {
+        bindings::log::log_always(level, &message.to_string());
+    } else {
+        bindings::log::log(level, &message.to_string());
+    }
+}
+
+thread_local! {
+    static REPLAY_LOGGING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether [`log`] (and [`Context::info`] and friends) also log while the
+/// workflow replays: off by default, so that each line is logged once; on,
+/// a re-execution stays observable (AWS's loggers' replay logging).
+pub fn set_replay_logging(enabled: bool) {
+    REPLAY_LOGGING.set(enabled);
 }
 
 /// Exports `function` (a `fn(&mut Context, Input) -> Result<Output, Error>`

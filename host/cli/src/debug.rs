@@ -66,7 +66,10 @@ fn print_replay(
                 }
             }
             Traced::Log(level, message) => {
-                println!("         | {} {message}", crate::level_name(*level));
+                println!(
+                    "         | {} {message}",
+                    cairn_engine::logs::level_name(*level)
+                );
             }
         }
     }

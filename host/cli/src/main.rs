@@ -410,7 +410,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 upgrade,
                 limits,
                 logger: Arc::new(move |level: LogLevel, message: &str| {
-                    eprintln!("[{label}] {} {message}", level_name(level));
+                    eprintln!(
+                        "[{label}] {} {message}",
+                        cairn_engine::logs::level_name(level)
+                    );
                 }),
                 notify: Arc::new(|notice| match notice {
                     Notice::Suspended { until, awaiting } => {
@@ -577,7 +580,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         eprintln!(
                             "{} {} {message}",
                             history::iso8601(now_millis()),
-                            level_name(level)
+                            cairn_engine::logs::level_name(level)
                         )
                     }),
                     notify: Arc::new(|_| {}),
@@ -1071,15 +1074,6 @@ fn print_out(text: &str) -> Result<ExitCode> {
     match writeln!(out, "{text}").and_then(|()| out.flush()) {
         Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
         _ => Ok(ExitCode::SUCCESS),
-    }
-}
-
-pub(crate) fn level_name(level: LogLevel) -> &'static str {
-    match level {
-        LogLevel::Debug => "DEBUG",
-        LogLevel::Info => "INFO",
-        LogLevel::Warn => "WARN",
-        LogLevel::Error => "ERROR",
     }
 }
 

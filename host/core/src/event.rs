@@ -297,6 +297,13 @@ pub enum Event {
         error: ErrorObject,
         at: Millis,
     },
+    /// A context succeeded with a result too large to record (over the
+    /// payload limit): replay rebuilds it by running the context's body
+    /// again over its recorded children (Lambda's ReplayChildren).
+    ContextReplayChildren {
+        id: OpId,
+        at: Millis,
+    },
 }
 
 impl Event {
@@ -352,6 +359,7 @@ impl Event {
             | Event::CallbackHeartbeat { id, .. }
             | Event::CallbackTimedOut { id, .. }
             | Event::ContextSucceeded { id, .. }
+            | Event::ContextReplayChildren { id, .. }
             | Event::ContextFailed { id, .. }
             | Event::InvokeSucceeded { id, .. }
             | Event::InvokeFailed { id, .. } => Some(id),

@@ -269,6 +269,10 @@ pub fn aws_event(
             follow,
             json!({ "Result": payload(result) }),
         ),
+        // Lambda records no payload for it.
+        Event::ContextReplayChildren { id, .. } => {
+            ("ContextSucceeded", wire_id(id), follow, json!({}))
+        }
         Event::ContextFailed { id, error, .. } => (
             "ContextFailed",
             wire_id(id),
@@ -466,6 +470,7 @@ pub fn event_time(event: &Event) -> Millis {
         | Event::ExecutionStopped { at, .. }
         | Event::ContextStarted { at, .. }
         | Event::ContextSucceeded { at, .. }
+        | Event::ContextReplayChildren { at, .. }
         | Event::ContextFailed { at, .. }
         | Event::WaitStarted { at, .. }
         | Event::WaitSucceeded { at, .. }

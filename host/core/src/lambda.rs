@@ -92,6 +92,10 @@ pub struct OperationUpdate {
     /// CHAINED_INVOKE START: the function invoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function_name: Option<String>,
+    /// CONTEXT SUCCEED without its result, rebuilt on replay by running
+    /// the context's children again (`ContextOptions.ReplayChildren`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replay_children: bool,
 }
 
 impl OperationUpdate {
@@ -110,6 +114,7 @@ impl OperationUpdate {
             wait_seconds: None,
             callback_timeouts: None,
             function_name: None,
+            replay_children: false,
         }
     }
 
@@ -348,6 +353,11 @@ fn update_for(event: &Event) -> Option<OperationUpdate> {
             update.payload = Some(result.clone());
             update
         }
+        Event::ContextReplayChildren { id, .. } => {
+            let mut update = OperationUpdate::new(id, "CONTEXT", "SUCCEED");
+            update.replay_children = true;
+            update
+        }
         Event::ContextFailed { id, error, .. } => {
             let mut update = OperationUpdate::new(id, "CONTEXT", "FAIL");
             update.error = Some(error.into());
@@ -400,6 +410,9 @@ pub struct Operation {
     /// A step's, context's, callback's or invocation's result.
     pub result: Option<String>,
     pub error: Option<AwsError>,
+    /// A context that succeeded without its result: replay rebuilds it
+    /// from its children (`ContextDetails.ReplayChildren`).
+    pub replay_children: bool,
 }
 
 /// The operations a history (GetDurableExecutionHistory's `Events`, as
@@ -564,6 +577,10 @@ pub fn operation_from_json(value: &Value) -> Result<Operation, Unreadable> {
         error: outcome
             .get("Error")
             .and_then(|e| serde_json::from_value(e.clone()).ok()),
+        replay_children: details("ContextDetails")
+            .get("ReplayChildren")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
 
@@ -857,6 +874,9 @@ fn push_operation(journal: &mut Vec<Event>, op: &Operation) -> Result<(), Unread
                 at: op.start,
             });
             match op.status.as_str() {
+                "SUCCEEDED" if op.replay_children => {
+                    journal.push(Event::ContextReplayChildren { id, at: end })
+                }
                 "SUCCEEDED" => journal.push(Event::ContextSucceeded {
                     id,
                     result: result(),

@@ -210,6 +210,9 @@ struct Scope {
     pending: Option<(usize, String)>,
     /// Child contexts suspended with something pending.
     pending_children: usize,
+    /// A context that succeeded with a result too large to record, run
+    /// again to rebuild it: every call replays, and its end records nothing.
+    rebuilding: bool,
 }
 
 impl Scope {
@@ -931,6 +934,7 @@ impl Replayer {
         let call = Call::Context { name, kind };
         self.scope.op_counter += 1;
         let id = self.scope.op_id(self.scope.op_counter);
+        let mut rebuilding = false;
         match self.replay_call(call)? {
             Some((_, trail)) => match trail.last.map(|last| &self.journal[last]) {
                 Some(Event::ContextSucceeded { result, .. }) => {
@@ -939,6 +943,9 @@ impl Replayer {
                 Some(Event::ContextFailed { error, .. }) => {
                     return Ok(ContextBegin::Failed(error.clone()));
                 }
+                // Its result was not recorded: the body runs again over
+                // its recorded children, which rebuilds it.
+                Some(Event::ContextReplayChildren { .. }) => rebuilding = true,
                 _ => {}
             },
             None => self.record_call(Event::ContextStarted {
@@ -949,7 +956,8 @@ impl Replayer {
                 at: now,
             }),
         }
-        let child = self.recorded.remove(&id).unwrap_or_else(|| Scope::new(id));
+        let mut child = self.recorded.remove(&id).unwrap_or_else(|| Scope::new(id));
+        child.rebuilding = rebuilding;
         let parent = std::mem::replace(&mut self.scope, child);
         self.parents.push(parent);
         Ok(ContextBegin::Run)
@@ -960,6 +968,21 @@ impl Replayer {
     pub fn end_context(
         &mut self,
         result: Result<String, ErrorObject>,
+        now: Millis,
+    ) -> Result<(), Fault> {
+        self.end_context_with(result.map(Some), now)
+    }
+
+    /// Ends the current context with a result too large to record: it is
+    /// recorded as succeeded, and replay rebuilds the result by running the
+    /// body again over its recorded children (Lambda's ReplayChildren).
+    pub fn end_context_unrecorded(&mut self, now: Millis) -> Result<(), Fault> {
+        self.end_context_with(Ok(None), now)
+    }
+
+    fn end_context_with(
+        &mut self,
+        result: Result<Option<String>, ErrorObject>,
         now: Millis,
     ) -> Result<(), Fault> {
         self.check_in_context("end-context")?;
@@ -978,13 +1001,26 @@ impl Replayer {
                 new: "no further call (the context returned)".into(),
             });
         }
+        if self.scope.rebuilding {
+            if let Err(error) = result {
+                return Err(Fault::Divergence {
+                    position: self.scope.cursor + 1,
+                    context: self.scope.context.clone(),
+                    recorded: "the context succeeded".into(),
+                    new: format!("the context failed ({error})"),
+                });
+            }
+            self.exit_context();
+            return Ok(()); // rebuilt: recorded already
+        }
         let id = self.exit_context();
         self.journal.push(match result {
-            Ok(result) => Event::ContextSucceeded {
+            Ok(Some(result)) => Event::ContextSucceeded {
                 id,
                 result,
                 at: now,
             },
+            Ok(None) => Event::ContextReplayChildren { id, at: now },
             Err(error) => Event::ContextFailed { id, error, at: now },
         });
         Ok(())
@@ -1137,6 +1173,14 @@ impl Replayer {
             )));
         }
         if !self.is_replaying() {
+            if self.scope.rebuilding {
+                return Err(Fault::Divergence {
+                    context: self.scope.context.clone(),
+                    position: self.scope.cursor + 1,
+                    recorded: "the end of a context that succeeded (its result is rebuilt by replaying it)".into(),
+                    new: call.to_string(),
+                });
+            }
             if self.offline {
                 return Err(Fault::EndOfHistory {
                     position: self.scope.cursor + 1,

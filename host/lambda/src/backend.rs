@@ -122,6 +122,10 @@ fn from_sdk(op: &aws::Operation) -> Operation {
             .map(str::to_owned),
         result,
         error: err,
+        replay_children: op
+            .context_details()
+            .and_then(|d| d.replay_children())
+            .unwrap_or(false),
     }
 }
 
@@ -173,6 +177,10 @@ fn to_sdk(update: &OperationUpdate) -> Result<aws::OperationUpdate> {
                 .build()
                 .context("chained invoke options")?,
         );
+    }
+    if update.replay_children {
+        builder =
+            builder.context_options(aws::ContextOptions::builder().replay_children(true).build());
     }
     builder.build().context("an operation update is incomplete")
 }

@@ -204,10 +204,21 @@ async fn handle(host: Arc<Host>, payload: Value, deadline: std::time::SystemTime
         http: host.http.clone(),
         ..Limits::default()
     };
-    let logger: cairn_engine::Logger = Arc::new(|level: LogLevel, message: &str| {
-        println!("{level:?} {message}");
-    });
     let identity = identity(&envelope.durable_execution_arn);
+    // One JSON record per line on stdout, in Lambda's JSON log format with
+    // the execution's ARN: CloudWatch Logs keeps them in the function's log
+    // group, where AWS's tools filter an execution's lines by its ARN.
+    let logger: cairn_engine::Logger = {
+        let identity = identity.clone();
+        Arc::new(move |level: LogLevel, message: &str| {
+            let line = cairn_engine::logs::LogLine {
+                at: cairn_engine::invocation::now_millis(),
+                level,
+                message: message.to_owned(),
+            };
+            println!("{}", cairn_engine::logs::record(&line, &identity));
+        })
+    };
     let ran = tokio::task::spawn_blocking(move || {
         invoke(
             &host.engine,

@@ -7,6 +7,7 @@ use crate::bindings::cairn::workflow::durable::{
     RetryReason, Semantics, StepBegin, StepKind, StepOptions,
 };
 use crate::invocation::{Abort, HostState, error_size, from_wit, now_millis, to_wit};
+use crate::limits::MAX_PAYLOAD_BYTES;
 
 impl Host for HostState {
     fn begin_step(&mut self, name: String, options: StepOptions) -> wasmtime::Result<StepBegin> {
@@ -118,6 +119,12 @@ impl Host for HostState {
     }
 
     fn end_context(&mut self, result: Result<String, ErrorObject>) -> wasmtime::Result<()> {
+        // A result too large to record is rebuilt on replay by running the
+        // context again over its recorded children (ReplayChildren).
+        if matches!(&result, Ok(json) if json.len() > MAX_PAYLOAD_BYTES) {
+            let answer = self.replayer.end_context_unrecorded(now_millis());
+            return self.answer(answer);
+        }
         let result = self.checked("a context", result)?;
         let answer = self.replayer.end_context(result, now_millis());
         self.answer(answer)

@@ -1,5 +1,6 @@
-//! `cairn:workflow/log`: log lines reach the logger only when live; an
-//! offline replay traces them all, in order with the calls it replays.
+//! `cairn:workflow/log`: log lines reach the logger only when live (but for
+//! `log-always`'s); an offline replay traces them all, in order with the
+//! calls it replays.
 
 use crate::bindings::cairn::workflow::log::{Host, Level};
 use crate::invocation::{HostState, Traced};
@@ -14,6 +15,17 @@ impl Host for HostState {
             trace.extend(replayed.into_iter().map(Traced::Replayed));
             trace.push(Traced::Log(level, message));
         } else if !self.replayer.is_replaying() {
+            (self.logger)(level, &message);
+        }
+        Ok(())
+    }
+
+    fn log_always(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        if let Some(trace) = &mut self.trace {
+            let replayed = self.replayer.take_replayed();
+            trace.extend(replayed.into_iter().map(Traced::Replayed));
+            trace.push(Traced::Log(level, message));
+        } else {
             (self.logger)(level, &message);
         }
         Ok(())

@@ -216,6 +216,9 @@ fn child_step_and_wait(ctx: &mut Context, input: Value) -> Result<Value, Error> 
 /// logger is silent while replaying.)
 fn child_large_payload(ctx: &mut Context, input: Value) -> Result<Value, Error> {
     let value = text(&input);
+    // Replay logging on: the child's body runs again when its result is
+    // rebuilt, and that run is to be seen.
+    cairn::set_replay_logging(true);
     let large: String = ctx.run_in_child_context("large-data-processor", |child| {
         child.info(&value);
         let small: String =
