@@ -227,7 +227,7 @@ fn a_step_body_that_crashes_ends_the_invocation_and_its_strategy_decides() {
     let cairn = Cairn::new();
     let misbehave = guest("misbehave");
     // At least once: run again after each crash, as AWS's SDKs do, until
-    // MAX_CRASH_RERUNS (3) crashes; then interrupted, and with no retries
+    // MAX_CRASHES_PER_ATTEMPT (3) crashes; then interrupted, and with no retries
     // the step fails, and the execution with it.
     let run = cairn.run(&[
         "run",

@@ -234,11 +234,29 @@ impl Context {
         T: DeserializeOwned,
         E: Into<Error>,
     {
+        self.wait_for_callback_with(name, config, StepConfig::default(), submitter)
+    }
+
+    /// [`Context::wait_for_callback`], with the submitter's step run under
+    /// `submitter_config` (its retry strategy and semantics).
+    pub fn wait_for_callback_with<T, E>(
+        &mut self,
+        name: &str,
+        config: CallbackConfig,
+        submitter_config: StepConfig,
+        submitter: impl FnOnce(&str) -> Result<(), E>,
+    ) -> Result<T, Error>
+    where
+        T: DeserializeOwned,
+        E: Into<Error>,
+    {
         // As AWS's SDKs shape it: a context holding the callback and the step.
         let json = self.in_context_json(name, ContextKind::WaitForCallback, |ctx| {
             let callback =
                 ctx.create_callback::<()>(&format!("{name} create callback id"), config)?;
-            ctx.step(&format!("{name} submitter"), || submitter(callback.id()))?;
+            ctx.step_with(&format!("{name} submitter"), submitter_config, || {
+                submitter(callback.id())
+            })?;
             match durable::wait_callback(&callback.id) {
                 CallbackState::Succeeded(json) => Ok(json),
                 CallbackState::Failed(error) => Err(Error::from_object(error)),
@@ -289,19 +307,35 @@ impl Context {
     where
         T: Serialize + DeserializeOwned,
     {
+        let named = (0..)
+            .zip(branches)
+            .map(|(index, branch)| (format!("{name}-{index}"), branch))
+            .collect();
+        self.parallel_named(name, named, config)
+    }
+
+    /// [`Context::parallel`], each branch with a name of its own: its
+    /// context's name (by default `NAME-INDEX`).
+    pub fn parallel_named<T>(
+        &mut self,
+        name: &str,
+        branches: Vec<(String, Branch<'_, T>)>,
+        config: BatchConfig,
+    ) -> Result<BatchResult<T>, Error>
+    where
+        T: Serialize + DeserializeOwned,
+    {
         config.check()?;
-        let mut branches: Vec<Option<Branch<'_, T>>> = branches.into_iter().map(Some).collect();
+        let mut branches: Vec<(String, Option<Branch<'_, T>>)> = branches
+            .into_iter()
+            .map(|(name, branch)| (name, Some(branch)))
+            .collect();
         let count = branches.len();
         self.in_context(name, ContextKind::Parallel, |ctx| {
             run_items(count, &config, |index| {
-                let branch = branches[index]
-                    .take()
-                    .expect("each branch runs once per invocation");
-                ctx.in_context(
-                    &format!("{name}-{index}"),
-                    ContextKind::ParallelBranch,
-                    branch,
-                )
+                let (name, branch) = &mut branches[index];
+                let branch = branch.take().expect("each branch runs once per invocation");
+                ctx.in_context(name, ContextKind::ParallelBranch, branch)
             })
         })
     }
@@ -313,6 +347,28 @@ impl Context {
         name: &str,
         items: &[I],
         config: BatchConfig,
+        function: impl FnMut(&mut Context, &I, usize) -> Result<T, Error>,
+    ) -> Result<BatchResult<T>, Error>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        self.map_named(
+            name,
+            items,
+            config,
+            |_, index| format!("{name}-{index}"),
+            function,
+        )
+    }
+
+    /// [`Context::map`], naming each item's context with `namer(item,
+    /// index)` (by default `NAME-INDEX`).
+    pub fn map_named<I, T>(
+        &mut self,
+        name: &str,
+        items: &[I],
+        config: BatchConfig,
+        namer: impl Fn(&I, usize) -> String,
         mut function: impl FnMut(&mut Context, &I, usize) -> Result<T, Error>,
     ) -> Result<BatchResult<T>, Error>
     where
@@ -322,7 +378,7 @@ impl Context {
         self.in_context(name, ContextKind::Map, |ctx| {
             run_items(items.len(), &config, |index| {
                 ctx.in_context(
-                    &format!("{name}-{index}"),
+                    &namer(&items[index], index),
                     ContextKind::MapIteration,
                     |ctx| function(ctx, &items[index], index),
                 )

@@ -22,7 +22,9 @@ fail: a fix, or a new failure, is reported either way.
 
 usage: conformance.py --cairn BIN --components DIR --suites DIR --package DIR
                       [--suite NAME ...] [--max-workers N] [--out DIR]
-Prints AWS's console report, then one JSON line: {"suites": {...}, "ok": bool}.
+Prints AWS's console report, then one JSON line: counts by status,
+unexpected_failures, known_failures_now_passing, uncovered, each
+requirement's status, and ok.
 """
 
 import argparse

@@ -139,6 +139,20 @@ impl Guard {
                 }
             })?;
         if let Some((claimed, credentials)) = &claimed {
+            // CloudWatch Logs' calls are scoped to `logs`, Lambda's to `lambda`.
+            let service = if parts.uri.path() == "/" {
+                auth::LOGS_SERVICE
+            } else {
+                auth::SERVICE
+            };
+            if claimed.service() != service {
+                return Err(refused(auth::Refusal {
+                    kind: "InvalidSignatureException",
+                    message: format!(
+                        "Credential should be scoped to correct service: '{service}'."
+                    ),
+                }));
+            }
             let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
             auth::verify_claimed(
                 claimed,

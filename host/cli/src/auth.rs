@@ -295,10 +295,17 @@ fn invalid_signature(message: impl Into<String>) -> Refusal {
 pub struct Claimed<'a> {
     region: &'a str,
     /// `lambda`, or `logs` for CloudWatch Logs' calls.
-    pub service: &'a str,
+    service: &'a str,
     signed_headers: &'a str,
     signature: &'a str,
     time: SystemTime,
+}
+
+impl Claimed<'_> {
+    /// The service the signature is scoped to.
+    pub fn service(&self) -> &str {
+        self.service
+    }
 }
 
 /// Checks a received request's signature. `target` is its request target

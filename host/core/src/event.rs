@@ -294,6 +294,8 @@ pub enum Event {
     /// attempt counts as interrupted. Last in the enum: postcard numbers
     /// variants in order, and journals written before it stay readable.
     InvocationCrashed {
+        /// The step whose body crashed.
+        id: OpId,
         error: ErrorObject,
         at: Millis,
     },

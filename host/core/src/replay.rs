@@ -95,9 +95,10 @@ pub enum StepBegin {
     Pending,
 }
 
-/// How many crashed invocations an at-least-once attempt is run again
-/// after, before it counts as interrupted (and its retry strategy decides).
-pub const MAX_CRASH_RERUNS: usize = 3;
+/// How many crashes an at-least-once attempt may have (its body runs again
+/// after each one) before it counts as interrupted, and its retry strategy
+/// decides.
+pub const MAX_CRASHES_PER_ATTEMPT: usize = 3;
 
 /// When a step's attempt counts as begun.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -502,7 +503,7 @@ impl Replayer {
         // The id is made only for a step that runs: replaying a finished one
         // allocates nothing.
         let (context, n) = (self.scope.context.clone(), self.scope.op_counter);
-        let open = |attempt, at, start_recorded| OpenStep {
+        let open = |attempt, at, start_recorded, body_runs| OpenStep {
             id: op_id(&context, n),
             name: name.to_owned(),
             kind,
@@ -511,11 +512,11 @@ impl Replayer {
             position,
             at,
             start_recorded,
-            body_runs: false,
+            body_runs,
         };
         let (step, begin) = match self.replay_call(call)? {
             None => (
-                open(1, now, false),
+                open(1, now, false, true),
                 StepBegin::Run {
                     attempt: 1,
                     state: None,
@@ -531,7 +532,7 @@ impl Replayer {
                     return Ok(StepBegin::Pending);
                 }
                 Event::StepReady { attempt, state, .. } => (
-                    open(*attempt, now, false),
+                    open(*attempt, now, false, true),
                     StepBegin::Run {
                         attempt: *attempt,
                         state: state.clone(),
@@ -540,16 +541,20 @@ impl Replayer {
                 // The attempt began and never ended. An at-least-once
                 // attempt is recorded begun only when its body crashed
                 // (`crash_in_step`): it runs again, as in AWS's SDKs, but
-                // after MAX_CRASH_RERUNS crashes it counts as interrupted,
+                // after MAX_CRASHES_PER_ATTEMPT crashes it counts as interrupted,
                 // so that a body that always crashes goes through the retry
                 // strategy instead of crashing forever.
                 Event::StepStarted { attempt, at, .. } => {
-                    let last = trail.last.unwrap_or(index);
+                    let (last, this) = (trail.last.unwrap_or(index), op_id(&context, n));
                     let crashes = self.journal[last..]
                         .iter()
-                        .filter(|event| matches!(event, Event::InvocationCrashed { .. }))
+                        .filter(|event| {
+                            matches!(event, Event::InvocationCrashed { id, .. } if *id == this)
+                        })
                         .count();
-                    let rerun = kind != StepKind::Step || crashes < MAX_CRASH_RERUNS;
+                    // Polls and HTTP exchanges never crash so (`crash_in_step`):
+                    // their begun attempts are a kill's, and run again.
+                    let rerun = kind != StepKind::Step || crashes < MAX_CRASHES_PER_ATTEMPT;
                     let begin = match semantics {
                         Semantics::AtLeastOncePerRetry if rerun => StepBegin::Run {
                             attempt: *attempt,
@@ -560,7 +565,8 @@ impl Replayer {
                         },
                         _ => StepBegin::Interrupted { attempt: *attempt },
                     };
-                    (open(*attempt, *at, true), begin)
+                    let body_runs = matches!(begin, StepBegin::Run { .. });
+                    (open(*attempt, *at, true, body_runs), begin)
                 }
                 other => unreachable!("step {name:?} followed by {other:?}"),
             },
@@ -574,10 +580,7 @@ impl Replayer {
                 next: format!("attempt {attempt} of {call}"),
             });
         }
-        self.open_step = Some(OpenStep {
-            body_runs: matches!(begin, StepBegin::Run { .. }),
-            ..step
-        });
+        self.open_step = Some(step);
         if semantics == Semantics::AtMostOncePerRetry {
             self.record_start();
         }
@@ -1134,7 +1137,7 @@ impl Replayer {
     /// and the invocation as crashed, and says so. The execution goes on:
     /// invoked again, it finds the attempt begun and never ended. An
     /// at-most-once attempt is then interrupted; an at-least-once one runs
-    /// again, up to [`MAX_CRASH_RERUNS`] crashes, and is interrupted after
+    /// again, up to [`MAX_CRASHES_PER_ATTEMPT`] crashes, and is interrupted after
     /// (a body that always crashes fails the step through its retry
     /// strategy, instead of crashing forever). `false`, recording nothing: no such
     /// step was running (a crash in workflow code would crash again on
@@ -1149,9 +1152,12 @@ impl Replayer {
             return false;
         }
         self.record_start();
-        self.open_step = None;
-        self.journal
-            .push(Event::InvocationCrashed { error, at: now });
+        let step = self.open_step.take().expect("checked above");
+        self.journal.push(Event::InvocationCrashed {
+            id: step.id,
+            error,
+            at: now,
+        });
         true
     }
 

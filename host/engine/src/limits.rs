@@ -25,6 +25,15 @@ pub const POOLED_INSTANCES: u32 = 64;
 /// a function's zip is 50 MB; Cairn's guests are a few MB).
 pub const MAX_COMPONENT_BYTES: usize = 64 << 20;
 
+/// The longest log line kept; longer ones are cut (CloudWatch Logs takes
+/// up to 1 MiB per event).
+pub const MAX_LOG_LINE_BYTES: usize = 256 * 1024;
+
+/// The most log bytes kept between two durability points; beyond, lines
+/// are counted and one line says how many were dropped (a guest that logs
+/// in a loop must not fill the host's memory or the store).
+pub const MAX_LOG_BYTES_PER_WRITE: usize = 1024 * 1024;
+
 /// Payloads a guest may hand the host (inputs, step results, outputs): AWS's
 /// safe per-operation bound.
 pub const MAX_PAYLOAD_BYTES: usize = 256 << 10;

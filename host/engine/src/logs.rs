@@ -7,18 +7,10 @@
 
 use crate::LogLevel;
 use crate::invocation::{Identity, Logger, now_millis};
+use crate::limits::{MAX_LOG_BYTES_PER_WRITE, MAX_LOG_LINE_BYTES};
 use cairn_core::Millis;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
-
-/// The longest line kept; longer ones are cut (CloudWatch Logs takes up to
-/// 1 MiB per event).
-pub const MAX_LINE_BYTES: usize = 256 * 1024;
-
-/// The most lines one durability point keeps; beyond, lines are counted
-/// and one line says how many were dropped (a guest that logs in a loop
-/// must not fill the host's memory or the store).
-pub const MAX_LINES_PER_WRITE: usize = 10_000;
 
 /// One line a workflow logged.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +29,7 @@ pub struct LogBuffer {
 #[derive(Default)]
 struct Buffered {
     lines: Vec<LogLine>,
+    bytes: usize,
     dropped: usize,
 }
 
@@ -52,18 +45,16 @@ impl LogBuffer {
 
     fn push(&self, level: LogLevel, message: &str) {
         let mut buffered = self.inner.lock().unwrap();
-        if buffered.lines.len() >= MAX_LINES_PER_WRITE {
+        let mut cut = message.len().min(MAX_LOG_LINE_BYTES);
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        if buffered.bytes + cut > MAX_LOG_BYTES_PER_WRITE {
             buffered.dropped += 1;
             return;
         }
-        let mut message = message.to_owned();
-        if message.len() > MAX_LINE_BYTES {
-            let mut cut = MAX_LINE_BYTES;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-        }
+        buffered.bytes += cut;
+        let message = message[..cut].to_owned();
         buffered.lines.push(LogLine {
             at: now_millis(),
             level,
@@ -75,12 +66,13 @@ impl LogBuffer {
     pub fn take(&self) -> Vec<LogLine> {
         let mut buffered = self.inner.lock().unwrap();
         let mut lines = std::mem::take(&mut buffered.lines);
+        buffered.bytes = 0;
         if buffered.dropped > 0 {
             lines.push(LogLine {
                 at: now_millis(),
                 level: LogLevel::Warn,
                 message: format!(
-                    "cairn: {} more log lines were dropped (at most {MAX_LINES_PER_WRITE} are kept between two durability points)",
+                    "cairn: {} more log lines were dropped (at most {MAX_LOG_BYTES_PER_WRITE} bytes are kept between two durability points)",
                     buffered.dropped
                 ),
             });
@@ -100,6 +92,17 @@ pub fn level_name(level: LogLevel) -> &'static str {
     }
 }
 
+/// The level [`level_name`] names.
+pub fn level_from_name(name: &str) -> Option<LogLevel> {
+    Some(match name {
+        "DEBUG" => LogLevel::Debug,
+        "INFO" => LogLevel::Info,
+        "WARN" => LogLevel::Warn,
+        "ERROR" => LogLevel::Error,
+        _ => return None,
+    })
+}
+
 /// A kept line as a log record in Lambda's JSON log format, with the
 /// execution's ARN (how AWS's tools find an execution's lines in its
 /// function's log group).
@@ -114,14 +117,14 @@ pub fn record(line: &LogLine, execution: &Identity) -> Value {
 }
 
 /// The part of CloudWatch Logs' filter pattern syntax Cairn evaluates:
-/// terms that must all appear in the message (`ERROR`, `"two words"`), or
+/// terms that must all appear in the record (`ERROR`, `"two words"`), or
 /// a JSON condition of `$.FIELD = "VALUE"` comparisons joined by `||` or
 /// `&&` (`{ ($.durableExecutionArn = "arn:...") || ($.level = "ERROR") }`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FilterPattern {
     /// Every line.
     All,
-    /// Lines whose message holds every term.
+    /// Records whose text holds every term.
     Terms(Vec<String>),
     /// Records where any (`any`) or every comparison holds.
     Json {
@@ -170,9 +173,10 @@ impl FilterPattern {
     pub fn matches(&self, record: &Value) -> bool {
         match self {
             FilterPattern::All => true,
+            // As CloudWatch matches terms: against the event's whole text.
             FilterPattern::Terms(terms) => {
-                let message = record["message"].as_str().unwrap_or_default();
-                terms.iter().all(|term| message.contains(term.as_str()))
+                let text = record.to_string();
+                terms.iter().all(|term| text.contains(term.as_str()))
             }
             FilterPattern::Json { any, comparisons } => {
                 let holds = |(field, value): &(String, String)| {
@@ -214,13 +218,41 @@ impl FilterPattern {
     }
 }
 
+/// `body` cut at each `separator` outside double quotes.
+fn split_outside_quotes<'a>(body: &'a str, separator: &str) -> Vec<&'a str> {
+    let (mut parts, mut start, mut quoted, mut escaped) = (Vec::new(), 0, false, false);
+    let mut i = 0;
+    while i < body.len() {
+        let byte = body.as_bytes()[i];
+        if escaped {
+            escaped = false;
+        } else if quoted && byte == b'\\' {
+            escaped = true;
+        } else if byte == b'"' {
+            quoted = !quoted;
+        } else if !quoted && body[i..].starts_with(separator) {
+            parts.push(&body[start..i]);
+            i += separator.len();
+            start = i;
+            continue;
+        }
+        i += 1;
+    }
+    parts.push(&body[start..]);
+    parts
+}
+
 fn parse_json(body: &str) -> Result<FilterPattern, String> {
-    let (any, parts): (bool, Vec<&str>) = match (body.contains("||"), body.contains("&&")) {
+    let (ors, ands) = (
+        split_outside_quotes(body, "||"),
+        split_outside_quotes(body, "&&"),
+    );
+    let (any, parts) = match (ors.len() > 1, ands.len() > 1) {
         (true, true) => {
             return Err("a JSON filter pattern mixing || and && is not evaluated".into());
         }
-        (true, false) => (true, body.split("||").collect()),
-        (false, _) => (false, body.split("&&").collect()),
+        (true, false) => (true, ors),
+        (false, _) => (false, ands),
     };
     let mut comparisons = Vec::new();
     for part in parts {
@@ -232,6 +264,7 @@ fn parse_json(body: &str) -> Result<FilterPattern, String> {
             .trim();
         let (field, value) = part
             .split_once('=')
+            .filter(|(field, _)| !field.contains('"'))
             .ok_or_else(|| format!("{part:?} is not a $.FIELD = \"VALUE\" comparison"))?;
         let field = field
             .trim()
@@ -281,11 +314,48 @@ mod tests {
     }
 
     #[test]
+    fn a_guest_that_logs_in_a_loop_is_kept_to_a_bound_and_told_so() {
+        let buffer = LogBuffer::default();
+        let logger = buffer.keeping(Arc::new(|_, _| {}));
+        let line = "x".repeat(100 * 1024);
+        for _ in 0..25 {
+            logger(LogLevel::Info, &line);
+        }
+        logger(LogLevel::Info, &"y".repeat(2 * MAX_LOG_LINE_BYTES));
+        let kept = buffer.take();
+        let bytes: usize = kept.iter().map(|line| line.message.len()).sum();
+        assert!(bytes <= MAX_LOG_BYTES_PER_WRITE + 200, "{bytes}");
+        assert_eq!(kept.len(), 11, "10 lines of 100 KiB, and the note");
+        assert!(
+            kept.last()
+                .unwrap()
+                .message
+                .starts_with("cairn: 16 more log lines were dropped"),
+            "{}",
+            kept.last().unwrap().message
+        );
+        // The next durability point starts afresh.
+        logger(LogLevel::Info, "after");
+        assert_eq!(buffer.take().len(), 1);
+    }
+
+    #[test]
     fn terms_must_all_appear() {
         let pattern = FilterPattern::parse(r#"step "was run""#).unwrap();
         assert!(pattern.matches(&line("the step was run")));
         assert!(!pattern.matches(&line("the step ran")));
         assert!(FilterPattern::parse("?maybe").is_err());
         assert!(FilterPattern::parse("{ $.a = 1 || $.b = 2 && $.c = 3 }").is_err());
+        // Separators inside a quoted value are the value's.
+        let quoted = FilterPattern::parse(r#"{ $.message = "a || b" }"#).unwrap();
+        assert_eq!(
+            quoted,
+            FilterPattern::Json {
+                any: false,
+                comparisons: vec![("message".into(), "a || b".into())]
+            }
+        );
+        // Terms match the whole record, its level included.
+        assert!(FilterPattern::parse("ERROR").unwrap().matches(&line("hi")));
     }
 }

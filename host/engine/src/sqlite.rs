@@ -694,8 +694,9 @@ impl Db {
         })
     }
 
-    /// A page of kept log lines (see [`LogQuery`]).
-    pub fn log_lines(&self, query: &LogQuery) -> Result<Vec<KeptLine>> {
+    /// A page of kept log lines (see [`LogQuery`]), and the number of the
+    /// last row read (where the next page starts).
+    pub fn log_lines(&self, query: &LogQuery) -> Result<(Vec<KeptLine>, Option<i64>)> {
         logs::page(&self.conn.lock().unwrap(), query)
     }
 

@@ -250,14 +250,17 @@ async fn handle(host: Arc<Host>, payload: Value, deadline: std::time::SystemTime
             };
         }
     };
-    let answer = answer(end)?;
+    let answer = answer(end);
     eprintln!(
         "cairn: {}: {} after {} checkpoint call(s)",
         envelope.durable_execution_arn,
-        answer["Status"].as_str().unwrap_or("?"),
+        match &answer {
+            Ok(answer) => answer["Status"].as_str().unwrap_or("?").to_owned(),
+            Err(crash) => format!("CRASHED ({crash})"),
+        },
         calls.load(std::sync::atomic::Ordering::Relaxed)
     );
-    Ok(answer)
+    answer
 }
 
 /// What the function answers Lambda for how the invocation ended. `Err`:

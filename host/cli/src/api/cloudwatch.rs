@@ -28,6 +28,10 @@ const SCAN_PAGE: usize = 1_000;
 /// a page with fewer matches still carries a token to go on from.
 const MAX_SCANNED: usize = 50_000;
 
+/// The most message bytes one answer carries (CloudWatch's answers are at
+/// most 1 MB); more go on the next page.
+const MAX_ANSWER_BYTES: usize = 1 << 20;
+
 pub(super) async fn handle(
     State(api): State<Api>,
     headers: HeaderMap,
@@ -106,7 +110,11 @@ pub(super) async fn handle(
             Some(arn) => match find_by_arn(&db, arn) {
                 Ok(execution) if execution.workflow == workflow => Some(execution.id),
                 // Another function's execution, or none: no line matches.
-                _ => return Ok((Vec::new(), None)),
+                Ok(_) => return Ok((Vec::new(), None)),
+                Err(error) if error.status == StatusCode::NOT_FOUND => {
+                    return Ok((Vec::new(), None));
+                }
+                Err(error) => return Err(error),
             },
             None => None,
         };
@@ -118,31 +126,36 @@ pub(super) async fn handle(
             after,
             limit: SCAN_PAGE,
         };
-        let (mut events, mut scanned) = (Vec::new(), 0);
+        let (mut events, mut scanned, mut bytes) = (Vec::new(), 0, 0);
         loop {
-            let page = db.log_lines(&query)?;
-            let full = page.len() == query.limit;
-            scanned += page.len();
+            let (page, last) = db.log_lines(&query)?;
+            let Some(last) = last else {
+                return Ok((events, None)); // read to the end
+            };
+            scanned += SCAN_PAGE;
             for kept in page {
-                query.after = Some(kept.seq);
                 let (name, workflow) = &kept.execution;
-                let message = record(&kept.line, &Identity::embedded(workflow, name));
-                if pattern.matches(&message) {
-                    events.push(json!({
-                        "logStreamName": stream_name(kept.line.at, name),
-                        "timestamp": kept.line.at,
-                        "ingestionTime": kept.line.at,
-                        "message": message.to_string(),
-                        "eventId": kept.seq.to_string(),
-                    }));
-                    if events.len() == limit {
-                        return Ok((events, Some(kept.seq)));
-                    }
+                let record = record(&kept.line, &Identity::embedded(workflow, name));
+                if !pattern.matches(&record) {
+                    continue;
+                }
+                let message = record.to_string();
+                if bytes + message.len() > MAX_ANSWER_BYTES && !events.is_empty() {
+                    return Ok((events, Some(kept.seq - 1)));
+                }
+                bytes += message.len();
+                events.push(json!({
+                    "logStreamName": stream_name(kept.line.at, name),
+                    "timestamp": kept.line.at,
+                    "ingestionTime": kept.line.at,
+                    "message": message,
+                    "eventId": kept.seq.to_string(),
+                }));
+                if events.len() == limit {
+                    return Ok((events, Some(kept.seq)));
                 }
             }
-            if !full {
-                return Ok((events, None));
-            }
+            query.after = Some(last);
             if scanned >= MAX_SCANNED {
                 return Ok((events, query.after));
             }

@@ -559,7 +559,7 @@ impl HostState {
                 let sent = wasmtime_wasi::runtime::in_tokio(async {
                     tokio::select! {
                         sent = send(&policy, deadline, unsent) => Some(sent),
-                        () = super::io::interrupted(interrupt) => None,
+                        () = super::io::until_interrupted(interrupt) => None,
                     }
                 });
                 match sent {

@@ -90,7 +90,7 @@ type Waiting<'t, T> = std::pin::Pin<Box<dyn Future<Output = T> + 't>>;
 
 /// Resolves once the invocation is told to stop (checked every
 /// `INTERRUPT_CHECK`); never without a flag (`cairn run`: nothing stops it).
-pub(crate) async fn interrupted(flag: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) {
+pub(crate) async fn until_interrupted(flag: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) {
     let Some(flag) = flag else {
         return std::future::pending().await;
     };
@@ -116,7 +116,7 @@ impl HostState {
         let waited = wasmtime_wasi::runtime::in_tokio(async {
             tokio::select! {
                 waited = tokio::time::timeout(left, call(table)) => Some(waited),
-                () = interrupted(interrupt) => None,
+                () = until_interrupted(interrupt) => None,
             }
         });
         match waited {

@@ -120,8 +120,8 @@ pub(super) fn page(
                 Some(id) if event.op_id().is_none() => latest(conn, execution, id, seq)?,
                 _ => None,
             };
-            let (invocations, invocation_start) = match event {
-                Event::InvocationCompleted { .. } => invocation_before(conn, execution, seq)?,
+            let (invocations, invocation_start) = match lookup_key(&event) {
+                Some(INVOCATION_KEY) => invocation_before(conn, execution, seq)?,
                 _ => (0, 0),
             };
             Ok(HistoryEvent {
@@ -231,6 +231,18 @@ mod tests {
                 at: 3_013,
             },
             Event::InvocationCompleted { at: 3_014 },
+            // A step whose body crashed: the invocation ends with its error.
+            step("6", 1, 3_015),
+            Event::InvocationCrashed {
+                id: "6".into(),
+                error: ErrorObject::new("Runtime.Trap", "the workflow panicked"),
+                at: 3_016,
+            },
+            Event::StepSucceeded {
+                id: "6".into(),
+                result: "6".into(),
+                at: 3_017,
+            },
             Event::WaitSucceeded {
                 id: "2".into(),
                 at: 63_013,
@@ -341,7 +353,7 @@ mod tests {
         let expected = history::aws_events("e", &whole);
         assert_eq!(
             expected.len(),
-            19,
+            22,
             "clock, random and StepReady are not shown"
         );
         let mut reversed = expected.clone();

@@ -1,9 +1,8 @@
 //! Workflows' log lines in the store (format 7): a row per line, numbered
 //! as inserted, written in the same transaction as the events of the
-//! durability point that follows them, and read in pages by execution (an
-//! index) or by workflow.
+//! durability point that follows them, and read in pages by execution or
+//! by workflow (an index each, in the order of the rows).
 
-use crate::LogLevel;
 use crate::logs::LogLine;
 use anyhow::{Result, bail};
 use cairn_core::Millis;
@@ -14,16 +13,20 @@ pub(super) const SCHEMA_7_COMMON: &str = "
 CREATE TABLE IF NOT EXISTS logs (
     seq INTEGER PRIMARY KEY,
     execution INTEGER NOT NULL REFERENCES executions(id),
+    -- The execution's workflow: a function's log group, read without a join.
+    workflow TEXT NOT NULL,
     at INTEGER NOT NULL,
     level TEXT NOT NULL,
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_execution ON logs(execution, seq);
+CREATE INDEX IF NOT EXISTS logs_by_workflow ON logs(workflow, seq);
 ";
 
 pub(super) fn insert(tx: &Transaction<'_>, execution: i64, lines: &[LogLine]) -> Result<()> {
     let mut insert = tx.prepare_cached(
-        "INSERT INTO logs (execution, at, level, message) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO logs (execution, workflow, at, level, message) \
+         VALUES (?1, (SELECT workflow FROM executions WHERE id = ?1), ?2, ?3, ?4)",
     )?;
     for line in lines {
         insert.execute(params![
@@ -60,51 +63,51 @@ pub struct KeptLine {
     pub line: LogLine,
 }
 
-pub(super) fn page(conn: &Connection, query: &LogQuery) -> Result<Vec<KeptLine>> {
-    let start = query.start.map_or(i64::MIN, |t| t as i64);
-    let end = query.end.map_or(i64::MAX, |t| t as i64);
+/// Up to `query.limit` rows after `query.after`, in order, and the number
+/// of the last row read (the next page's marker), whether or not it falls
+/// in the time range: every row read is counted, however few match.
+pub(super) fn page(conn: &Connection, query: &LogQuery) -> Result<(Vec<KeptLine>, Option<i64>)> {
     let after = query.after.unwrap_or(0);
     let limit = query.limit as i64;
     let mut statement;
     let mut rows = match query.execution {
         Some(execution) => {
             statement = conn.prepare_cached(
-                "SELECT logs.seq, executions.name, executions.workflow, logs.at, logs.level, logs.message \
-                 FROM logs JOIN executions ON executions.id = logs.execution \
-                 WHERE logs.execution = ?1 AND logs.seq > ?2 AND logs.at >= ?3 AND logs.at <= ?4 \
-                 ORDER BY logs.seq LIMIT ?5",
+                "SELECT seq, at, level, message, (SELECT name FROM executions WHERE id = execution), \
+                 workflow FROM logs WHERE execution = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
-            statement.query(params![execution, after, start, end, limit])?
+            statement.query(params![execution, after, limit])?
         }
         None => {
             statement = conn.prepare_cached(
-                "SELECT logs.seq, executions.name, executions.workflow, logs.at, logs.level, logs.message \
-                 FROM logs JOIN executions ON executions.id = logs.execution \
-                 WHERE executions.workflow = ?1 AND logs.seq > ?2 AND logs.at >= ?3 AND logs.at <= ?4 \
-                 ORDER BY logs.seq LIMIT ?5",
+                "SELECT seq, at, level, message, (SELECT name FROM executions WHERE id = execution), \
+                 workflow FROM logs WHERE workflow = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
-            statement.query(params![query.workflow, after, start, end, limit])?
+            statement.query(params![query.workflow, after, limit])?
         }
     };
-    let mut lines = Vec::new();
+    let (start, end) = (query.start.unwrap_or(0), query.end.unwrap_or(Millis::MAX));
+    let (mut lines, mut last) = (Vec::new(), None);
     while let Some(row) = rows.next()? {
-        let level: String = row.get(4)?;
-        let level = match level.as_str() {
-            "DEBUG" => LogLevel::Debug,
-            "INFO" => LogLevel::Info,
-            "WARN" => LogLevel::Warn,
-            "ERROR" => LogLevel::Error,
-            other => bail!("a kept log line has the level {other:?}"),
+        let seq: i64 = row.get(0)?;
+        last = Some(seq);
+        let at = row.get::<_, i64>(1)?.max(0) as Millis;
+        if at < start || at > end {
+            continue;
+        }
+        let level: String = row.get(2)?;
+        let Some(level) = crate::logs::level_from_name(&level) else {
+            bail!("a kept log line has the level {level:?}");
         };
         lines.push(KeptLine {
-            seq: row.get(0)?,
-            execution: (row.get(1)?, row.get(2)?),
+            seq,
+            execution: (row.get(4)?, row.get(5)?),
             line: LogLine {
-                at: row.get::<_, i64>(3)? as Millis,
+                at,
                 level,
-                message: row.get(5)?,
+                message: row.get(3)?,
             },
         });
     }
-    Ok(lines)
+    Ok((lines, last))
 }

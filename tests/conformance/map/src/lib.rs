@@ -241,6 +241,20 @@ fn handler(ctx: &mut Context, input: Value) -> Result<Value, Error> {
             )?;
             Ok(json!(results(&batch)))
         }
+        // 9-13: a custom item namer ("item-1", "item-2", from the item);
+        // each item times 10, directly.
+        "map-9-13" => {
+            let items: Vec<i64> = serde_json::from_value(input)
+                .map_err(|e| Error::new("InvalidInput", e.to_string()))?;
+            let batch = ctx.map_named(
+                "named-items",
+                &items,
+                sequential(CompletionConfig::default()),
+                |item, _index| format!("item-{item}"),
+                |_ctx, item, _index| Ok(item * 10),
+            )?;
+            Ok(json!(results(&batch)))
+        }
         // 9-15: map "suspend" over ["r0", "r1"], max-concurrency 1: each
         // iteration runs a step returning its item; iteration 1 first waits
         // a second, which suspends the execution mid-map.

@@ -127,7 +127,19 @@ fn handler(ctx: &mut Context, _input: Value) -> Result<Value, Error> {
             )?;
             Ok(json!(results(&batch)))
         }
-        // 8-3: named branch objects: not expressible (gaps.yaml).
+        // 8-3: two named branches, "first" and "second", each returning a
+        // constant.
+        "parallel-8-3" => {
+            let batch = ctx.parallel_named(
+                "named",
+                vec![
+                    ("first".to_owned(), constant("one".to_owned())),
+                    ("second".to_owned(), constant("two".to_owned())),
+                ],
+                sequential(),
+            )?;
+            Ok(json!(results(&batch)))
+        }
         // 8-4: branches returning a string, a number and an object; each
         // result is a JSON value of its own type.
         "parallel-8-4" => {

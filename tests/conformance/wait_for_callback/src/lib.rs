@@ -6,7 +6,7 @@
 //! JSON string. Submitters do nothing durable: in a real workflow they would
 //! hand the callback id to the outside world; here they log it.
 
-use cairn::{CallbackConfig, Context, Error};
+use cairn::{Backoff, CallbackConfig, Context, Error, Jitter, RetryStrategy, StepConfig};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -88,8 +88,27 @@ fn handler(ctx: &mut Context, input: Value) -> Result<Value, Error> {
             let result = ctx.wait_for_callback(&name, CallbackConfig::default(), announce);
             recover(result, "recovered")
         }
-        // 7-7: not implemented (see gaps.yaml): the submitter's retry
-        // strategy cannot be configured.
+        // 7-7: a submitter that always throws, with 2 attempts 1 s apart:
+        // its step fails for good, and the execution with it.
+        "wait_for_callback-7-7" => {
+            let name = name_from(&input)?;
+            let submitter = StepConfig {
+                retry: RetryStrategy::backoff(Backoff {
+                    max_attempts: 2,
+                    initial_delay: Duration::from_secs(1),
+                    max_delay: Duration::from_secs(1),
+                    backoff_rate: 1.0,
+                    jitter: Jitter::None,
+                }),
+                ..StepConfig::default()
+            };
+            ctx.wait_for_callback_with::<Value, _>(
+                &name,
+                CallbackConfig::default(),
+                submitter,
+                |_| Err(Error::new("SubmitterError", "the submitter failed")),
+            )
+        }
         // 7-8: inside a child context named "wrapper".
         "wait_for_callback-7-8" => {
             let name = name_from(&input)?;
