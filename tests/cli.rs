@@ -1,7 +1,8 @@
 //! The CLI as a newcomer meets it: the store found as git finds its
 //! repository, errors that name the store, callback results checked as
 //! JSON, a resume that keeps its input, a check that checked nothing
-//! failing, reads through `--server`, and output cut short by `| head`.
+//! failing, reads (log lines included) through `--server`, and output cut
+//! short by `| head`.
 
 mod support;
 
@@ -193,6 +194,32 @@ fn reads_go_through_the_server_and_listings_print_json() {
     assert_eq!(
         events["Events"].as_array().unwrap(),
         &cairn.history("remote")
+    );
+
+    // What it logged: from the store, and through the server (CloudWatch
+    // Logs' FilterLogEvents), the same records in the order they were logged.
+    let local_logs = cairn.run(&["logs", "remote", "--json"]);
+    assert_eq!(local_logs.code, 0, "{}", local_logs.stderr);
+    let remote_logs = cairn.run(&[&via[..], &["logs", "remote", "--json"]].concat());
+    assert_eq!(remote_logs.code, 0, "{}", remote_logs.stderr);
+    assert_eq!(local_logs.stdout, remote_logs.stdout);
+    let messages: Vec<String> = local_logs
+        .stdout
+        .lines()
+        .map(|line| {
+            let record: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(record["executionName"], "remote");
+            record["message"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(messages, ["body ran: step-1", "body ran: step-2"]);
+    let text = cairn.run(&["logs", "remote"]);
+    assert!(
+        text.stdout
+            .lines()
+            .all(|line| line.contains(" INFO  body ran: step-")),
+        "{}",
+        text.stdout
     );
 
     let unnamed = cairn.run(&[&via[..], &["list"]].concat());

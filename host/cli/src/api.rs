@@ -140,11 +140,7 @@ impl Guard {
             })?;
         if let Some((claimed, credentials)) = &claimed {
             // CloudWatch Logs' calls are scoped to `logs`, Lambda's to `lambda`.
-            let service = if parts.uri.path() == "/" {
-                auth::LOGS_SERVICE
-            } else {
-                auth::SERVICE
-            };
+            let service = auth::service_for(parts.uri.path());
             if claimed.service() != service {
                 return Err(refused(auth::Refusal {
                     kind: "InvalidSignatureException",

@@ -27,6 +27,12 @@ pub const SERVICE: &str = "lambda";
 /// over the lines workflows logged.
 pub const LOGS_SERVICE: &str = "logs";
 
+/// The service a request to `path` is signed for: CloudWatch Logs' calls
+/// (JSON 1.1, at `/`) are `logs`'s, the rest Lambda's.
+pub fn service_for(path: &str) -> &'static str {
+    if path == "/" { LOGS_SERVICE } else { SERVICE }
+}
+
 /// How far a request's signing time may be from the server's clock (AWS's
 /// own window: a captured request cannot be replayed later than this).
 pub const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
@@ -258,7 +264,7 @@ pub fn sign_request(request: &mut http::Request<Vec<u8>>, credentials: &Credenti
         credentials,
         Scope {
             region: REGION,
-            service: SERVICE,
+            service: service_for(request.uri().path()),
             time: SystemTime::now(),
         },
     )?;

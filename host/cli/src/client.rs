@@ -131,6 +131,45 @@ impl Client {
         self.all_pages(&path, "DurableExecutions", &query)
     }
 
+    /// The log records of the execution `name` (CloudWatch Logs'
+    /// FilterLogEvents on its workflow's log group, by its ARN), every page.
+    pub fn logs(&self, name: &str) -> Result<Vec<Value>> {
+        let arn = self.get(name)?["DurableExecutionArn"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let workflow = arn
+            .split(":function:")
+            .nth(1)
+            .and_then(|rest| rest.split(':').next())
+            .with_context(|| format!("the server named execution {name:?} {arn:?}"))?;
+        let mut request = serde_json::json!({
+            "logGroupName": format!("/aws/lambda/{workflow}"),
+            "filterPattern": format!("{{ $.durableExecutionArn = {} }}", Value::from(arn.clone())),
+        });
+        let mut records = Vec::new();
+        loop {
+            let (_, page) = self.call(
+                "POST",
+                "/",
+                &[],
+                &[
+                    ("x-amz-target", "Logs_20140328.FilterLogEvents"),
+                    ("content-type", "application/x-amz-json-1.1"),
+                ],
+                request.to_string(),
+            )?;
+            for event in page["events"].as_array().into_iter().flatten() {
+                let message = event["message"].as_str().unwrap_or_default();
+                records.push(serde_json::from_str(message).unwrap_or(Value::from(message)));
+            }
+            match page["nextToken"].as_str() {
+                Some(token) => request["nextToken"] = Value::from(token),
+                None => return Ok(records),
+            }
+        }
+    }
+
     /// The items under `key` of every page of a paged GET.
     fn all_pages(&self, path: &str, key: &str, query: &[(&str, &str)]) -> Result<Vec<Value>> {
         let mut items = Vec::new();

@@ -253,6 +253,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the lines an execution logged, in order, each once per time it
+    /// was really logged (replays log nothing, unless replay logging is on).
+    Logs {
+        name: String,
+        /// One record per line, in Lambda's JSON log format.
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-run a recorded execution offline, from its history alone: no step
     /// body, clock, timer or request runs. Prints each operation and every
     /// log line in order, then the recorded end or where replay diverges.
@@ -1002,6 +1010,48 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 print_out(cairn_core::timeline::render(&journal).trim_end())
             }
+        }
+        Command::Logs { name, json } => {
+            let records = match &cli.server {
+                Some(server) => client(server, cli.credentials.as_deref(), &store)?.logs(&name)?,
+                None => {
+                    let db = existing_store(&store)?;
+                    let execution = find(&db, &name, &store)?;
+                    let identity =
+                        cairn_engine::Identity::embedded(&execution.workflow, &execution.name);
+                    let mut query = cairn_engine::sqlite::LogQuery {
+                        execution: Some(execution.id),
+                        limit: 1000,
+                        ..Default::default()
+                    };
+                    let mut records = Vec::new();
+                    while let (page, Some(last)) = db.log_lines(&query)? {
+                        records.extend(
+                            page.iter()
+                                .map(|kept| cairn_engine::logs::record(&kept.line, &identity)),
+                        );
+                        query.after = Some(last);
+                    }
+                    records
+                }
+            };
+            let lines: Vec<String> = records
+                .iter()
+                .map(|record| {
+                    if json {
+                        record.to_string()
+                    } else {
+                        let field = |key: &str| record[key].as_str().unwrap_or_default();
+                        format!(
+                            "{} {:<5} {}",
+                            field("timestamp"),
+                            field("level"),
+                            field("message")
+                        )
+                    }
+                })
+                .collect();
+            print_out(&lines.join("\n"))
         }
     }
 }
