@@ -8,26 +8,13 @@
 
 mod support;
 
-use support::{Cairn, count, guest, succeeded_steps};
-
-fn start(cairn: &Cairn, component: &str, name: &str, input: &str) {
-    let component = guest(component);
-    let start = cairn.run(&[
-        "start",
-        component.to_str().unwrap(),
-        "--name",
-        name,
-        "--input",
-        input,
-    ]);
-    assert_eq!(start.code, 0, "{}", start.stderr);
-}
+use support::{Cairn, count, succeeded_steps};
 
 /// Starts `count` executions of `steps` named `PREFIX-0`... with `input`.
 fn start_steps(cairn: &Cairn, prefix: &str, count: usize, input: &str) -> Vec<String> {
     let names: Vec<String> = (0..count).map(|i| format!("{prefix}-{i}")).collect();
     for name in &names {
-        start(cairn, "steps", name, input);
+        cairn.start("steps", name, input);
     }
     names
 }
@@ -60,13 +47,13 @@ fn stuck_in_its_invocation(cairn: &Cairn, name: &str) {
 #[test]
 fn a_looping_and_a_sleeping_guest_hold_up_only_themselves() {
     let cairn = Cairn::new();
-    start(&cairn, "misbehave", "spin", r#""spin""#);
-    start(&cairn, "misbehave", "sleep", r#""oversleep""#);
+    cairn.start("misbehave", "spin", r#""spin""#);
+    cairn.start("misbehave", "sleep", r#""oversleep""#);
     // Three workers: one for each bad guest, one left for the others.
     let server = cairn.serve(&["--workers", "3", "--time-budget", "3600"]);
     wait_for_misbehaviour(&server, 2);
     for i in 0..4 {
-        start(&cairn, "steps", &format!("ok-{i}"), r#"{"count":3}"#);
+        cairn.start("steps", &format!("ok-{i}"), r#"{"count":3}"#);
     }
     for i in 0..4 {
         let done = cairn.wait_for_status(&format!("ok-{i}"), "SUCCEEDED");
@@ -83,12 +70,12 @@ fn a_looping_and_a_sleeping_guest_hold_up_only_themselves() {
 #[test]
 fn a_stop_interrupts_a_running_loop_and_frees_its_worker() {
     let cairn = Cairn::new();
-    start(&cairn, "misbehave", "spin", r#""spin""#);
+    cairn.start("misbehave", "spin", r#""spin""#);
     // One worker, held by the loop: nothing else runs until it is free.
     let server = cairn.serve(&["--workers", "1", "--time-budget", "3600"]);
     wait_for_misbehaviour(&server, 1);
     stuck_in_its_invocation(&cairn, "spin");
-    start(&cairn, "steps", "after", r#"{"count":2}"#);
+    cairn.start("steps", "after", r#"{"count":2}"#);
     // Stopped from another process (the CLI on the store), which the
     // server notices by the store's changes alone.
     let stop = cairn.run(&["stop", "spin", "--message", "runaway"]);
@@ -106,11 +93,11 @@ fn a_stop_interrupts_a_running_loop_and_frees_its_worker() {
     );
 
     // A stop through the server's API interrupts too.
-    start(&cairn, "misbehave", "spin-2", r#""spin""#);
+    cairn.start("misbehave", "spin-2", r#""spin""#);
     wait_for_misbehaviour(&server, 2);
     let stop = cairn.run(&["--server", &server.url, "stop", "spin-2"]);
     assert_eq!(stop.code, 0, "{}", stop.stderr);
-    start(&cairn, "steps", "after-2", r#"{"count":1}"#);
+    cairn.start("steps", "after-2", r#"{"count":1}"#);
     cairn.wait_for_status("after-2", "SUCCEEDED");
     assert_eq!(cairn.get("spin-2")["Status"], "STOPPED");
     server.kill();
@@ -167,7 +154,7 @@ fn two_servers_in_their_own_pid_namespaces_run_each_execution_once() {
 fn taken_over_after_a_kill(serve: impl Fn(&Cairn) -> support::Server, why: &str) {
     let cairn = Cairn::new();
     // Its first step's body takes a while: the server is killed inside it.
-    start(&cairn, "steps", "held", r#"{"count":3,"sleep_ms":1500}"#);
+    cairn.start("steps", "held", r#"{"count":3,"sleep_ms":1500}"#);
     let doomed = serve(&cairn);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !doomed.log().contains("body ran: step-1") {

@@ -591,21 +591,9 @@ fn redirects_are_handed_to_the_workflow_not_followed() {
 fn a_stop_interrupts_an_exchange_in_progress_and_frees_its_worker() {
     let service = HttpService::start();
     let cairn = Cairn::new();
-    let start = |component: &str, name: &str, input: &str| {
-        let component = guest(component);
-        let start = cairn.run(&[
-            "start",
-            component.to_str().unwrap(),
-            "--name",
-            name,
-            "--input",
-            input,
-        ]);
-        assert_eq!(start.code, 0, "{}", start.stderr);
-    };
     // An exchange outside any step that would take 10 minutes, on the one worker.
     let slow = json!({ "calls": [{ "url": service.url("/slow/600000") }] }).to_string();
-    start("fetch", "waits-on-http", &slow);
+    cairn.start("fetch", "waits-on-http", &slow);
     let server = cairn.serve(&[
         "--workers",
         "1",
@@ -620,7 +608,7 @@ fn a_stop_interrupts_an_exchange_in_progress_and_frees_its_worker() {
     while service.count("/slow/600000") == 0 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    start("steps", "after", r#"{"count":2}"#);
+    cairn.start("steps", "after", r#"{"count":2}"#);
     let stop = cairn.run(&["--server", &server.url, "stop", "waits-on-http"]);
     assert_eq!(stop.code, 0, "{}", stop.stderr);
     // The worker is free: what waited behind the exchange runs.

@@ -103,6 +103,21 @@ impl Cairn {
         Run::from(output)
     }
 
+    /// Creates the execution `name` of the test guest `component` on
+    /// `input`, without running it (`cairn start`).
+    pub fn start(&self, component: &str, name: &str, input: &str) {
+        let component = guest(component);
+        let start = self.run(&[
+            "start",
+            component.to_str().unwrap(),
+            "--name",
+            name,
+            "--input",
+            input,
+        ]);
+        assert_eq!(start.code, 0, "{}", start.stderr);
+    }
+
     /// Starts `cairn ARGS` without waiting for it.
     pub fn spawn(&self, args: &[&str]) -> Child {
         self.command()

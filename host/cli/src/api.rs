@@ -290,7 +290,7 @@ async fn list_executions(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let query = Query::parse(query.as_deref())?;
-    let function = function_name(&function).to_owned();
+    let function = history::function_of(&function).to_owned();
     let statuses = query
         .all("Statuses")
         .map(|text| {
@@ -438,7 +438,7 @@ async fn invoke(
             )));
         }
     };
-    let function = function_name(&function).to_owned();
+    let function = history::function_of(&function).to_owned();
     // A name that is there but unreadable is refused, not replaced: a
     // retried start must find the execution it started.
     let name = match headers.get("X-Amz-Durable-Execution-Name") {
@@ -674,7 +674,7 @@ async fn list_versions(
 
 /// The versions of a deployed workflow, oldest first (never empty).
 async fn function_versions(api: Api, function: String) -> Result<Vec<Deployed>, ApiError> {
-    let function = function_name(&function).to_owned();
+    let function = history::function_of(&function).to_owned();
     let versions = blocking({
         let function = function.clone();
         move || Ok(api.db.deployed(Some(&function))?)
@@ -692,9 +692,7 @@ async fn function_versions(api: Api, function: String) -> Result<Vec<Deployed>, 
 /// The execution an ARN names. Cairn's ARNs end in `/durable-execution/NAME`;
 /// a bare name is accepted too.
 fn find_by_arn(db: &Db, arn: &str) -> Result<Execution, ApiError> {
-    let name = arn
-        .rsplit_once("/durable-execution/")
-        .map_or(arn, |(_, name)| name);
+    let name = history::execution_of(arn).unwrap_or(arn);
     db.find(name)?
         .filter(|execution| arn == name || execution_arn(&execution.workflow, name) == arn)
         .ok_or_else(|| ApiError::not_found(format!("Durable execution not found: {arn}")))
@@ -703,14 +701,6 @@ fn find_by_arn(db: &Db, arn: &str) -> Result<Execution, ApiError> {
 fn find_by_name(db: &Db, name: &str) -> Result<Execution, ApiError> {
     db.find(name)?
         .ok_or_else(|| ApiError::not_found(format!("Durable execution not found: {name}")))
-}
-
-/// A function's name from its name or ARN (`arn:...:function:NAME[:QUALIFIER]`).
-fn function_name(function: &str) -> &str {
-    match function.split_once(":function:") {
-        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
-        None => function,
-    }
 }
 
 const MAX_HISTORY_PAGE: usize = 1000;

@@ -138,11 +138,7 @@ impl Client {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let workflow = arn
-            .split(":function:")
-            .nth(1)
-            .and_then(|rest| rest.split(':').next())
-            .with_context(|| format!("the server named execution {name:?} {arn:?}"))?;
+        let workflow = cairn_core::history::function_of(&arn);
         let mut request = serde_json::json!({
             "logGroupName": format!("/aws/lambda/{workflow}"),
             "filterPattern": format!("{{ $.durableExecutionArn = {} }}", Value::from(arn.clone())),

@@ -534,6 +534,21 @@ pub fn invoked_execution_name(caller: &str, id: &str) -> String {
     format!("{caller}--{id}")
 }
 
+/// A function's name from its name or ARN (`arn:...:function:NAME[:QUALIFIER...]`).
+pub fn function_of(function: &str) -> &str {
+    match function.split_once(":function:") {
+        Some((_, rest)) => rest.split([':', '/']).next().unwrap_or(rest),
+        None => function,
+    }
+}
+
+/// The execution's name in an execution ARN: Cairn's end in
+/// `/durable-execution/NAME`, Lambda's in `/durable-execution/NAME/ID`.
+pub fn execution_of(arn: &str) -> Option<&str> {
+    let (_, rest) = arn.split_once("/durable-execution/")?;
+    rest.split('/').next()
+}
+
 pub fn execution_arn(workflow: &str, name: &str) -> String {
     format!(
         "{}:$LATEST/durable-execution/{name}",
@@ -591,6 +606,22 @@ pub fn iso8601(at: Millis) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_come_out_of_cairns_arns_and_lambdas() {
+        let cairn = execution_arn("order", "o1");
+        assert_eq!(
+            (function_of(&cairn), execution_of(&cairn)),
+            ("order", Some("o1"))
+        );
+        let lambda = "arn:aws:lambda:us-east-1:1:function:order:$LATEST/durable-execution/o1/abc";
+        assert_eq!(
+            (function_of(lambda), execution_of(lambda)),
+            ("order", Some("o1"))
+        );
+        assert_eq!(function_of(&function_arn("order")), "order");
+        assert_eq!((function_of("order"), execution_of("o1")), ("order", None));
+    }
 
     #[test]
     fn iso8601_matches_known_dates() {

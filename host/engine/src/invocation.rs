@@ -87,10 +87,6 @@ pub enum InvocationEnd {
     Crashed(ErrorObject),
 }
 
-/// The errors of a guest that crashed, rather than misbehaved or ran out
-/// of a limit: inside a step body they end the invocation only.
-const CRASHES: [&str; 2] = ["Runtime.Trap", "Runtime.ExitError"];
-
 /// Why an import stopped the guest.
 pub(crate) enum Abort {
     Diverged(Fault),
@@ -98,6 +94,10 @@ pub(crate) enum Abort {
     Storage(anyhow::Error),
     /// Told to stop from outside: nothing more is recorded.
     Interrupted,
+    /// The guest crashed (trapped, panicked, exited) rather than misbehaved
+    /// or ran out of a limit: inside a step body that ends the invocation
+    /// only; elsewhere it fails as [`Abort::Fail`] does.
+    Crash(ErrorObject),
 }
 
 /// The trap a guest is stopped with when its invocation is interrupted.
@@ -141,7 +141,7 @@ pub struct HostState {
     memory: MemoryCap,
     abort: Option<Abort>,
     pub(crate) panic_message: Option<String>,
-    pub(crate) about: Identity,
+    pub(crate) identity: Identity,
     /// Offline replay: what the guest replayed and logged, in order.
     pub(crate) trace: Option<Vec<Traced>>,
     /// The guest's stack when it trapped (a host import stopping it included).
@@ -174,7 +174,7 @@ impl HostState {
         let abort = abort.into();
         let message = match &abort {
             Abort::Diverged(fault) => fault.to_string(),
-            Abort::Fail(error) => error.to_string(),
+            Abort::Fail(error) | Abort::Crash(error) => error.to_string(),
             Abort::Storage(error) => format!("{error:#}"),
             Abort::Interrupted => Interrupted.to_string(),
         };
@@ -293,7 +293,7 @@ pub fn invoke(
         Abort::Storage(error) => return Err(error),
         Abort::Interrupted => return Err(Interrupted.into()),
         Abort::Diverged(fault) => InvocationEnd::CannotReplay(fault.to_string()),
-        Abort::Fail(error) if state.replayer.is_replaying() => {
+        Abort::Fail(error) | Abort::Crash(error) if state.replayer.is_replaying() => {
             InvocationEnd::CannotReplay(format!(
                 "it failed while replaying its recorded history, at position {}: {error}",
                 state.replayer.position()
@@ -301,14 +301,11 @@ pub fn invoke(
         }
         // A crash inside a step body is the invocation's, not the
         // execution's: it goes on (Lambda invokes a crashed function again).
-        Abort::Fail(error)
-            if CRASHES.contains(&error.error_type.as_str())
-                && state.replayer.crash_in_step(error.clone(), now) =>
-        {
+        Abort::Crash(error) if state.replayer.crash_in_step(error.clone(), now) => {
             state.persist()?;
             InvocationEnd::Crashed(error)
         }
-        Abort::Fail(error) => {
+        Abort::Fail(error) | Abort::Crash(error) => {
             state.replayer.fail_execution(error.clone(), now);
             state.persist()?;
             InvocationEnd::Failed(error)
@@ -387,7 +384,7 @@ pub fn replay_offline(
             backtrace = state.backtrace.take();
             match abort {
                 Abort::Diverged(fault) => OfflineEnd::Stopped(fault),
-                Abort::Fail(error) => OfflineEnd::Failed(error),
+                Abort::Fail(error) | Abort::Crash(error) => OfflineEnd::Failed(error),
                 Abort::Storage(error) => return Err(error),
                 Abort::Interrupted => return Err(Interrupted.into()),
             }
@@ -428,7 +425,7 @@ impl HostState {
             },
             abort: None,
             panic_message: None,
-            about: input.identity.clone(),
+            identity: input.identity.clone(),
             trace: None,
             backtrace: None,
         }
@@ -529,7 +526,7 @@ fn classify_trap(state: &mut HostState, trap: wasmtime::Error, limits: &Limits) 
         ));
     }
     if let Some(exit) = trap.downcast_ref::<wasmtime_wasi::I32Exit>() {
-        return Abort::Fail(ErrorObject::new(
+        return Abort::Crash(ErrorObject::new(
             "Runtime.ExitError",
             format!("the workflow exited with status {}", exit.0),
         ));
@@ -538,7 +535,7 @@ fn classify_trap(state: &mut HostState, trap: wasmtime::Error, limits: &Limits) 
         Some(panic) => format!("the workflow panicked: {panic}"),
         None => format!("the workflow trapped: {}", trap.root_cause()),
     };
-    Abort::Fail(ErrorObject::new("Runtime.Trap", message))
+    Abort::Crash(ErrorObject::new("Runtime.Trap", message))
 }
 
 pub(crate) fn from_wit(error: bindings::ErrorObject) -> ErrorObject {

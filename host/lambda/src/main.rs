@@ -150,17 +150,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 /// (`...:function:NAME:QUALIFIER/durable-execution/EXECUTION/ID`), the
 /// execution's name from it, and the function's name.
 fn identity(arn: &str) -> Identity {
-    let name = arn
-        .split_once("/durable-execution/")
-        .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
-        .unwrap_or_default();
-    let workflow = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| {
-        arn.split(":function:")
-            .nth(1)
-            .and_then(|rest| rest.split([':', '/']).next())
-            .unwrap_or_default()
-            .to_owned()
-    });
+    use cairn_core::history::{execution_of, function_of};
+    let name = execution_of(arn).unwrap_or_default();
+    let workflow =
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| function_of(arn).to_owned());
     Identity {
         arn: arn.to_owned(),
         name: name.to_owned(),

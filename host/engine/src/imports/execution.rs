@@ -7,11 +7,11 @@ use crate::invocation::HostState;
 
 impl Host for HostState {
     fn info(&mut self) -> wasmtime::Result<ExecutionInfo> {
-        let about = &self.about;
+        let identity = &self.identity;
         Ok(ExecutionInfo {
-            arn: about.arn.clone(),
-            name: about.name.clone(),
-            workflow: about.workflow.clone(),
+            arn: identity.arn.clone(),
+            name: identity.name.clone(),
+            workflow: identity.workflow.clone(),
         })
     }
 }

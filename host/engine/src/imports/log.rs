@@ -8,26 +8,28 @@ use crate::invocation::{HostState, Traced};
 /// Longest panic message kept for the error report.
 const MAX_PANIC_MESSAGE: usize = 4096;
 
-impl Host for HostState {
-    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+impl HostState {
+    /// A log line: traced by an offline replay; else handed to the logger,
+    /// unless the guest is replaying and the line is not to be `always` logged.
+    fn log_line(&mut self, level: Level, message: String, always: bool) {
         if let Some(trace) = &mut self.trace {
             let replayed = self.replayer.take_replayed();
             trace.extend(replayed.into_iter().map(Traced::Replayed));
             trace.push(Traced::Log(level, message));
-        } else if !self.replayer.is_replaying() {
+        } else if always || !self.replayer.is_replaying() {
             (self.logger)(level, &message);
         }
+    }
+}
+
+impl Host for HostState {
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        self.log_line(level, message, false);
         Ok(())
     }
 
     fn log_always(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        if let Some(trace) = &mut self.trace {
-            let replayed = self.replayer.take_replayed();
-            trace.extend(replayed.into_iter().map(Traced::Replayed));
-            trace.push(Traced::Log(level, message));
-        } else {
-            (self.logger)(level, &message);
-        }
+        self.log_line(level, message, true);
         Ok(())
     }
 
