@@ -805,9 +805,9 @@ fn push_operation(journal: &mut Vec<Event>, op: &Operation) -> Result<(), Unread
         }
         "WAIT" => {
             let scheduled_end = op.scheduled_end.unwrap_or(op.start);
-            let seconds = op
-                .wait_seconds
-                .unwrap_or_else(|| (scheduled_end.saturating_sub(op.start) + 500) / 1000);
+            let seconds = op.wait_seconds.unwrap_or_else(|| {
+                scheduled_end.saturating_sub(op.start).saturating_add(500) / 1000
+            });
             journal.push(Event::WaitStarted {
                 id: id.clone(),
                 fingerprint: Call::Wait {
