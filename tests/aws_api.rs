@@ -1,6 +1,7 @@
 //! `cairn serve`'s HTTP API driven by boto3, unchanged (tests/peers/aws_api.py):
 //! start by Invoke, get, history, list, stop and the three callback calls,
-//! with AWS's error codes; then the CLI's `--server` mode.
+//! with AWS's error codes; pause, resume and delete
+//! (tests/peers/pause_resume.py); then the CLI's `--server` mode.
 
 #[path = "support/signed.rs"]
 mod signed;
@@ -10,12 +11,13 @@ use serde_json::{Value, json};
 use std::process::Command;
 use support::{Cairn, guest, workspace};
 
-/// Runs the boto3 peer against the server at `url`; returns its summary.
-fn boto3_peer(server: &support::Server) -> Value {
+/// Runs the boto3 peer `script` (in tests/peers) against the server;
+/// returns its summary.
+fn boto3_peer(server: &support::Server, script: &str) -> Value {
     // boto3 finds the server's credentials as it finds any: in the shared
     // credentials file named by the environment.
     let output = Command::new("python3")
-        .arg(workspace().join("tests/peers/aws_api.py"))
+        .arg(workspace().join("tests/peers").join(script))
         .env("CAIRN_URL", &server.url)
         .env("AWS_SHARED_CREDENTIALS_FILE", &server.credentials)
         .env_remove("AWS_ACCESS_KEY_ID")
@@ -47,7 +49,7 @@ fn boto3_runs_executions_through_the_server() {
         assert_eq!(deploy.code, 0, "{}", deploy.stderr);
     }
 
-    let summary = boto3_peer(&server);
+    let summary = boto3_peer(&server, "aws_api.py");
 
     assert_eq!(summary["functions"], json!(["approval", "order"]));
     assert_eq!(summary["order_version"], "1");
@@ -119,6 +121,98 @@ fn boto3_runs_executions_through_the_server() {
         1
     );
     assert_eq!(cairn.get("order-1")["Status"], "SUCCEEDED");
+}
+
+#[test]
+fn boto3_pauses_resumes_and_deletes_executions() {
+    let cairn = Cairn::new();
+    let server = cairn.serve(&[]);
+    for name in ["approval", "steps"] {
+        let deploy = cairn.run(&[
+            "--server",
+            &server.url,
+            "deploy",
+            name,
+            guest(name).to_str().unwrap(),
+        ]);
+        assert_eq!(deploy.code, 0, "{}", deploy.stderr);
+    }
+
+    let summary = boto3_peer(&server, "pause_resume.py");
+
+    // Paused while it waited: the callback completed meanwhile, and the
+    // workflow ran on only once resumed.
+    assert_eq!(summary["held_status"], "PAUSED");
+    assert_eq!(
+        summary["held_pause_details"],
+        json!({ "Reason": "maintenance", "ExecutionTimeoutPaused": true })
+    );
+    assert_eq!(summary["pause_twice"], "ResourceConflictException");
+    assert_eq!(summary["listed_paused"], json!(["held"]));
+    assert_eq!(summary["held_status_after_callback"], "PAUSED");
+    assert_eq!(summary["resume_twice"], "ResourceConflictException");
+    let held: Vec<&str> = summary["held_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    let paused_at = held.iter().position(|e| *e == "ExecutionPaused").unwrap();
+    let resumed_at = held.iter().position(|e| *e == "ExecutionResumed").unwrap();
+    assert_eq!(
+        &held[paused_at..=resumed_at],
+        ["ExecutionPaused", "CallbackSucceeded", "ExecutionResumed"],
+        "nothing ran while paused: {held:?}"
+    );
+    assert_eq!(held.last(), Some(&"ExecutionSucceeded"), "{held:?}");
+    assert_eq!(
+        summary["held_pause_event"],
+        json!({ "Reason": "maintenance", "ExecutionTimeoutPaused": true })
+    );
+    assert_eq!(summary["held_resume_reason"], "done");
+    assert_eq!(summary["held_result"]["status"], "paid");
+    assert_eq!(summary["pause_ended"], "ResourceConflictException");
+
+    // Paused mid-invocation: pausing until its next step, which did not
+    // start; resumed, each step ran once.
+    assert_eq!(summary["cut_status_at_once"], "PAUSING");
+    assert_eq!(summary["delete_running"], "ResourceConflictException");
+    let cut: Vec<Value> = summary["cut_paused_history"].as_array().unwrap().clone();
+    assert_eq!(
+        cut.last().unwrap(),
+        &json!(["ExecutionPaused", "cut"]),
+        "{cut:?}"
+    );
+    assert_eq!(
+        cut[cut.len() - 2][0],
+        "InvocationCompleted",
+        "the paused invocation ended: {cut:?}"
+    );
+    assert!(
+        cut.len() >= 4 && !cut.contains(&json!(["StepSucceeded", "step-4"])),
+        "it paused before its last step: {cut:?}"
+    );
+    assert_eq!(summary["cut_result"], 1 + 4 + 9 + 16);
+    assert_eq!(
+        summary["cut_steps"],
+        json!(["step-1", "step-2", "step-3", "step-4"])
+    );
+    let bodies = server
+        .log()
+        .lines()
+        .filter(|line| line.contains("[cut] ") && line.contains("body ran: "))
+        .count();
+    assert_eq!(bodies, 4, "each body ran once:\n{}", server.log());
+
+    // Deleted: gone everywhere, and from the store.
+    assert_eq!(summary["deleted_get"], "ResourceNotFoundException");
+    assert_eq!(summary["deleted_history"], "ResourceNotFoundException");
+    assert_eq!(summary["deleted_again"], "ResourceNotFoundException");
+    assert_eq!(summary["listed_steps"], json!([]));
+    assert_eq!(summary["pause_unknown"], "ResourceNotFoundException");
+    let logs = cairn.run(&["logs", "cut"]);
+    assert_ne!(logs.code, 0, "{}", logs.stdout);
+    assert!(logs.stderr.contains("no execution"), "{}", logs.stderr);
 }
 
 #[test]

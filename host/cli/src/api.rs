@@ -22,8 +22,10 @@ use cairn_engine::invocation::now_millis;
 use cairn_engine::limits::{MAX_COMPONENT_BYTES, MAX_PAYLOAD_BYTES};
 use cairn_engine::runner::{RunRequest, canonical_input, recorded_outcome, start};
 use cairn_engine::server::Server;
-use cairn_engine::sqlite::{Completion, Deployed, ListQuery, Refused, Stopped};
-use cairn_engine::{Db, Engine, Execution, Outcome, Status};
+use cairn_engine::sqlite::{
+    Completion, Deployed, ListQuery, PauseRequest, Refused, Shown, Stopped,
+};
+use cairn_engine::{Db, Engine, Execution, Outcome};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,9 +46,11 @@ pub fn router(api: Api, guard: Arc<Guard>) -> Router {
     const EXECUTION: &str = "/2025-12-01/durable-executions/{arn}";
     const CALLBACK: &str = "/2025-12-01/durable-execution-callbacks/{id}";
     Router::new()
-        .route(EXECUTION, get(get_execution))
+        .route(EXECUTION, get(get_execution).delete(delete_execution))
         .route(&format!("{EXECUTION}/history"), get(get_history))
         .route(&format!("{EXECUTION}/stop"), post(stop_execution))
+        .route(&format!("{EXECUTION}/pause"), post(pause_execution))
+        .route(&format!("{EXECUTION}/resume"), post(resume_execution))
         .route(
             "/2025-12-01/functions/{function}/durable-executions",
             get(list_executions),
@@ -221,7 +225,7 @@ pub fn list_item(execution: &Execution) -> Value {
         "DurableExecutionArn": execution_arn(&execution.workflow, &execution.name),
         "DurableExecutionName": execution.name,
         "FunctionArn": function_arn(&execution.workflow),
-        "Status": execution.status.as_str(),
+        "Status": execution.shown_status(),
         "StartTimestamp": epoch_seconds(execution.started_at),
     });
     if let Some(ended_at) = execution.ended_at {
@@ -230,26 +234,47 @@ pub fn list_item(execution: &Execution) -> Value {
     item
 }
 
-/// An execution as GetDurableExecution shows it.
-pub fn summary(execution: &Execution) -> Value {
-    history::execution_summary(&history::ExecutionInfo {
+/// An execution as GetDurableExecution shows it (the pause's reason only
+/// `with_data`, as in AWS).
+pub fn summary(execution: &Execution, with_data: bool) -> Value {
+    let mut summary = history::execution_summary(&history::ExecutionInfo {
         name: &execution.name,
         workflow: &execution.workflow,
-        status: execution.status.as_str(),
+        status: execution.shown_status(),
         input: &execution.input,
         result: execution.result.as_deref(),
         error: execution.error.as_ref(),
         started_at: execution.started_at,
         ended_at: execution.ended_at,
-    })
+    });
+    if let Some(pause) = execution
+        .pause
+        .as_ref()
+        .filter(|_| execution.ended_at.is_none())
+    {
+        let mut details = json!({
+            "PauseRequestTimestamp": epoch_seconds(pause.requested_at),
+            "ExecutionTimeoutPaused": pause.timeout_paused,
+        });
+        if let Some(reason) = pause.reason.as_ref().filter(|_| with_data) {
+            details["Reason"] = json!(reason);
+        }
+        summary["PauseDetails"] = details;
+    }
+    summary
 }
 
 async fn get_execution(
     State(api): State<Api>,
     Path(arn): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    let with_data = Query::parse(query.as_deref())?.flag("IncludeExecutionData")?;
     let execution = blocking(move || find_by_arn(&api.db, &arn)).await?;
-    Ok(json_response(StatusCode::OK, summary(&execution)))
+    Ok(json_response(
+        StatusCode::OK,
+        summary(&execution, with_data),
+    ))
 }
 
 async fn get_history(
@@ -294,7 +319,7 @@ async fn list_executions(
     let statuses = query
         .all("Statuses")
         .map(|text| {
-            Status::parse(text)
+            Shown::parse(text)
                 .ok_or_else(|| ApiError::invalid(format!("Statuses: unknown status {text:?}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -365,6 +390,101 @@ async fn stop_execution(
     Ok(json_response(
         StatusCode::OK,
         json!({ "StopTimestamp": epoch_seconds(at) }),
+    ))
+}
+
+/// The body of a pause or resume: `ClientToken`, `Reason` and (a pause's)
+/// `ExecutionTimeoutPaused`, all optional; their bounds are AWS's.
+fn pause_request(body: &[u8]) -> Result<PauseRequest, ApiError> {
+    let body = optional_json(body)?.unwrap_or_else(|| json!({}));
+    let text = |key: &str, max: usize| -> Result<Option<String>, ApiError> {
+        match body.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) if text.len() <= max => Ok(Some(text.clone())),
+            Some(Value::String(_)) => Err(ApiError::invalid(format!(
+                "{key} is longer than {max} characters"
+            ))),
+            Some(_) => Err(ApiError::invalid(format!("{key} must be a string"))),
+        }
+    };
+    let client_token = text("ClientToken", 64)?;
+    if client_token
+        .as_ref()
+        .is_some_and(|token| token.is_empty() || !token.bytes().all(|b| (0x21..=0x7e).contains(&b)))
+    {
+        return Err(ApiError::invalid(
+            "ClientToken must be 1 to 64 printable ASCII characters without spaces",
+        ));
+    }
+    let timeout_paused = match body.get("ExecutionTimeoutPaused") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(paused)) => *paused,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "ExecutionTimeoutPaused must be a boolean",
+            ));
+        }
+    };
+    Ok(PauseRequest {
+        reason: text("Reason", 1024)?,
+        timeout_paused,
+        client_token,
+    })
+}
+
+/// Lambda's PauseDurableExecution: the execution is no longer invoked
+/// (an invocation in progress stops at its next durability point); its
+/// timers, callbacks and invoked executions go on completing.
+async fn pause_execution(
+    State(api): State<Api>,
+    Path(arn): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request = pause_request(&body)?;
+    blocking(move || {
+        let execution = find_by_arn(&api.db, &arn)?;
+        api.db.pause(&execution.name, request, now_millis())?;
+        // Its invocation in progress here, if any, stops before its next step.
+        api.server.pause(execution.id);
+        Ok(())
+    })
+    .await?;
+    Ok(json_response(StatusCode::ACCEPTED, json!({})))
+}
+
+/// Lambda's ResumeDurableExecution.
+async fn resume_execution(
+    State(api): State<Api>,
+    Path(arn): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request = pause_request(&body)?;
+    blocking(move || {
+        let execution = find_by_arn(&api.db, &arn)?;
+        api.db.resume(&execution.name, request, now_millis())?;
+        api.server.wake();
+        Ok(())
+    })
+    .await?;
+    Ok(json_response(StatusCode::ACCEPTED, json!({})))
+}
+
+/// Lambda's DeleteDurableExecution: an ended execution and all it
+/// recorded. Done before the answer, so it is never seen DELETING.
+async fn delete_execution(
+    State(api): State<Api>,
+    Path(arn): Path<String>,
+) -> Result<Response, ApiError> {
+    let at = now_millis();
+    blocking(move || {
+        let execution = find_by_arn(&api.db, &arn)?;
+        api.db.delete(&execution.name)?;
+        Ok(())
+    })
+    .await?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        json!({ "DeletionRequestTimestamp": epoch_seconds(at) }),
     ))
 }
 
@@ -863,6 +983,7 @@ impl From<anyhow::Error> for ApiError {
                 StatusCode::CONFLICT,
                 "DurableExecutionAlreadyStartedException",
             ),
+            Some(Refused::State(_)) => (StatusCode::CONFLICT, "ResourceConflictException"),
             None => return ApiError::internal(message),
         };
         ApiError {

@@ -92,6 +92,30 @@ impl Client {
         Ok(self.call("POST", &path, &[], &[], body)?.1)
     }
 
+    /// PauseDurableExecution (`timeout_paused`: hold the timeout still).
+    pub fn pause(&self, name: &str, reason: Option<&str>, timeout_paused: bool) -> Result<()> {
+        let path = format!("/2025-12-01/durable-executions/{}/pause", encode(name));
+        let body =
+            serde_json::json!({ "Reason": reason, "ExecutionTimeoutPaused": timeout_paused });
+        self.call("POST", &path, &[], &[], body.to_string())?;
+        Ok(())
+    }
+
+    /// ResumeDurableExecution.
+    pub fn resume(&self, name: &str, reason: Option<&str>) -> Result<()> {
+        let path = format!("/2025-12-01/durable-executions/{}/resume", encode(name));
+        let body = serde_json::json!({ "Reason": reason });
+        self.call("POST", &path, &[], &[], body.to_string())?;
+        Ok(())
+    }
+
+    /// DeleteDurableExecution.
+    pub fn delete(&self, name: &str) -> Result<()> {
+        let path = format!("/2025-12-01/durable-executions/{}", encode(name));
+        self.call("DELETE", &path, &[], &[], String::new())?;
+        Ok(())
+    }
+
     pub fn callback(&self, id: &str, completion: Completion) -> Result<()> {
         let path = |action: &str| {
             format!(

@@ -123,6 +123,7 @@ pub fn exported_execution(
             .map(cairn_core::ErrorObject::from),
         started_at,
         ended_at: execution.and_then(|op| op.end),
+        pause: None,
         component_path: None,
     }
 }

@@ -13,7 +13,7 @@ use cairn_cli::auth;
 use cairn_core::{ErrorObject, history};
 use cairn_engine::crate_build::build_crate;
 use cairn_engine::invocation::now_millis;
-use cairn_engine::sqlite::{Completion, Stopped};
+use cairn_engine::sqlite::{Completion, PauseRequest, PauseState, Shown, Stopped};
 use cairn_engine::{
     Db, Durability, Engine, Limits, LogLevel, Notice, Outcome, RunOptions, RunRequest, Status,
 };
@@ -117,6 +117,7 @@ impl BudgetArgs {
             memory: self.memory_limit << 20,
             http: Arc::new(http.policy()?),
             interrupt: None,
+            pause: None,
         })
     }
 }
@@ -232,6 +233,30 @@ enum Command {
         #[arg(long, default_value = "stopped by request")]
         message: String,
     },
+    /// Pause a running execution: it is not invoked until resumed, while
+    /// its waits, callbacks and invoked executions go on completing (an
+    /// invocation in progress stops before its next step).
+    Pause {
+        name: String,
+        /// Why, recorded in its history.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Let its timeout run on while it is paused (by default the pause
+        /// holds it still).
+        #[arg(long)]
+        timeout_runs: bool,
+    },
+    /// Resume a paused execution: invoked again if anything completed
+    /// meanwhile or the pause cut an invocation short.
+    Resume {
+        name: String,
+        /// Why, recorded in its history.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Delete an ended execution and all it recorded (its history,
+    /// callbacks and log lines).
+    Delete { name: String },
     /// Complete, fail or heartbeat a callback, by its id.
     Callback {
         #[command(subcommand)]
@@ -466,9 +491,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let status = match status {
                 Some(text) => {
-                    Some(Status::parse(&text).with_context(|| format!("unknown status {text:?}"))?)
+                    Some(Shown::parse(&text).with_context(|| format!("unknown status {text:?}"))?)
                 }
                 None => None,
+            };
+            let shown = |status: Shown| match status {
+                Shown::Is(status) => status.as_str(),
+                Shown::Pausing => "PAUSING",
+                Shown::Paused => "PAUSED",
             };
             // As ListDurableExecutionsByFunction shapes them, from either side.
             let items: Vec<serde_json::Value> = match &cli.server {
@@ -477,12 +507,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         "with --server, name the workflow (--workflow NAME): Lambda lists executions by function",
                     )?;
                     client(server, cli.credentials.as_deref(), &store)?
-                        .list(workflow, status.map(|s| s.as_str()))?
+                        .list(workflow, status.map(shown))?
                 }
                 None => existing_store(&store)?
-                    .list(status)?
+                    .list(status.map(|status| match status {
+                        Shown::Is(status) => status,
+                        Shown::Pausing | Shown::Paused => Status::Running,
+                    }))?
                     .iter()
                     .filter(|e| workflow.as_ref().is_none_or(|w| *w == e.workflow))
+                    .filter(|e| status.is_none_or(|status| e.shown_status() == shown(status)))
                     .map(api::list_item)
                     .collect(),
             };
@@ -723,6 +757,62 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Pause {
+            name,
+            reason,
+            timeout_runs,
+        } => {
+            match &cli.server {
+                Some(server) => client(server, cli.credentials.as_deref(), &store)?.pause(
+                    &name,
+                    reason.as_deref(),
+                    !timeout_runs,
+                )?,
+                None => {
+                    let request = PauseRequest {
+                        reason,
+                        timeout_paused: !timeout_runs,
+                        client_token: None,
+                    };
+                    let state = existing_store(&store)?
+                        .pause(&name, request, now_millis())
+                        .with_context(|| format!("in the store {}", store.display()))?;
+                    if state == PauseState::Pausing {
+                        eprintln!(
+                            "cairn: execution {name} is pausing: its invocation in progress stops before its next step"
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Resume { name, reason } => {
+            match &cli.server {
+                Some(server) => client(server, cli.credentials.as_deref(), &store)?
+                    .resume(&name, reason.as_deref())?,
+                None => {
+                    let request = PauseRequest {
+                        reason,
+                        ..PauseRequest::default()
+                    };
+                    existing_store(&store)?
+                        .resume(&name, request, now_millis())
+                        .with_context(|| format!("in the store {}", store.display()))?
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Delete { name } => {
+            match &cli.server {
+                Some(server) => {
+                    client(server, cli.credentials.as_deref(), &store)?.delete(&name)?
+                }
+                None => existing_store(&store)?
+                    .delete(&name)
+                    .with_context(|| format!("in the store {}", store.display()))?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Callback { action } => {
             let (id, completion) = match action {
                 CallbackAction::Succeed { id, result, raw } => {
@@ -767,7 +857,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Get { name } => {
             let summary = match &cli.server {
                 Some(server) => client(server, cli.credentials.as_deref(), &store)?.get(&name)?,
-                None => api::summary(&find(&existing_store(&store)?, &name, &store)?),
+                None => api::summary(&find(&existing_store(&store)?, &name, &store)?, true),
             };
             print_out(&serde_json::to_string_pretty(&summary)?)
         }

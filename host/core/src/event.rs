@@ -306,6 +306,25 @@ pub enum Event {
         id: OpId,
         at: Millis,
     },
+    /// Someone paused the execution: it is not invoked until resumed,
+    /// while its timers, callbacks and invoked executions go on completing.
+    /// Written when the pause takes effect (`at`): at once, or at the
+    /// invocation's next durability point if one was running.
+    ExecutionPaused {
+        requested_at: Millis,
+        reason: Option<String>,
+        /// Whether the execution's timeout stands still while it is paused.
+        timeout_paused: bool,
+        /// Whether the pause kept an invocation from going on: resuming
+        /// invokes the workflow even if nothing completed meanwhile.
+        interrupted: bool,
+        at: Millis,
+    },
+    /// Someone resumed the paused execution.
+    ExecutionResumed {
+        reason: Option<String>,
+        at: Millis,
+    },
 }
 
 impl Event {

@@ -75,7 +75,7 @@ pub fn without_execution_data(events: &mut [Value]) {
             if !key.ends_with("Details") {
                 continue;
             }
-            for field in ["Input", "Result"] {
+            for field in ["Input", "Result", "Reason"] {
                 if let Some(data) = details.get_mut(field).and_then(Value::as_object_mut)
                     && data.remove("Payload").is_some()
                 {
@@ -209,6 +209,38 @@ pub fn aws_event(
             Some(execution_name),
             json!({ "Error": error_payload(error) }),
         ),
+        Event::ExecutionPaused {
+            requested_at,
+            reason,
+            timeout_paused,
+            ..
+        } => {
+            let mut details = json!({
+                "PauseRequestTimestamp": epoch_seconds(*requested_at),
+                "ExecutionTimeoutPaused": timeout_paused,
+            });
+            if let Some(reason) = reason {
+                details["Reason"] = payload(reason);
+            }
+            (
+                "ExecutionPaused",
+                execution_name.to_owned(),
+                Some(execution_name),
+                details,
+            )
+        }
+        Event::ExecutionResumed { reason, at } => {
+            let mut details = json!({ "ResumeRequestTimestamp": epoch_seconds(*at) });
+            if let Some(reason) = reason {
+                details["Reason"] = payload(reason);
+            }
+            (
+                "ExecutionResumed",
+                execution_name.to_owned(),
+                Some(execution_name),
+                details,
+            )
+        }
         Event::StepStarted { id, name, .. } => {
             ("StepStarted", wire_id(id), Some(name.as_str()), json!({}))
         }
@@ -468,6 +500,8 @@ pub fn event_time(event: &Event) -> Millis {
         | Event::InvokeSucceeded { at, .. }
         | Event::InvokeFailed { at, .. }
         | Event::ExecutionStopped { at, .. }
+        | Event::ExecutionPaused { at, .. }
+        | Event::ExecutionResumed { at, .. }
         | Event::ContextStarted { at, .. }
         | Event::ContextSucceeded { at, .. }
         | Event::ContextReplayChildren { at, .. }

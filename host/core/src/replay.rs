@@ -1326,19 +1326,43 @@ fn callback_timer(started: &Event, last_beat: Millis) -> Option<Timer<'_>> {
 pub fn pending_timers(journal: &[Event]) -> Vec<Timer<'_>> {
     let mut timers: Vec<Option<Timer<'_>>> = Vec::new();
     let mut by_id: HashMap<&str, usize, BuildHasherDefault<Fnv>> = HashMap::default();
+    // The execution's timeout (its index, when it started), and since when
+    // a pause has held it still.
+    let mut execution_timer: Option<(usize, Millis)> = None;
+    let mut held_since: Option<Millis> = None;
     for event in journal {
         match event {
             Event::ExecutionStarted {
                 timeout_seconds,
                 at,
                 ..
-            } if *timeout_seconds > 0 => timers.push(Some(Timer {
-                id: "",
-                due: at.saturating_add(timeout_seconds * 1000),
-                skippable: false,
-                started: event,
-                heartbeat: false,
-            })),
+            } if *timeout_seconds > 0 => {
+                execution_timer = Some((timers.len(), *at));
+                timers.push(Some(Timer {
+                    id: "",
+                    due: at.saturating_add(timeout_seconds.saturating_mul(1000)),
+                    skippable: false,
+                    started: event,
+                    heartbeat: false,
+                }));
+            }
+            Event::ExecutionPaused {
+                timeout_paused: true,
+                at,
+                ..
+            } if execution_timer.is_some() => held_since = held_since.or(Some(*at)),
+            Event::ExecutionResumed { at, .. } => {
+                if let (Some((index, started)), Some(since)) = (execution_timer, held_since.take())
+                    && let Some(timer) = &mut timers[index]
+                {
+                    // Later by the time it stood still, but never past
+                    // AWS's bound on a paused timeout.
+                    timer.due = timer
+                        .due
+                        .saturating_add(at.saturating_sub(since))
+                        .min(started.saturating_add(MAX_PAUSED_TIMEOUT_SECONDS * 1000));
+                }
+            }
             Event::WaitStarted {
                 id,
                 scheduled_end: due,
@@ -1383,7 +1407,36 @@ pub fn pending_timers(journal: &[Event]) -> Vec<Timer<'_>> {
             _ => {}
         }
     }
+    // Paused with its timeout held: the timeout waits for the resume.
+    if let (Some((index, _)), Some(_)) = (execution_timer, held_since) {
+        timers[index] = None;
+    }
     timers.into_iter().flatten().collect()
+}
+
+/// How long after its start an execution whose timeout a pause held still
+/// times out at the latest (AWS: 366 days).
+pub const MAX_PAUSED_TIMEOUT_SECONDS: u64 = 366 * 24 * 3600;
+
+/// Whether the execution was resumed with nothing to invoke it for: since
+/// its last invocation ended, only a pause that cut nothing short, its
+/// resume and heartbeats were recorded (no timer fired, no callback or
+/// invoked execution ended). It then waits on as before. Reads the
+/// journal back from its end to the last invocation's end only.
+pub fn resumed_without_news(journal: &[Event]) -> bool {
+    let mut resumed = false;
+    for event in journal.iter().rev() {
+        match event {
+            Event::InvocationCompleted { .. } => return resumed,
+            Event::ExecutionResumed { .. } => resumed = true,
+            Event::ExecutionPaused {
+                interrupted: false, ..
+            }
+            | Event::CallbackHeartbeat { .. } => {}
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// Invocations of other workflows whose outcome is not recorded yet:

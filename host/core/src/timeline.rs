@@ -318,7 +318,18 @@ pub fn render(journal: &[Event]) -> String {
             "ended after {} and {invocations} invocation(s): {how}",
             seconds(at.saturating_sub(origin))
         ),
-        None => writeln!(out, "running, after {invocations} invocation(s)"),
+        None => match journal.iter().rev().find_map(|event| match event {
+            Event::ExecutionPaused { at, .. } => Some(Some(*at)),
+            Event::ExecutionResumed { .. } => Some(None),
+            _ => None,
+        }) {
+            Some(Some(at)) => writeln!(
+                out,
+                "paused at +{}, after {invocations} invocation(s)",
+                seconds(at.saturating_sub(origin))
+            ),
+            _ => writeln!(out, "running, after {invocations} invocation(s)"),
+        },
     };
     out
 }

@@ -2,7 +2,7 @@
 //! over the recorded journal answers from it, and changed calls diverge.
 
 use cairn_core::exchange::ExchangeRecord;
-use cairn_core::replay::{fire_due_timers, pending_timers};
+use cairn_core::replay::{fire_due_timers, pending_timers, resumed_without_news};
 use cairn_core::{ContextBegin, ContextKind};
 use cairn_core::{
     ErrorObject, Event, Fault, Finish, GuestOutcome, Progress, Replayer, RetryReason, Semantics,
@@ -624,4 +624,99 @@ fn a_failed_exchange_answers_only_the_same_request() {
         Replayer::new(journal).begin_exchange("GET http://a/", 8, 3),
         Err(Fault::Divergence { position: 1, .. })
     ));
+}
+
+fn paused(at: u64, timeout_paused: bool, interrupted: bool) -> Event {
+    Event::ExecutionPaused {
+        requested_at: at,
+        reason: None,
+        timeout_paused,
+        interrupted,
+        at,
+    }
+}
+
+fn resumed(at: u64) -> Event {
+    Event::ExecutionResumed { reason: None, at }
+}
+
+/// The execution's timeout (the timer with no operation id), if pending.
+fn execution_deadline(journal: &[Event]) -> Option<u64> {
+    pending_timers(journal)
+        .iter()
+        .find(|timer| timer.id.is_empty())
+        .map(|timer| timer.due)
+}
+
+#[test]
+fn a_pause_holds_the_execution_timeout_still_when_asked_to() {
+    let started = Event::ExecutionStarted {
+        input: "null".into(),
+        timeout_seconds: 10,
+        at: 1_000,
+    };
+    let mut journal = vec![started.clone(), paused(4_000, true, false)];
+    // Paused: no deadline at all, and nothing fires however late it is.
+    assert_eq!(execution_deadline(&journal), None);
+    assert!(fire_due_timers(&journal, 1_000_000, false).is_empty());
+    // Resumed after 5 s: 5 s later than it was.
+    journal.push(resumed(9_000));
+    assert_eq!(execution_deadline(&journal), Some(16_000));
+    // A second pause adds its own time.
+    journal.extend([paused(10_000, true, false), resumed(12_000)]);
+    assert_eq!(execution_deadline(&journal), Some(18_000));
+    // A pause that lets the timeout run changes nothing.
+    let running = vec![started.clone(), paused(4_000, false, false)];
+    assert_eq!(execution_deadline(&running), Some(11_000));
+    // However long the pauses, AWS's bound holds: 366 days from the start.
+    let year = 400 * 24 * 3600 * 1000;
+    let long = vec![started, paused(2_000, true, false), resumed(year)];
+    assert_eq!(
+        execution_deadline(&long),
+        Some(1_000 + cairn_core::replay::MAX_PAUSED_TIMEOUT_SECONDS * 1000)
+    );
+}
+
+#[test]
+fn a_resume_invokes_only_when_something_is_new() {
+    let started = Event::ExecutionStarted {
+        input: "null".into(),
+        timeout_seconds: 0,
+        at: 0,
+    };
+    let suspended = Event::InvocationCompleted { at: 10 };
+    let waited = Event::WaitSucceeded {
+        id: "1".into(),
+        at: 20,
+    };
+    // Paused while suspended, resumed with nothing new: not invoked.
+    let idle = [
+        started.clone(),
+        suspended.clone(),
+        paused(11, true, false),
+        resumed(30),
+    ];
+    assert!(resumed_without_news(&idle));
+    // A timer fired meanwhile: invoked.
+    let fired = [
+        started.clone(),
+        suspended.clone(),
+        paused(11, true, false),
+        waited,
+        resumed(30),
+    ];
+    assert!(!resumed_without_news(&fired));
+    // The pause cut an invocation short: invoked to go on.
+    let cut = [
+        started.clone(),
+        suspended.clone(),
+        paused(11, true, true),
+        resumed(30),
+    ];
+    assert!(!resumed_without_news(&cut));
+    // Paused before it ever ran: invoked.
+    let never = [started.clone(), paused(1, true, false), resumed(30)];
+    assert!(!resumed_without_news(&never));
+    // Not resumed at all: the rule does not apply.
+    assert!(!resumed_without_news(&[started, suspended]));
 }

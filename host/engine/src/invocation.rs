@@ -31,6 +31,12 @@ pub trait JournalSink: Send {
     fn callback_name(&self, _op_id: &str) -> Option<String> {
         None
     }
+
+    /// Whether the last durability point found the execution paused from
+    /// outside: the invocation stops before its next step.
+    fn pause_asked(&self) -> bool {
+        false
+    }
 }
 
 /// What a workflow may know of its own execution (`execution.info`). The
@@ -85,6 +91,9 @@ pub enum InvocationEnd {
     /// the invocation ended with this error, the execution goes on and is
     /// due at once (the step's attempt counts as interrupted).
     Crashed(ErrorObject),
+    /// The execution was paused from outside: the invocation stopped
+    /// before a step, everything before it durable.
+    Paused,
 }
 
 /// Why an import stopped the guest.
@@ -94,6 +103,9 @@ pub(crate) enum Abort {
     Storage(anyhow::Error),
     /// Told to stop from outside: nothing more is recorded.
     Interrupted,
+    /// Paused from outside: everything recorded is durable, and the
+    /// invocation ends before its next step.
+    Paused,
     /// The guest crashed (trapped, panicked, exited) rather than misbehaved
     /// or ran out of a limit: inside a step body that ends the invocation
     /// only; elsewhere it fails as [`Abort::Fail`] does.
@@ -177,6 +189,7 @@ impl HostState {
             Abort::Fail(error) | Abort::Crash(error) => error.to_string(),
             Abort::Storage(error) => format!("{error:#}"),
             Abort::Interrupted => Interrupted.to_string(),
+            Abort::Paused => "the execution was paused".to_owned(),
         };
         self.abort = Some(abort);
         Err(wasmtime::Error::msg(message))
@@ -194,6 +207,23 @@ impl HostState {
         if !self.replayer.unflushed().is_empty() {
             self.sink.persist(self.replayer.unflushed())?;
             self.replayer.mark_durable();
+        }
+        Ok(())
+    }
+
+    /// Where a pause asked for from outside takes effect: before a step
+    /// body or an HTTP exchange would run. Makes what was recorded durable
+    /// first (which also tells whether the pause still stands: a resume
+    /// may have cancelled it).
+    pub(crate) fn pause_point(&mut self) -> wasmtime::Result<()> {
+        if !self.sink.pause_asked() {
+            return Ok(());
+        }
+        if let Err(error) = self.persist() {
+            return self.abort(Abort::Storage(error));
+        }
+        if self.sink.pause_asked() {
+            return self.abort(Abort::Paused);
         }
         Ok(())
     }
@@ -292,6 +322,7 @@ pub fn invoke(
     let end = match end {
         Abort::Storage(error) => return Err(error),
         Abort::Interrupted => return Err(Interrupted.into()),
+        Abort::Paused => InvocationEnd::Paused,
         Abort::Diverged(fault) => InvocationEnd::CannotReplay(fault.to_string()),
         Abort::Fail(error) | Abort::Crash(error) if state.replayer.is_replaying() => {
             InvocationEnd::CannotReplay(format!(
@@ -386,7 +417,7 @@ pub fn replay_offline(
                 Abort::Diverged(fault) => OfflineEnd::Stopped(fault),
                 Abort::Fail(error) | Abort::Crash(error) => OfflineEnd::Failed(error),
                 Abort::Storage(error) => return Err(error),
-                Abort::Interrupted => return Err(Interrupted.into()),
+                Abort::Interrupted | Abort::Paused => return Err(Interrupted.into()),
             }
         }
     };

@@ -54,6 +54,10 @@ pub struct Limits {
     /// stopped): wasm code traps within [`INTERRUPT_CHECK`], and host
     /// calls that wait return as soon.
     pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Set from outside when the execution is paused: the invocation
+    /// stops before its next step. (A store also says so at each
+    /// durability point, for pauses asked of another process.)
+    pub pause: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// How often a running guest looks at its interrupt flag and its time
@@ -82,6 +86,7 @@ impl Default for Limits {
             memory: DEFAULT_MEMORY_LIMIT,
             http: Default::default(),
             interrupt: None,
+            pause: None,
         }
     }
 }

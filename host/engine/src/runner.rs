@@ -8,10 +8,11 @@ use crate::invocation::{Identity, Input, InvocationEnd, Logger, invoke, now_mill
 use crate::limits::{Limits, MAX_PAYLOAD_BYTES};
 use crate::sqlite::{Claim, Db, Execution, NewExecution, Refused, Status};
 use anyhow::{Result, bail};
-use cairn_core::replay::{fire_due_timers, pending_invokes, pending_timers};
+use cairn_core::replay::{fire_due_timers, pending_invokes, pending_timers, resumed_without_news};
 use cairn_core::{ErrorObject, Event, Finish, Millis};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// How to run.
@@ -261,9 +262,11 @@ pub fn advance(
     let repin = (execution.component_hash != workflow.hash).then_some(workflow.hash);
     loop {
         // Stopped or timed out meanwhile?
-        if let Some(outcome) = ended(db, execution)? {
+        let now = db.find(&execution.name)?;
+        if let Some(outcome) = now.as_ref().and_then(recorded_outcome) {
             return Ok(Next::Ended(outcome));
         }
+        let paused = now.is_some_and(|now| now.pause.is_some());
         // The claim may have lapsed (a process paused past its lease): no
         // step body may run on it. Later bodies follow a fenced write.
         if !db.holds(claim)? {
@@ -286,14 +289,33 @@ pub fn advance(
             journal = db.journal(execution.id)?;
         }
         // What it invoked may have ended meanwhile: its outcome first.
-        let (_, outcomes) = invoked_outcomes(engine, db, execution, &journal)?;
+        let (running, outcomes) = invoked_outcomes(engine, db, execution, &journal)?;
         if !outcomes.is_empty() {
             db.append(claim, &outcomes, None)?;
             journal = db.journal(execution.id)?;
         }
+        // Paused: its timers fire and what it invoked is recorded, but
+        // the workflow is not invoked (it was due to be: the pause kept it
+        // from that).
+        if paused && db.pause_taken(claim, true, now_millis())? {
+            return Ok(Next::Suspended {
+                journal: db.journal(execution.id)?,
+                invoked: running,
+            });
+        }
+        // Resumed with nothing new: it waits on (its timers, perhaps moved
+        // by the pause, say until when).
+        if resumed_without_news(&journal) {
+            return Ok(Next::Suspended {
+                journal,
+                invoked: running,
+            });
+        }
         // What it logs is kept in the store with its next durability point.
         let logs = crate::logs::LogBuffer::default();
-        let sink = db.sink(claim, repin, logs.clone());
+        let pause_asked = options.limits.pause.clone().unwrap_or_default();
+        pause_asked.store(false, Ordering::Relaxed);
+        let sink = db.sink(claim, repin, logs.clone(), pause_asked.clone());
         let (end, journal) = invoke(
             engine,
             workflow,
@@ -318,6 +340,15 @@ pub fn advance(
             // Invoked again at once: the crashed attempt counts as
             // interrupted, and the step's strategy decides what follows.
             InvocationEnd::Crashed(_) => {}
+            // Stopped before a step: the invocation ends here, and the
+            // pause takes effect at the top of the loop.
+            InvocationEnd::Paused => {
+                db.append(
+                    claim,
+                    &[Event::InvocationCompleted { at: now_millis() }],
+                    None,
+                )?;
+            }
             InvocationEnd::CannotReplay(why) => {
                 bail!(
                     "execution {:?} cannot resume on this component: {why}",
@@ -325,6 +356,11 @@ pub fn advance(
                 )
             }
             InvocationEnd::Finished(Finish::Suspended) => {
+                // A pause asked for during the invocation, which suspended
+                // before it took effect: in effect now.
+                if pause_asked.load(Ordering::Relaxed) {
+                    db.pause_taken(claim, false, now_millis())?;
+                }
                 let (running, outcomes) = invoked_outcomes(engine, db, execution, &journal)?;
                 if outcomes.is_empty() {
                     return Ok(Next::Suspended {
@@ -351,7 +387,7 @@ fn invoked_outcomes(
     let mut outcomes = Vec::new();
     for (id, workflow_name, input) in pending_invokes(journal) {
         match invoked(engine, db, execution, id, workflow_name, input)? {
-            Invoked::Running(child) => running.push(child),
+            Invoked::Running(child) => running.push(*child),
             Invoked::Ended(outcome) => outcomes.push(match outcome {
                 Outcome::Succeeded(result) => Event::InvokeSucceeded {
                     id: id.to_owned(),
@@ -371,7 +407,7 @@ fn invoked_outcomes(
 
 /// Where an execution that an operation invoked stands.
 enum Invoked {
-    Running(Execution),
+    Running(Box<Execution>),
     Ended(Outcome),
 }
 
@@ -396,7 +432,7 @@ fn invoked(
     if let Some(child) = db.find(&name)? {
         return Ok(match recorded_outcome(&child) {
             Some(outcome) => Invoked::Ended(outcome),
-            None => Invoked::Running(child),
+            None => Invoked::Running(Box::new(child)),
         });
     }
     let Some((path, hash)) = db.workflow(workflow_name)? else {
@@ -433,7 +469,7 @@ fn invoked(
         parent: Some(parent.id),
     };
     match start(db, &request) {
-        Ok(child) => Ok(Invoked::Running(child)),
+        Ok(child) => Ok(Invoked::Running(Box::new(child))),
         Err(error) if error.downcast_ref::<Refused>().is_some() => Ok(cannot_start(error)),
         Err(error) => Err(error),
     }
@@ -504,11 +540,15 @@ fn sleep_until_due(
         std::thread::sleep(nap);
         if db.journal_len(execution.id)? != seen {
             let journal = db.journal(execution.id)?;
-            // Heartbeats only move a callback's deadline: no need to replay.
-            if journal[seen..]
-                .iter()
-                .all(|event| matches!(event, Event::CallbackHeartbeat { .. }))
-            {
+            // Heartbeats only move a callback's deadline, and a pause or a
+            // resume with nothing new to replay changes nothing either.
+            let bookkeeping = journal[seen..].iter().all(|event| {
+                matches!(
+                    event,
+                    Event::CallbackHeartbeat { .. } | Event::ExecutionPaused { .. }
+                )
+            });
+            if bookkeeping {
                 seen = journal.len();
                 wake_at = pending_timers(&journal).iter().map(|timer| timer.due).min();
                 continue;

@@ -11,6 +11,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use cairn_core::{ContextKind, ErrorObject, Event, Millis};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 mod history;
@@ -65,6 +66,70 @@ impl Status {
     }
 }
 
+/// A status as Lambda's API shows and filters it: a running execution
+/// that is paused shows as `PAUSING` (its invocation goes on to its next
+/// durability point) or `PAUSED`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    Is(Status),
+    Pausing,
+    Paused,
+}
+
+impl Shown {
+    pub fn parse(text: &str) -> Option<Shown> {
+        match text.to_ascii_uppercase().as_str() {
+            "PAUSING" => Some(Shown::Pausing),
+            "PAUSED" => Some(Shown::Paused),
+            other => Status::parse(other).map(Shown::Is),
+        }
+    }
+
+    /// The rows it names (from a closed set: no user text).
+    fn condition(self) -> &'static str {
+        match self {
+            Shown::Is(Status::Running) => "(status = 'RUNNING' AND pause IS NULL)",
+            Shown::Is(Status::Succeeded) => "status = 'SUCCEEDED'",
+            Shown::Is(Status::Failed) => "status = 'FAILED'",
+            Shown::Is(Status::TimedOut) => "status = 'TIMED_OUT'",
+            Shown::Is(Status::Stopped) => "status = 'STOPPED'",
+            Shown::Pausing => "pause = 'PAUSING'",
+            Shown::Paused => "pause = 'PAUSED'",
+        }
+    }
+}
+
+/// Where a pause stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PauseState {
+    /// Asked for while an invocation ran: it takes effect at that
+    /// invocation's next durability point.
+    Pausing,
+    /// In effect (`ExecutionPaused` is in the journal): not invoked.
+    Paused,
+}
+
+/// A running execution's pause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pause {
+    pub state: PauseState,
+    pub requested_at: Millis,
+    pub reason: Option<String>,
+    /// Whether its timeout stands still while it is paused.
+    pub timeout_paused: bool,
+}
+
+/// A pause or a resume asked for from outside.
+#[derive(Clone, Debug, Default)]
+pub struct PauseRequest {
+    pub reason: Option<String>,
+    /// For a pause: hold the execution's timeout still (AWS's default).
+    pub timeout_paused: bool,
+    /// The client's idempotency token: the same request again is not an
+    /// error.
+    pub client_token: Option<String>,
+}
+
 /// A request the store turns down because of what it holds (not because
 /// the store failed): servers map each kind to its own answer.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +143,10 @@ pub enum Refused {
     /// The name is taken by an execution with another input.
     #[error("{0}")]
     Conflict(String),
+    /// The execution is not in a state that allows it (pausing one that
+    /// ended, deleting one that runs).
+    #[error("{0}")]
+    State(String),
 }
 
 /// What a stop did.
@@ -109,7 +178,7 @@ pub struct NewExecution<'a> {
 pub struct ListQuery<'a> {
     pub workflow: &'a str,
     /// Any of these (all when empty).
-    pub statuses: &'a [Status],
+    pub statuses: &'a [Shown],
     pub name: Option<&'a str>,
     pub started_after: Option<Millis>,
     pub started_before: Option<Millis>,
@@ -135,6 +204,25 @@ pub struct Execution {
     /// The component it runs, if known (what a server resumes it with).
     pub component_path: Option<std::path::PathBuf>,
     pub ended_at: Option<Millis>,
+    /// Its pause, while it runs paused (or pausing).
+    pub pause: Option<Pause>,
+}
+
+impl Execution {
+    /// Its status as Lambda's API shows it.
+    pub fn shown_status(&self) -> &'static str {
+        match &self.pause {
+            Some(Pause {
+                state: PauseState::Pausing,
+                ..
+            }) if self.status == Status::Running => "PAUSING",
+            Some(Pause {
+                state: PauseState::Paused,
+                ..
+            }) if self.status == Status::Running => "PAUSED",
+            _ => self.status.as_str(),
+        }
+    }
 }
 
 const SCHEMA: &str = "
@@ -258,7 +346,22 @@ CREATE INDEX IF NOT EXISTS executions_by_owner ON executions(owner)
 CREATE INDEX IF NOT EXISTS executions_by_workflow ON executions(workflow, id);
 ";
 
-const EXECUTION_COLUMNS: &str = "id, name, workflow, component_hash, input, status, result, error, started_at, ended_at, component_path";
+/// What format 8 adds: pauses (Lambda's PauseDurableExecution) and the
+/// link from an invoked execution to its caller, indexed (a deleted
+/// caller unlinks its callees).
+const SCHEMA_8_COMMON: &str = "
+-- NULL, or 'PAUSING' (an invocation runs on to its next durability point) or 'PAUSED'.
+ALTER TABLE executions ADD COLUMN pause TEXT;
+ALTER TABLE executions ADD COLUMN pause_requested_at INTEGER;
+ALTER TABLE executions ADD COLUMN pause_reason TEXT;
+ALTER TABLE executions ADD COLUMN pause_timeout INTEGER;
+-- The last pause's or resume's client token ('pause:TOKEN', 'resume:TOKEN').
+ALTER TABLE executions ADD COLUMN control_token TEXT;
+CREATE INDEX IF NOT EXISTS executions_by_parent ON executions(parent)
+    WHERE parent IS NOT NULL;
+";
+
+const EXECUTION_COLUMNS: &str = "id, name, workflow, component_hash, input, status, result, error, started_at, ended_at, component_path, pause, pause_requested_at, pause_reason, pause_timeout";
 
 /// A version of a deployed workflow.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,7 +377,7 @@ pub struct Deployed {
 
 /// The journal format this build reads and writes (`PRAGMA user_version`).
 /// Events are postcard: a new variant or field is a new format.
-const FORMAT: i64 = 7;
+const FORMAT: i64 = 8;
 
 /// Switches a new store to WAL. Changing the journal mode takes a lock that
 /// SQLite's busy handler does not wait for, so another process opening the
@@ -315,7 +418,7 @@ fn create_schema(conn: &mut Connection) -> Result<()> {
             tx.execute_batch(MIGRATE_3_TO_4)?;
             link_parents(&tx)?;
         }
-        4..=6 => {}
+        4..=7 => {}
         FORMAT => return Ok(()),
         other => bail!("its journal format is {other}; this cairn reads format {FORMAT}"),
     }
@@ -327,8 +430,11 @@ fn create_schema(conn: &mut Connection) -> Result<()> {
         }
         tx.execute_batch(SCHEMA_5_COMMON)?;
     }
-    tx.execute_batch(SCHEMA_6_COMMON)?;
-    tx.execute_batch(logs::SCHEMA_7_COMMON)?;
+    if from < 7 {
+        tx.execute_batch(SCHEMA_6_COMMON)?;
+        tx.execute_batch(logs::SCHEMA_7_COMMON)?;
+    }
+    tx.execute_batch(SCHEMA_8_COMMON)?;
     tx.execute_batch(&format!("PRAGMA user_version = {FORMAT}"))?;
     tx.commit()?;
     Ok(())
@@ -529,11 +635,7 @@ impl Db {
     /// workflow: what `query` asks for, in the order of their ids (their
     /// start), from past `query.after` on.
     pub fn list_page(&self, query: &ListQuery<'_>) -> Result<Vec<Execution>> {
-        let statuses: Vec<String> = query
-            .statuses
-            .iter()
-            .map(|status| format!("'{}'", status.as_str()))
-            .collect();
+        let statuses: Vec<&str> = query.statuses.iter().map(|s| s.condition()).collect();
         let (past, order) = if query.newest_first {
             ("<", "DESC")
         } else {
@@ -547,7 +649,7 @@ impl Db {
             if statuses.is_empty() {
                 String::new()
             } else {
-                format!("AND status IN ({})", statuses.join(", "))
+                format!("AND ({})", statuses.join(" OR "))
             }
         );
         let conn = self.conn.lock().unwrap();
@@ -663,17 +765,18 @@ impl Db {
         repin: Option<&ComponentHash>,
     ) -> Result<()> {
         self.append_logged(claim, events, repin, Vec::new())
+            .map(|_| ())
     }
 
     /// [`Db::append`], keeping the log `lines` that came before the events
-    /// in the same transaction.
+    /// in the same transaction. Returns whether a pause is asked for.
     pub fn append_logged(
         &self,
         claim: &Claim,
         events: &[Event],
         repin: Option<&ComponentHash>,
         lines: Vec<LogLine>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let (claim, events, repin) = (*claim, events.to_vec(), repin.copied());
         let holder = holder_id();
         // The new build's kept copy, where a server will load it from.
@@ -689,8 +792,9 @@ impl Db {
                 )?
                 .execute(params![claim.execution, &hash[..], kept])?;
             }
-            insert_events(tx, claim.execution, Some((&claim, holder)), &events)?;
-            logs::insert(tx, claim.execution, &lines)
+            let paused = insert_events(tx, claim.execution, Some((&claim, holder)), &events)?;
+            logs::insert(tx, claim.execution, &lines)?;
+            Ok(paused)
         })
     }
 
@@ -1089,6 +1193,195 @@ impl Db {
         })
     }
 
+    /// Pauses the running execution `name`, from outside: it is not
+    /// invoked until resumed. With no invocation in progress the pause is
+    /// in effect at once (`ExecutionPaused` is recorded); otherwise the
+    /// execution is pausing until that invocation's next durability point
+    /// ([`Db::pause_taken`]). The same request again (its client token) is
+    /// not an error.
+    pub fn pause(&self, name: &str, request: PauseRequest, now: Millis) -> Result<PauseState> {
+        let name = name.to_owned();
+        self.write(true, move |tx| {
+            let ControlRow {
+                id,
+                status,
+                owner,
+                pause,
+                token,
+            } = control_row(tx, &name)?;
+            let token_of = |kind: &str| {
+                request
+                    .client_token
+                    .as_ref()
+                    .map(|token| format!("{kind}:{token}"))
+            };
+            if status != Status::Running.as_str() {
+                bail!(Refused::State(format!(
+                    "execution {name:?} has ended ({status}): only a running execution can be paused"
+                )));
+            }
+            if let Some(state) = pause {
+                if token.is_some() && token == token_of("pause") {
+                    return Ok(parse_pause_state(&state));
+                }
+                bail!(Refused::State(format!(
+                    "execution {name:?} is {state} already"
+                )));
+            }
+            let state = if owner.is_none() {
+                PauseState::Paused
+            } else {
+                PauseState::Pausing
+            };
+            tx.prepare_cached(
+                "UPDATE executions SET pause = ?2, pause_requested_at = ?3, pause_reason = ?4, \
+                 pause_timeout = ?5, control_token = ?6 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                pause_state_name(state),
+                now as i64,
+                request.reason,
+                request.timeout_paused,
+                token_of("pause")
+            ])?;
+            if state == PauseState::Paused {
+                insert_events(
+                    tx,
+                    id,
+                    None,
+                    &[Event::ExecutionPaused {
+                        requested_at: now,
+                        reason: request.reason,
+                        timeout_paused: request.timeout_paused,
+                        interrupted: false,
+                        at: now,
+                    }],
+                )?;
+            }
+            Ok(state)
+        })
+    }
+
+    /// On a run's behalf: a pause asked for while it held the execution
+    /// takes effect now (`ExecutionPaused`, which says whether it cut an
+    /// invocation short). Returns whether the execution is paused.
+    pub fn pause_taken(&self, claim: &Claim, interrupted: bool, now: Millis) -> Result<bool> {
+        let claim = *claim;
+        let holder = holder_id();
+        self.write(true, move |tx| {
+            let pause = tx
+                .prepare_cached(&format!(
+                    "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1"
+                ))?
+                .query_row([claim.execution], read_execution)?
+                .pause;
+            let Some(pause) = pause else {
+                return Ok(false);
+            };
+            if pause.state == PauseState::Pausing {
+                insert_events(
+                    tx,
+                    claim.execution,
+                    Some((&claim, holder)),
+                    &[Event::ExecutionPaused {
+                        requested_at: pause.requested_at,
+                        reason: pause.reason,
+                        timeout_paused: pause.timeout_paused,
+                        interrupted,
+                        at: now,
+                    }],
+                )?;
+                tx.prepare_cached("UPDATE executions SET pause = 'PAUSED' WHERE id = ?1")?
+                    .execute([claim.execution])?;
+            }
+            Ok(true)
+        })
+    }
+
+    /// Resumes the paused execution `name`, from outside. One still
+    /// pausing goes on as if never paused; one paused is invoked again
+    /// if something completed meanwhile or the pause cut an invocation
+    /// short, and otherwise waits on as before.
+    pub fn resume(&self, name: &str, request: PauseRequest, now: Millis) -> Result<()> {
+        let name = name.to_owned();
+        self.write(true, move |tx| {
+            let ControlRow {
+                id,
+                status,
+                pause,
+                token,
+                ..
+            } = control_row(tx, &name)?;
+            let mine = request
+                .client_token
+                .as_ref()
+                .map(|token| format!("resume:{token}"));
+            if status != Status::Running.as_str() {
+                bail!(Refused::State(format!(
+                    "execution {name:?} has ended ({status}): only a paused execution can be resumed"
+                )));
+            }
+            let Some(state) = pause else {
+                if token.is_some() && token == mine {
+                    return Ok(());
+                }
+                bail!(Refused::State(format!(
+                    "execution {name:?} is not paused"
+                )));
+            };
+            tx.prepare_cached(
+                "UPDATE executions SET pause = NULL, pause_requested_at = NULL, \
+                 pause_reason = NULL, pause_timeout = NULL, control_token = ?2 WHERE id = ?1",
+            )?
+            .execute(params![id, mine])?;
+            if parse_pause_state(&state) == PauseState::Paused {
+                insert_events(
+                    tx,
+                    id,
+                    None,
+                    &[Event::ExecutionResumed {
+                        reason: request.reason,
+                        at: now,
+                    }],
+                )?;
+                // Its timers may have moved (a timeout held still): the
+                // run decides whether anything is to be invoked.
+                wake(tx, id, now)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Deletes the ended execution `name` and all it recorded (its
+    /// journal, callbacks and log lines). Executions it invoked stay, no
+    /// longer linked to it.
+    pub fn delete(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.write(true, move |tx| {
+            let ControlRow { id, status, .. } = control_row(tx, &name)?;
+            if status == Status::Running.as_str() {
+                bail!(Refused::State(format!(
+                    "execution {name:?} is running: only an ended execution can be deleted (stop it first)"
+                )));
+            }
+            for event in read_journal(tx, id)? {
+                if let Event::CallbackStarted { callback_id, .. } = event {
+                    tx.prepare_cached("DELETE FROM callbacks WHERE callback_id = ?1")?
+                        .execute([callback_id])?;
+                }
+            }
+            tx.prepare_cached("DELETE FROM events WHERE execution = ?1")?
+                .execute([id])?;
+            logs::delete(tx, id)?;
+            tx.prepare_cached("UPDATE executions SET parent = NULL WHERE parent = ?1")?
+                .execute([id])?;
+            tx.prepare_cached("DELETE FROM executions WHERE id = ?1")?
+                .execute([id])?;
+            Ok(())
+        })
+    }
+
     /// Completes, fails or heartbeats the callback `callback_id` from
     /// outside, and wakes its execution.
     pub fn complete_callback(
@@ -1185,17 +1478,21 @@ impl Db {
     /// execution to `repin` with the first events it writes (an upgrade:
     /// only a component that replayed the history writes).
     /// The log lines in `logs` are kept with the events that follow them.
+    /// `pause_asked` is set when a durability point finds a pause asked
+    /// for (the invocation stops at its next step).
     pub fn sink(
         &self,
         claim: &Claim,
         repin: Option<ComponentHash>,
         logs: LogBuffer,
+        pause_asked: Arc<AtomicBool>,
     ) -> Box<dyn JournalSink> {
         Box::new(SqliteSink {
             db: self.clone(),
             claim: *claim,
             repin,
             logs,
+            pause_asked,
         })
     }
 }
@@ -1208,6 +1505,49 @@ fn find_execution(conn: &Connection, name: &str) -> Result<Option<Execution>> {
     .query_row([name], read_execution)
     .optional()
     .context("cannot read the store")
+}
+
+/// What pausing, resuming and deleting read of an execution.
+struct ControlRow {
+    id: i64,
+    status: String,
+    /// Its holder, while one runs it.
+    owner: Option<String>,
+    pause: Option<String>,
+    /// The last pause's or resume's client token.
+    token: Option<String>,
+}
+
+fn control_row(tx: &rusqlite::Transaction<'_>, name: &str) -> Result<ControlRow> {
+    tx.prepare_cached(
+        "SELECT id, status, owner, pause, control_token FROM executions WHERE name = ?1",
+    )?
+    .query_row([name], |row| {
+        Ok(ControlRow {
+            id: row.get(0)?,
+            status: row.get(1)?,
+            owner: row.get(2)?,
+            pause: row.get(3)?,
+            token: row.get(4)?,
+        })
+    })
+    .optional()?
+    .ok_or_else(|| anyhow!(Refused::NotFound(format!("no execution named {name:?}"))))
+}
+
+fn pause_state_name(state: PauseState) -> &'static str {
+    match state {
+        PauseState::Pausing => "PAUSING",
+        PauseState::Paused => "PAUSED",
+    }
+}
+
+fn parse_pause_state(text: &str) -> PauseState {
+    if text == "PAUSING" {
+        PauseState::Pausing
+    } else {
+        PauseState::Paused
+    }
 }
 
 /// Makes a running execution due now: it has news.
@@ -1261,16 +1601,23 @@ struct SqliteSink {
     claim: Claim,
     repin: Option<ComponentHash>,
     logs: LogBuffer,
+    pause_asked: Arc<AtomicBool>,
 }
 
 impl JournalSink for SqliteSink {
     fn persist(&mut self, events: &[Event]) -> Result<()> {
-        self.db.append_logged(
+        let paused = self.db.append_logged(
             &self.claim,
             events,
             self.repin.take().as_ref(),
             self.logs.take(),
-        )
+        )?;
+        self.pause_asked.store(paused, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn pause_asked(&self) -> bool {
+        self.pause_asked.load(Ordering::Relaxed)
     }
 }
 
@@ -1315,11 +1662,18 @@ fn insert_events(
     execution: i64,
     claim: Option<(&Claim, &str)>,
     events: &[Event],
-) -> Result<()> {
-    let (name, status, owner, fence): (String, String, Option<String>, i64) = tx
-        .prepare_cached("SELECT name, status, owner, fence FROM executions WHERE id = ?1")?
+) -> Result<bool> {
+    type Row = (String, String, Option<String>, i64, Option<String>);
+    let (name, status, owner, fence, pause): Row = tx
+        .prepare_cached("SELECT name, status, owner, fence, pause FROM executions WHERE id = ?1")?
         .query_row([execution], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
         })?;
     if let Some((claim, holder)) = claim {
         check_fence(claim, holder, owner.as_deref(), fence)?;
@@ -1393,9 +1747,11 @@ fn insert_events(
         | Event::ExecutionTimedOut { at } = event
         {
             // Ended: nothing is due, no one holds it (its run needs no
-            // release), and its caller has news.
-            tx.prepare_cached("UPDATE executions SET due_at = NULL, owner = NULL WHERE id = ?1")?
-                .execute([execution])?;
+            // release), nothing pauses it, and its caller has news.
+            tx.prepare_cached(
+                "UPDATE executions SET due_at = NULL, owner = NULL, pause = NULL WHERE id = ?1",
+            )?
+            .execute([execution])?;
             tx.prepare_cached(
                 "UPDATE executions SET due_at = ?2 \
                  WHERE id = (SELECT parent FROM executions WHERE id = ?1) AND status = 'RUNNING'",
@@ -1411,7 +1767,7 @@ fn insert_events(
             )?;
         }
     }
-    Ok(())
+    Ok(pause.is_some())
 }
 
 fn encode(event: &Event) -> Result<Vec<u8>> {
@@ -1448,5 +1804,18 @@ fn read_execution(row: &rusqlite::Row<'_>) -> rusqlite::Result<Execution> {
         started_at: row.get::<_, i64>(8)? as Millis,
         ended_at: row.get::<_, Option<i64>>(9)?.map(|t| t as Millis),
         component_path: row.get::<_, Option<String>>(10)?.map(Into::into),
+        pause: match row.get::<_, Option<String>>(11)?.as_deref() {
+            None => None,
+            Some(state) => Some(Pause {
+                state: match state {
+                    "PAUSING" => PauseState::Pausing,
+                    "PAUSED" => PauseState::Paused,
+                    _ => return Err(corrupt(11, "unknown pause state")),
+                },
+                requested_at: row.get::<_, Option<i64>>(12)?.unwrap_or(0) as Millis,
+                reason: row.get(13)?,
+                timeout_paused: row.get::<_, Option<bool>>(14)?.unwrap_or(true),
+            }),
+        },
     })
 }

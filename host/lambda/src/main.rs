@@ -275,6 +275,8 @@ fn answer(end: InvocationEnd) -> Result<Value> {
             failed(&cairn_core::ErrorObject::new("Runtime.CannotReplay", why))
         }
         InvocationEnd::Crashed(error) => anyhow::bail!("{error}"),
+        // Lambda pauses executions itself; this sink never asks for one.
+        InvocationEnd::Paused => json!({ "Status": "PENDING" }),
     })
 }
 

@@ -12,6 +12,7 @@ use crate::limits::MAX_PAYLOAD_BYTES;
 impl Host for HostState {
     fn begin_step(&mut self, name: String, options: StepOptions) -> wasmtime::Result<StepBegin> {
         self.check_name(&name)?;
+        self.pause_point()?;
         let kind = match options.kind {
             StepKind::Step => cairn_core::StepKind::Step,
             StepKind::WaitForCondition => cairn_core::StepKind::WaitForCondition,

@@ -533,6 +533,7 @@ impl HostState {
     /// One exchange outside a step: from the journal, or sent and recorded.
     /// Either way the guest gets what the journal holds.
     fn exchange(&mut self, unsent: Unsent) -> wasmtime::Result<Result<Received, ErrorCode>> {
+        self.pause_point()?;
         let url = unsent.uri.to_string();
         let headers: Vec<(String, Vec<u8>)> = unsent
             .headers

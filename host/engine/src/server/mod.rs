@@ -67,9 +67,8 @@ pub fn default_workers() -> usize {
 #[derive(Default)]
 pub struct Server {
     bell: Bell,
-    /// Invocations in progress, by execution id, with their claims: set
-    /// the flag to interrupt.
-    running: Mutex<HashMap<i64, (crate::sqlite::Claim, Arc<AtomicBool>)>>,
+    /// Invocations in progress, by execution id.
+    running: Mutex<HashMap<i64, Running>>,
     /// Who waits for which execution (by name) to end.
     end_watchers: Mutex<HashMap<String, Vec<tokio::sync::oneshot::Sender<()>>>>,
 }
@@ -84,8 +83,17 @@ impl Server {
     /// Interrupts the invocation of execution `id`, if one is in progress
     /// here (it was stopped).
     pub fn interrupt(&self, id: i64) {
-        if let Some((_, flag)) = self.running.lock().unwrap().get(&id) {
-            flag.store(true, Ordering::Relaxed);
+        if let Some(running) = self.running.lock().unwrap().get(&id) {
+            running.interrupt.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Tells the invocation of execution `id`, if one is in progress here,
+    /// to stop before its next step (it was paused; the store says so too,
+    /// at the invocation's next durability point).
+    pub fn pause(&self, id: i64) {
+        if let Some(running) = self.running.lock().unwrap().get(&id) {
+            running.pause.store(true, Ordering::Relaxed);
         }
     }
 
@@ -130,6 +138,13 @@ pub fn serve(
     let pool = workers::Pool::start(engine, db, options, server.clone())?;
     scheduler::run(db, &pool, &server, stop);
     Ok(())
+}
+
+/// An invocation in progress: its claim, and the flags that stop it.
+struct Running {
+    claim: crate::sqlite::Claim,
+    interrupt: Arc<AtomicBool>,
+    pause: Arc<AtomicBool>,
 }
 
 /// A wake-up call: rung by whoever has news, waited on by the scheduler.

@@ -128,7 +128,7 @@ impl Scheduler<'_> {
     /// or another process took them over.
     fn interrupt_lost(&self) -> Result<()> {
         let running: Vec<_> = (self.server.running.lock().unwrap().values())
-            .map(|(claim, _)| *claim)
+            .map(|running| running.claim)
             .collect();
         if running.is_empty() {
             return Ok(());

@@ -172,14 +172,18 @@ impl Worker {
     /// whether it has ended.
     fn advance(&self, job: &Job) -> (Option<Millis>, bool) {
         let execution = &job.execution;
-        let interrupt = Arc::new(AtomicBool::new(false));
-        self.server
-            .running
-            .lock()
-            .unwrap()
-            .insert(execution.id, (job.claim, interrupt.clone()));
+        let (interrupt, pause) = (Arc::<AtomicBool>::default(), Arc::<AtomicBool>::default());
+        self.server.running.lock().unwrap().insert(
+            execution.id,
+            super::Running {
+                claim: job.claim,
+                interrupt: interrupt.clone(),
+                pause: pause.clone(),
+            },
+        );
         let mut options = self.options.clone();
         options.limits.interrupt = Some(interrupt);
+        options.limits.pause = Some(pause);
         // A server's log interleaves many executions: each line names its own.
         let (logger, name) = (options.logger.clone(), execution.name.clone());
         options.logger =

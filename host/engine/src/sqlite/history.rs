@@ -378,12 +378,12 @@ mod tests {
         let path = dir.path().join("cairn.db");
         let (db, execution, whole) = store_with_journal(&path);
         drop(db);
-        // As format 4 left it: no paging columns, no index.
+        // As format 4 left it: no paging columns, no index, no pauses.
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
+        conn.execute_batch(&format!(
             "DROP INDEX events_by_key; ALTER TABLE events DROP COLUMN history_count; \
-             ALTER TABLE events DROP COLUMN lookup_key; PRAGMA user_version = 4;",
-        )
+             ALTER TABLE events DROP COLUMN lookup_key; {WITHOUT_FORMAT_8} PRAGMA user_version = 4;"
+        ))
         .unwrap();
         drop(conn);
         let db = Db::open(&path, Durability::Process).unwrap();
@@ -391,5 +391,36 @@ mod tests {
             paged(&db, execution, "e", 4, false),
             history::aws_events("e", &whole)
         );
+    }
+
+    /// What turns a format 8 store back into format 7.
+    const WITHOUT_FORMAT_8: &str = "DROP INDEX executions_by_parent; \
+        ALTER TABLE executions DROP COLUMN pause; \
+        ALTER TABLE executions DROP COLUMN pause_requested_at; \
+        ALTER TABLE executions DROP COLUMN pause_reason; \
+        ALTER TABLE executions DROP COLUMN pause_timeout; \
+        ALTER TABLE executions DROP COLUMN control_token;";
+
+    #[test]
+    fn a_format_7_store_can_pause_its_executions_once_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.db");
+        let (db, execution, whole) = store_with_journal(&path);
+        drop(db);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&format!("{WITHOUT_FORMAT_8} PRAGMA user_version = 7;"))
+            .unwrap();
+        drop(conn);
+        let db = Db::open(&path, Durability::Process).unwrap();
+        assert_eq!(db.journal(execution).unwrap(), whole, "the journal is kept");
+        // Its one execution ended (the journal's last event): it cannot be
+        // paused, but it can be deleted.
+        let refused = db
+            .pause("e", crate::sqlite::PauseRequest::default(), 2)
+            .unwrap_err();
+        assert!(refused.to_string().contains("has ended"), "{refused}");
+        db.delete("e").unwrap();
+        assert!(db.find("e").unwrap().is_none());
+        assert!(db.journal(execution).unwrap().is_empty());
     }
 }

@@ -66,6 +66,13 @@ pub struct KeptLine {
 /// Up to `query.limit` rows after `query.after`, in order, and the number
 /// of the last row read (the next page's marker), whether or not it falls
 /// in the time range: every row read is counted, however few match.
+/// Deletes an execution's lines (a deleted execution).
+pub(super) fn delete(tx: &Transaction<'_>, execution: i64) -> Result<()> {
+    tx.prepare_cached("DELETE FROM logs WHERE execution = ?1")?
+        .execute([execution])?;
+    Ok(())
+}
+
 pub(super) fn page(conn: &Connection, query: &LogQuery) -> Result<(Vec<KeptLine>, Option<i64>)> {
     let after = query.after.unwrap_or(0);
     let limit = query.limit as i64;
