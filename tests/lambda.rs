@@ -382,3 +382,38 @@ fn a_stale_checkpoint_token_fails_the_invocation_not_the_execution() {
     let here = runner.run(component("approval"), input).unwrap();
     assert_eq!(comparable(&done["a1"]["events"]), embedded(&here.history));
 }
+
+/// AWS's conformance suite (tests/conformance.rs runs it on `cairn serve`)
+/// on the Lambda host: one `bootstrap` per requirement's function under
+/// AWS's emulator, time not skipped (a callback's timeout must pass for
+/// real), and boto3 talking to tests/peers/lambda_front.py, which serves
+/// Lambda's Invoke and CloudWatch Logs in front of the emulator.
+#[test]
+fn aws_conformance_suite_passes_on_the_lambda_host() {
+    let listed = support::conformance_driver(&["--list-functions".as_ref()])
+        .output()
+        .expect("python3 runs (scripts/test installs the peers)");
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let listed: Vec<(String, String)> = serde_json::from_slice(&listed.stdout).unwrap();
+    let functions: Vec<Function> = listed
+        .into_iter()
+        .map(|(name, component)| Function {
+            name,
+            bootstrap: env!("CARGO_BIN_EXE_bootstrap").into(),
+            env: vec![("CAIRN_COMPONENT".into(), component)],
+        })
+        .collect();
+    let lab = Lab::start_with(&functions, false);
+    support::conformance(&[
+        "--backend".as_ref(),
+        "lambda".as_ref(),
+        "--emulator".as_ref(),
+        lab.endpoint().as_ref(),
+        "--logs".as_ref(),
+        lab.dir.path().as_os_str(),
+    ]);
+}

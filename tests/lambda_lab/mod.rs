@@ -101,7 +101,14 @@ pub fn invoke(port: u16, function: &str, payload: &str) -> String {
 }
 
 impl Lab {
+    /// The emulators with time skipped (waits and retry delays end at
+    /// once), serving `functions`.
     pub fn start(functions: &[Function]) -> Lab {
+        Lab::start_with(functions, true)
+    }
+
+    /// The emulators, skipping time or not, serving `functions`.
+    pub fn start_with(functions: &[Function], skip_time: bool) -> Lab {
         let dir = tempfile::tempdir().unwrap();
         let alone = ONE_LAB_AT_A_TIME
             .lock()
@@ -125,33 +132,39 @@ impl Lab {
             .collect();
         let configs_path = root.join("function-configs.json");
         std::fs::write(&configs_path, Value::Object(configs).to_string()).unwrap();
-        let backend = lab.spawn(
-            "backend",
-            Command::new("dex-local-runner").args([
-                "start-server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &backend_port.to_string(),
-                "--lambda-endpoint",
-                &format!("http://127.0.0.1:{runtime_port}"),
-                "--skip-time",
-                "--function-configs",
-                &format!("file://{}", configs_path.display()),
-            ]),
-        );
+        let mut backend = Command::new("dex-local-runner");
+        backend.args([
+            "start-server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &backend_port.to_string(),
+            "--lambda-endpoint",
+            &format!("http://127.0.0.1:{runtime_port}"),
+            "--function-configs",
+            &format!("file://{}", configs_path.display()),
+        ]);
+        if skip_time {
+            backend.arg("--skip-time");
+        }
+        let backend = lab.spawn("backend", &mut backend);
         lab.processes.push(backend);
         let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
         let runtime = lab.spawn("runtime", &mut runtime_api(&root, &names, runtime_port));
         lab.processes.push(runtime);
         wait_for_port(backend_port, "dex-local-runner", &lab);
         wait_for_port(runtime_port, "cargo-lambda", &lab);
+        // The first bootstrap of each component compiles it into the cache
+        // beside it, alone; the others find it there (compiling one
+        // component many times at once, on two cores, starves them all).
+        let mut compiled = std::collections::HashSet::new();
         for Function {
             name,
             bootstrap,
             env,
         } in functions
         {
+            let first = compiled.insert(env.clone());
             let function = lab.spawn(
                 name,
                 Command::new(bootstrap)
@@ -166,8 +179,30 @@ impl Lab {
                     .env("AWS_ENDPOINT_URL_LAMBDA", &lab.endpoint),
             );
             lab.processes.push(function);
+            if first {
+                lab.wait_until_ready(name);
+            }
         }
         lab
+    }
+
+    /// Waits until the bootstrap of `function` has loaded its component.
+    fn wait_until_ready(&self, function: &str) {
+        let log = self.dir.path().join(format!("{function}.log"));
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while !std::fs::read_to_string(&log).is_ok_and(|text| text.contains("cairn: ready")) {
+            assert!(
+                Instant::now() < deadline,
+                "the bootstrap of {function} never got ready:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The backend's endpoint (dex-local-runner's).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     /// Starts a process with AWS's dummy settings, its output in a log file.

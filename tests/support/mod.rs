@@ -471,3 +471,65 @@ impl Drop for HttpService {
         let _ = self.child.wait();
     }
 }
+
+/// AWS's conformance driver (tests/peers/conformance.py) over every
+/// suite's handlers, with `backend` naming what it judges (`--cairn BIN`,
+/// or `--backend lambda ...`). Asserts that exactly the known failures fail
+/// and every other expressible requirement passes; returns its summary.
+pub fn conformance(backend: &[&std::ffi::OsStr]) -> Value {
+    let output = conformance_driver(backend)
+        .env("RUST_LIB_BACKTRACE", "0")
+        .output()
+        .expect("python3 runs (scripts/test installs the peers)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // AWS's own report, for whoever reads the test's output.
+    println!("{stdout}");
+    let summary: Value = stdout
+        .lines()
+        .last()
+        .and_then(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("the driver printed no summary:\n{stdout}\n{stderr}"));
+    assert_eq!(
+        summary["unexpected_failures"],
+        Value::Array(vec![]),
+        "requirements that fail and are not known to:\n{stdout}\n{stderr}"
+    );
+    assert_eq!(
+        summary["known_failures_now_passing"],
+        Value::Array(vec![]),
+        "known failures that pass now: take them out of gaps.yaml"
+    );
+    assert_eq!(summary["uncovered"], Value::Array(vec![]), "{summary}");
+    assert!(
+        summary["counts"]["PASSED"].as_u64().unwrap_or(0) > 0,
+        "{summary}"
+    );
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    summary
+}
+
+/// `python3 tests/peers/conformance.py` with the handlers' components, the
+/// suites and AWS's unpacked package, then `args`.
+pub fn conformance_driver(args: &[&std::ffi::OsStr]) -> Command {
+    let components = guest("conformance-wait").parent().unwrap().to_path_buf();
+    let package = workspace().join("target/test-peers/conformance");
+    assert!(
+        package
+            .join("aws_durable_execution_conformance_tests")
+            .is_dir(),
+        "AWS's conformance suite is not unpacked in {} (scripts/test does it)",
+        package.display()
+    );
+    let mut command = Command::new("python3");
+    command
+        .arg(workspace().join("tests/peers/conformance.py"))
+        .arg("--components")
+        .arg(&components)
+        .arg("--suites")
+        .arg(workspace().join("tests/conformance"))
+        .arg("--package")
+        .arg(&package)
+        .args(args);
+    command
+}
