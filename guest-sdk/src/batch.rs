@@ -103,6 +103,13 @@ impl BatchConfig {
     }
 }
 
+/// How a map records its results ([`crate::Context::map_with_serdes`]):
+/// each item's, and the whole batch's.
+pub struct MapSerdes<'a, T> {
+    pub item: &'a dyn crate::Serdes<T>,
+    pub result: &'a dyn crate::Serdes<BatchResult<T>>,
+}
+
 /// Every item of a batch that started, in order, and why it completed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,7 +1,8 @@
 use crate::Error;
-use crate::batch::{BatchConfig, BatchResult, run_items};
+use crate::batch::{BatchConfig, BatchResult, MapSerdes, run_items};
 use crate::bindings::durable::{self, Progress, RetryReason, StepBegin, StepKind, StepOptions};
 use crate::bindings::durable::{CallbackOptions, CallbackState, ContextBegin, ContextKind};
+use crate::serdes::{Json, Serdes};
 use crate::strategy::{PollDecision, RetryStrategy, WaitStrategy};
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Display;
@@ -73,6 +74,21 @@ impl Context {
         T: Serialize + DeserializeOwned,
         E: Into<Error>,
     {
+        self.step_with_serdes(name, config, &Json, body)
+    }
+
+    /// [`Context::step_with`], its result recorded by `serdes` rather than
+    /// as JSON.
+    pub fn step_with_serdes<T, E>(
+        &mut self,
+        name: &str,
+        config: StepConfig,
+        serdes: &dyn Serdes<T>,
+        body: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, Error>
+    where
+        E: Into<Error>,
+    {
         let options = StepOptions {
             kind: StepKind::Step,
             semantics: match config.semantics {
@@ -81,7 +97,7 @@ impl Context {
             },
         };
         let (error, attempt) = match durable::begin_step(name, options) {
-            StepBegin::Succeeded(json) => return decode(name, &json),
+            StepBegin::Succeeded(text) => return decode(name, serdes, &text),
             StepBegin::Failed(error) => return Err(Error::from_object(error)),
             StepBegin::Pending => return Err(Error::pending()),
             StepBegin::Interrupted(attempt) => (
@@ -95,12 +111,12 @@ impl Context {
             ),
             StepBegin::Run(attempt) => match with_attempt(attempt.number, body)
                 .map_err(Into::into)
-                .and_then(|value| encode(name, &value))
+                .and_then(|value| encode(name, serdes, &value))
             {
-                Ok(json) => {
-                    durable::end_step(Ok(&json));
+                Ok(text) => {
+                    durable::end_step(Ok(&text));
                     // What replay will return, so that both runs see the same value.
-                    return decode(name, &json);
+                    return decode(name, serdes, &text);
                 }
                 Err(error) => (error, attempt.number),
             },
@@ -145,18 +161,18 @@ impl Context {
             semantics: durable::Semantics::AtLeastOncePerRetry,
         };
         let attempt = match durable::begin_step(name, options) {
-            StepBegin::Succeeded(json) => return decode(name, &json),
+            StepBegin::Succeeded(json) => return decode(name, &Json, &json),
             StepBegin::Failed(error) => return Err(Error::from_object(error)),
             StepBegin::Pending => return Err(Error::pending()),
             StepBegin::Run(attempt) => attempt,
             StepBegin::Interrupted(_) => unreachable!("polls run at least once per attempt"),
         };
         let polled = match attempt.state {
-            Some(json) => decode(name, &json),
+            Some(json) => decode(name, &Json, &json),
             None => Ok(initial_state),
         }
         .and_then(|state| with_attempt(attempt.number, || check(state, attempt.number)))
-        .and_then(|state| Ok((encode(name, &state)?, state)));
+        .and_then(|state| Ok((encode(name, &Json, &state)?, state)));
         let (json, state) = match polled {
             Ok(polled) => polled,
             Err(error) => {
@@ -167,7 +183,7 @@ impl Context {
         match strategy.decide(&state, attempt.number) {
             PollDecision::Done => {
                 durable::end_step(Ok(&json));
-                decode(name, &json)
+                decode(name, &Json, &json)
             }
             PollDecision::Again(delay) => {
                 durable::retry_step(&RetryReason::Polled(json), whole_seconds(delay));
@@ -263,7 +279,7 @@ impl Context {
                 CallbackState::Pending => Err(Error::pending()),
             }
         })?;
-        decode(name, &json)
+        Json::from_text(&json).map_err(|error| named(name, error))
     }
 
     /// Invokes the workflow registered as `workflow` (`cairn deploy`) on
@@ -274,9 +290,11 @@ impl Context {
         I: Serialize,
         O: DeserializeOwned,
     {
-        let input = encode(name, input)?;
+        let input = Json::to_text(input).map_err(|error| named(name, error))?;
         match durable::invoke(name, workflow, &input) {
-            CallbackState::Succeeded(json) => decode(name, &json),
+            CallbackState::Succeeded(json) => {
+                Json::from_text(&json).map_err(|error| named(name, error))
+            }
             CallbackState::Failed(error) => Err(Error::from_object(error)),
             CallbackState::Pending => Err(Error::pending()),
         }
@@ -293,7 +311,18 @@ impl Context {
     where
         T: Serialize + DeserializeOwned,
     {
-        self.in_context(name, ContextKind::Child, body)
+        self.in_context(name, ContextKind::Child, &Json, body)
+    }
+
+    /// [`Context::run_in_child_context`], its result recorded by `serdes`
+    /// rather than as JSON.
+    pub fn run_in_child_context_with_serdes<T>(
+        &mut self,
+        name: &str,
+        serdes: &dyn Serdes<T>,
+        body: impl FnOnce(&mut Context) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.in_context(name, ContextKind::Child, serdes, body)
     }
 
     /// Runs `branches`, each in a child context, with a completion policy.
@@ -331,11 +360,11 @@ impl Context {
             .map(|(name, branch)| (name, Some(branch)))
             .collect();
         let count = branches.len();
-        self.in_context(name, ContextKind::Parallel, |ctx| {
+        self.in_context(name, ContextKind::Parallel, &Json, |ctx| {
             run_items(count, &config, |index| {
                 let (name, branch) = &mut branches[index];
                 let branch = branch.take().expect("each branch runs once per invocation");
-                ctx.in_context(name, ContextKind::ParallelBranch, branch)
+                ctx.in_context(name, ContextKind::ParallelBranch, &Json, branch)
             })
         })
     }
@@ -369,17 +398,37 @@ impl Context {
         items: &[I],
         config: BatchConfig,
         namer: impl Fn(&I, usize) -> String,
-        mut function: impl FnMut(&mut Context, &I, usize) -> Result<T, Error>,
+        function: impl FnMut(&mut Context, &I, usize) -> Result<T, Error>,
     ) -> Result<BatchResult<T>, Error>
     where
         T: Serialize + DeserializeOwned,
     {
+        let serdes = MapSerdes {
+            item: &Json,
+            result: &Json,
+        };
+        self.map_with_serdes(name, items, config, namer, serdes, function)
+    }
+
+    /// [`Context::map_named`], each item's result recorded by
+    /// `serdes.item` and the whole batch's by `serdes.result`, rather than
+    /// as JSON.
+    pub fn map_with_serdes<I, T>(
+        &mut self,
+        name: &str,
+        items: &[I],
+        config: BatchConfig,
+        namer: impl Fn(&I, usize) -> String,
+        serdes: MapSerdes<'_, T>,
+        mut function: impl FnMut(&mut Context, &I, usize) -> Result<T, Error>,
+    ) -> Result<BatchResult<T>, Error> {
         config.check()?;
-        self.in_context(name, ContextKind::Map, |ctx| {
+        self.in_context(name, ContextKind::Map, serdes.result, |ctx| {
             run_items(items.len(), &config, |index| {
                 ctx.in_context(
                     &namer(&items[index], index),
                     ContextKind::MapIteration,
+                    serdes.item,
                     |ctx| function(ctx, &items[index], index),
                 )
             })
@@ -390,15 +439,13 @@ impl Context {
         &mut self,
         name: &str,
         kind: ContextKind,
+        serdes: &dyn Serdes<T>,
         body: impl FnOnce(&mut Context) -> Result<T, Error>,
-    ) -> Result<T, Error>
-    where
-        T: Serialize + DeserializeOwned,
-    {
-        let json = self.in_context_json(name, kind, |ctx| {
-            body(ctx).and_then(|value| encode(name, &value))
+    ) -> Result<T, Error> {
+        let text = self.in_context_json(name, kind, |ctx| {
+            body(ctx).and_then(|value| encode(name, serdes, &value))
         })?;
-        decode(name, &json)
+        decode(name, serdes, &text)
     }
 
     /// Runs `body` as a context whose result is JSON text, recorded as is.
@@ -534,21 +581,21 @@ fn whole_seconds(delay: Duration) -> u64 {
     (delay.as_secs() + u64::from(delay.subsec_nanos() > 0)).max(1)
 }
 
-fn encode<T: Serialize>(name: &str, value: &T) -> Result<String, Error> {
-    match serde_json::to_string(value) {
-        Ok(json) => Ok(json),
-        Err(error) => Err(Error::new(
-            "SerializationError",
-            format!("step {name:?}: its result cannot be serialized: {error}"),
-        )),
-    }
+/// `value` as `serdes` records it; an error names the operation.
+fn encode<T>(name: &str, serdes: &dyn Serdes<T>, value: &T) -> Result<String, Error> {
+    serdes.serialize(value).map_err(|error| named(name, error))
 }
 
-fn decode<T: DeserializeOwned>(name: &str, json: &str) -> Result<T, Error> {
-    serde_json::from_str(json).map_err(|error| {
-        Error::new(
-            "SerializationError",
-            format!("step {name:?}: its recorded result does not fit the type asked for: {error}"),
-        )
-    })
+/// A record read back by `serdes`; an error names the operation.
+fn decode<T>(name: &str, serdes: &dyn Serdes<T>, text: &str) -> Result<T, Error> {
+    serdes.deserialize(text).map_err(|error| named(name, error))
+}
+
+fn named(name: &str, error: Error) -> Error {
+    if error.is_pending() {
+        return error;
+    }
+    let mut object = error.into_object();
+    object.error_message = format!("operation {name:?}: {}", object.error_message);
+    Error::from_object(object)
 }

@@ -33,6 +33,11 @@
 //!   are recorded with their responses and never sent again on replay;
 //!   inside a step they are part of the step.
 //!
+//! Results are recorded as JSON (serde). [`Context::step_with_serdes`],
+//! [`Context::run_in_child_context_with_serdes`] and
+//! [`Context::map_with_serdes`] record them with a [`Serdes`] of your own
+//! instead: any text.
+//!
 //! Suspension travels as an [`Error`]: always pass errors from `ctx` calls
 //! on with `?` (or return them), so the host can suspend the workflow.
 
@@ -44,15 +49,18 @@ pub mod bindings;
 mod context;
 mod error;
 pub mod http;
+mod serdes;
 mod strategy;
 
 pub use batch::{
     BatchConfig, BatchItem, BatchItemStatus, BatchResult, CompletionConfig, CompletionReason,
+    MapSerdes,
 };
 pub use context::{
     Branch, Callback, CallbackConfig, Context, Execution, Level, Semantics, StepConfig, attempt,
 };
 pub use error::Error;
+pub use serdes::{Json, Serdes};
 pub use strategy::{
     Backoff, Jitter, PollDecision, RetryDecision, RetryStrategy, Retryable, WaitStrategy,
 };

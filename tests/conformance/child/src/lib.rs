@@ -6,7 +6,7 @@
 //! a child context unnamed, these name it (no expected history here insists
 //! on a missing name).
 
-use cairn::{Backoff, Context, Error, Jitter, RetryStrategy, Retryable, StepConfig};
+use cairn::{Backoff, Context, Error, Jitter, RetryStrategy, Retryable, Serdes, StepConfig};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ fn handler(ctx: &mut Context, input: Value) -> Result<Value, Error> {
         "child-3-10" => child_step_and_wait(ctx, input),
         "child-3-11" => child_large_payload(ctx, input),
         "child-3-13" => child_wait_only(ctx, input),
+        "child-3-14" => child_custom_serdes(ctx, input),
         "child-3-15" => child_error_without_step(ctx),
         "child-3-16" => child_null(ctx),
         "child-3-17" => child_logger_only(ctx, input),
@@ -34,6 +35,30 @@ fn handler(ctx: &mut Context, input: Value) -> Result<Value, Error> {
             format!("no handler for {other}"),
         )),
     }
+}
+
+/// 3-14's serdes: records a string uppercased, as raw text (not JSON), and
+/// reads the record back as it is.
+struct Uppercase;
+
+impl Serdes<String> for Uppercase {
+    fn serialize(&self, value: &String) -> Result<String, Error> {
+        Ok(value.to_uppercase())
+    }
+
+    fn deserialize(&self, text: &str) -> Result<String, Error> {
+        Ok(text.to_owned())
+    }
+}
+
+/// 3-14: a child context whose result goes through the uppercasing serdes;
+/// inside, a step returns the input. Returns the context's result.
+fn child_custom_serdes(ctx: &mut Context, input: Value) -> Result<Value, Error> {
+    let input = text(&input);
+    let result = ctx.run_in_child_context_with_serdes("serdes", &Uppercase, |ctx| {
+        ctx.step("echo", || Ok::<_, Error>(input.clone()))
+    })?;
+    Ok(json!(result))
 }
 
 /// The input as a string, as AWS's handlers take it (`str(event)`).

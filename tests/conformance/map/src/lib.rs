@@ -7,7 +7,10 @@
 //! the handler below names it (the expected histories do not insist on the
 //! absence of a name).
 
-use cairn::{BatchConfig, BatchResult, CompletionConfig, Context, Error};
+use cairn::{
+    BatchConfig, BatchItem, BatchItemStatus, BatchResult, CompletionConfig, CompletionReason,
+    Context, Error, Json, MapSerdes, Serdes,
+};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -37,6 +40,71 @@ fn status<T>(batch: &BatchResult<T>) -> &'static str {
 /// The successful results, in item index order (AWS's `get_results()`).
 fn results<T: Clone>(batch: &BatchResult<T>) -> Vec<T> {
     batch.succeeded().into_iter().cloned().collect()
+}
+
+/// 9-14's item serdes: `wrapped:VALUE`, read back by taking the prefix off.
+struct Wrapped;
+
+impl Serdes<String> for Wrapped {
+    fn serialize(&self, value: &String) -> Result<String, Error> {
+        Ok(format!("wrapped:{value}"))
+    }
+
+    fn deserialize(&self, text: &str) -> Result<String, Error> {
+        text.strip_prefix("wrapped:")
+            .map(str::to_owned)
+            .ok_or_else(|| Error::new("SerdesError", format!("{text:?} is not wrapped")))
+    }
+}
+
+/// 9-19 and 9-20's operation-level serdes: a batch of strings as
+/// `OPSERDE:` and its successful results joined by commas; read back as a
+/// batch whose items all succeeded.
+struct OpSerde;
+
+impl Serdes<BatchResult<String>> for OpSerde {
+    fn serialize(&self, batch: &BatchResult<String>) -> Result<String, Error> {
+        let results: Vec<&str> = batch.succeeded().into_iter().map(String::as_str).collect();
+        Ok(format!("OPSERDE:{}", results.join(",")))
+    }
+
+    fn deserialize(&self, text: &str) -> Result<BatchResult<String>, Error> {
+        let joined = text
+            .strip_prefix("OPSERDE:")
+            .ok_or_else(|| Error::new("SerdesError", format!("{text:?} is not OPSERDE")))?;
+        let all = joined
+            .split(',')
+            .filter(|item| !item.is_empty())
+            .enumerate()
+            .map(|(index, item)| BatchItem {
+                index,
+                status: BatchItemStatus::Succeeded,
+                result: Some(item.to_owned()),
+                error: None,
+            })
+            .collect();
+        Ok(BatchResult {
+            all,
+            completion_reason: CompletionReason::AllCompleted,
+        })
+    }
+}
+
+/// Uppercases each of ["x", "y"], one at a time, in map `name` recorded
+/// with `serdes`.
+fn uppercase_map(
+    ctx: &mut Context,
+    name: &str,
+    serdes: MapSerdes<'_, String>,
+) -> Result<BatchResult<String>, Error> {
+    ctx.map_with_serdes(
+        name,
+        &["x", "y"],
+        sequential(CompletionConfig::default()),
+        |_, index| format!("{name}-{index}"),
+        serdes,
+        |_ctx, item, _index| Ok(item.to_uppercase()),
+    )
 }
 
 fn handler(ctx: &mut Context, input: Value) -> Result<Value, Error> {
@@ -324,6 +392,36 @@ fn handler(ctx: &mut Context, input: Value) -> Result<Value, Error> {
                 "failureCount": batch.failure_count(),
                 "totalCount": batch.total_count(),
             }))
+        }
+        // 9-14: map "serdes" over ["x", "y"], each item uppercased and
+        // recorded through the `wrapped:` item serdes.
+        "map-9-14" => {
+            let serdes = MapSerdes {
+                item: &Wrapped,
+                result: &Json,
+            };
+            Ok(json!(results(&uppercase_map(ctx, "serdes", serdes)?)))
+        }
+        // 9-19: map "op-serde" over ["x", "y"], the whole batch recorded
+        // through the OPSERDE serdes.
+        "map-9-19" => {
+            let serdes = MapSerdes {
+                item: &Json,
+                result: &OpSerde,
+            };
+            Ok(json!(results(&uppercase_map(ctx, "op-serde", serdes)?)))
+        }
+        // 9-20: as 9-19 (map "op-serde-replay"), then a durable wait of a
+        // second: the result returned after it is the one replay read back
+        // through OPSERDE.
+        "map-9-20" => {
+            let serdes = MapSerdes {
+                item: &Json,
+                result: &OpSerde,
+            };
+            let batch = uppercase_map(ctx, "op-serde-replay", serdes)?;
+            ctx.wait("wait", Duration::from_secs(1))?;
+            Ok(json!(results(&batch)))
         }
         other => Err(Error::new(
             "UnknownHandler",
