@@ -215,3 +215,56 @@ fn parallel_branches_and_child_contexts_survive_a_crash() {
         ]
     );
 }
+
+#[test]
+fn flat_branches_share_their_parallels_context_and_run_in_turn() {
+    let cairn = Cairn::new();
+    let branches = guest("branches");
+    let args = [
+        "run",
+        branches.to_str().unwrap(),
+        "--name",
+        "f",
+        "--input",
+        r#"{"wait_seconds":30,"flat":true}"#,
+    ];
+    let killed = cairn.kill_when(cairn.spawn(&args), "f", |events| {
+        count(events, "InvocationCompleted") == 1
+    });
+    assert_eq!(
+        killed.bodies(),
+        ["slow-1"],
+        "flat: the quick branch waits for the slow one"
+    );
+
+    let resumed = cairn.run(&[&args[..], &["--skip-time"]].concat());
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(resumed.stdout, "\"SLOW-1+SLOW-2,QUICK|TAIL-1+TAIL-2\"");
+    assert_eq!(resumed.bodies(), ["slow-2", "quick", "tail-1", "tail-2"]);
+    let history = cairn.history("f");
+    let contexts: Vec<&str> = history
+        .iter()
+        .filter(|e| e["EventType"] == "ContextSucceeded")
+        .map(|e| e["SubType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        contexts,
+        ["Parallel", "RunInChildContext"],
+        "no branch contexts"
+    );
+    let parallel = history
+        .iter()
+        .find(|e| e["EventType"] == "ContextStarted" && e["SubType"] == "Parallel")
+        .unwrap()["Id"]
+        .clone();
+    for name in ["slow-1", "slow-2", "quick"] {
+        let step = history
+            .iter()
+            .find(|e| e["EventType"] == "StepSucceeded" && e["Name"] == name)
+            .unwrap();
+        assert_eq!(
+            step["ParentId"], parallel,
+            "{name} is in the parallel's context"
+        );
+    }
+}

@@ -47,6 +47,20 @@ pub struct BatchConfig {
     /// At most this many items in flight (started, not finished) at once.
     pub max_concurrency: Option<usize>,
     pub completion: CompletionConfig,
+    pub nesting: Nesting,
+}
+
+/// Whether each item of a batch runs in a context of its own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Nesting {
+    /// Each item in a child context (ParallelBranch, MapIteration): an
+    /// item that waits does not hold up the others.
+    #[default]
+    Nested,
+    /// Items run directly in the batch's context, one after the other,
+    /// recording no context of their own (AWS's FLAT mode): fewer records,
+    /// but an item that waits holds up those after it.
+    Flat,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,7 +221,15 @@ pub(crate) fn run_items<T>(
                 item.result = Some(result);
                 succeeded += 1;
             }
-            Err(error) if error.is_pending() => in_flight += 1,
+            Err(error) if error.is_pending() => {
+                in_flight += 1;
+                // Flat: the items share one call sequence, and none may
+                // call after one that waits.
+                if config.nesting == Nesting::Flat {
+                    started = index + 1;
+                    break;
+                }
+            }
             Err(error) => {
                 item.status = BatchItemStatus::Failed;
                 item.error = Some(error);

@@ -1,5 +1,5 @@
 use crate::Error;
-use crate::batch::{BatchConfig, BatchResult, MapSerdes, run_items};
+use crate::batch::{BatchConfig, BatchResult, MapSerdes, Nesting, run_items};
 use crate::bindings::durable::{self, Progress, RetryReason, StepBegin, StepKind, StepOptions};
 use crate::bindings::durable::{CallbackOptions, CallbackState, ContextBegin, ContextKind};
 use crate::serdes::{Json, Serdes};
@@ -364,7 +364,12 @@ impl Context {
             run_items(count, &config, |index| {
                 let (name, branch) = &mut branches[index];
                 let branch = branch.take().expect("each branch runs once per invocation");
-                ctx.in_context(name, ContextKind::ParallelBranch, &Json, branch)
+                match config.nesting {
+                    Nesting::Nested => {
+                        ctx.in_context(name, ContextKind::ParallelBranch, &Json, branch)
+                    }
+                    Nesting::Flat => branch(ctx),
+                }
             })
         })
     }
@@ -424,13 +429,14 @@ impl Context {
     ) -> Result<BatchResult<T>, Error> {
         config.check()?;
         self.in_context(name, ContextKind::Map, serdes.result, |ctx| {
-            run_items(items.len(), &config, |index| {
-                ctx.in_context(
+            run_items(items.len(), &config, |index| match config.nesting {
+                Nesting::Nested => ctx.in_context(
                     &namer(&items[index], index),
                     ContextKind::MapIteration,
                     serdes.item,
                     |ctx| function(ctx, &items[index], index),
-                )
+                ),
+                Nesting::Flat => function(ctx, &items[index], index),
             })
         })
     }

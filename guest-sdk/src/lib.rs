@@ -33,6 +33,10 @@
 //!   are recorded with their responses and never sent again on replay;
 //!   inside a step they are part of the step.
 //!
+//! [`Context::parallel`] and [`Context::map`] run each item in a context
+//! of its own; [`Nesting::Flat`] runs them in the batch's own context, one
+//! after the other, as AWS's FLAT mode does.
+//!
 //! Results are recorded as JSON (serde). [`Context::step_with_serdes`],
 //! [`Context::run_in_child_context_with_serdes`] and
 //! [`Context::map_with_serdes`] record them with a [`Serdes`] of your own
@@ -54,7 +58,7 @@ mod strategy;
 
 pub use batch::{
     BatchConfig, BatchItem, BatchItemStatus, BatchResult, CompletionConfig, CompletionReason,
-    MapSerdes,
+    MapSerdes, Nesting,
 };
 pub use context::{
     Branch, Callback, CallbackConfig, Context, Execution, Level, Semantics, StepConfig, attempt,

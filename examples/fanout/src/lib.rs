@@ -39,6 +39,7 @@ fn fanout(ctx: &mut Context, input: Input) -> Result<Summary, Error> {
             tolerated_failure_count: input.tolerated_failures,
             ..CompletionConfig::default()
         },
+        ..BatchConfig::default()
     };
     let batch = ctx.map("process", &input.items, config, |ctx, item, _index| {
         if let Some(seconds) = item.strip_prefix("slow-").and_then(|s| s.parse().ok()) {

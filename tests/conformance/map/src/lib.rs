@@ -9,7 +9,7 @@
 
 use cairn::{
     BatchConfig, BatchItem, BatchItemStatus, BatchResult, CompletionConfig, CompletionReason,
-    Context, Error, Json, MapSerdes, Serdes,
+    Context, Error, Json, MapSerdes, Nesting, Serdes,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -19,6 +19,7 @@ fn sequential(completion: CompletionConfig) -> BatchConfig {
     BatchConfig {
         max_concurrency: Some(1),
         completion,
+        ..BatchConfig::default()
     }
 }
 
@@ -300,12 +301,28 @@ fn handler(ctx: &mut Context, input: Value) -> Result<Value, Error> {
             let config = BatchConfig {
                 max_concurrency: Some(2),
                 completion: CompletionConfig::default(),
+                ..BatchConfig::default()
             };
             let batch = ctx.map(
                 "concurrent",
                 &["i0", "i1", "i2"],
                 config,
                 |_ctx, _item, index| Ok(format!("r{index}")),
+            )?;
+            Ok(json!(results(&batch)))
+        }
+        // 9-12: FLAT nesting: map "flat" over ["fa", "fb"], one at a time,
+        // each item's step (returning the item) recorded directly in the
+        // Map context.
+        "map-9-12" => {
+            let batch = ctx.map(
+                "flat",
+                &["fa", "fb"],
+                BatchConfig {
+                    nesting: Nesting::Flat,
+                    ..sequential(CompletionConfig::default())
+                },
+                |ctx, item, _index| ctx.step(item, || Ok::<_, Error>(item.to_string())),
             )?;
             Ok(json!(results(&batch)))
         }

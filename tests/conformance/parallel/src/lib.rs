@@ -7,7 +7,9 @@
 //! history insists on a name's absence. Branches that "raise an error"
 //! return an `Err` from the branch closure.
 
-use cairn::{BatchConfig, BatchItemStatus, BatchResult, Branch, CompletionConfig, Context, Error};
+use cairn::{
+    BatchConfig, BatchItemStatus, BatchResult, Branch, CompletionConfig, Context, Error, Nesting,
+};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -18,6 +20,7 @@ fn sequential() -> BatchConfig {
     BatchConfig {
         max_concurrency: Some(1),
         completion: CompletionConfig::default(),
+        ..BatchConfig::default()
     }
 }
 
@@ -26,6 +29,7 @@ fn sequential_with(completion: CompletionConfig) -> BatchConfig {
     BatchConfig {
         max_concurrency: Some(1),
         completion,
+        ..BatchConfig::default()
     }
 }
 
@@ -242,11 +246,25 @@ fn handler(ctx: &mut Context, _input: Value) -> Result<Value, Error> {
                 BatchConfig {
                     max_concurrency: Some(2),
                     completion: CompletionConfig::default(),
+                    ..BatchConfig::default()
                 },
             )?;
             Ok(json!(results(&batch)))
         }
-        // 8-12: FLAT nesting: not expressible (gaps.yaml).
+        // 8-12: FLAT nesting: two branches, one step each ("fa", "fb"),
+        // one at a time, their steps recorded directly in the Parallel
+        // context.
+        "parallel-8-12" => {
+            let batch = ctx.parallel(
+                "flat",
+                vec![one_step("fa", "fa"), one_step("fb", "fb")],
+                BatchConfig {
+                    nesting: Nesting::Flat,
+                    ..sequential()
+                },
+            )?;
+            Ok(json!(results(&batch)))
+        }
         // 8-13: 25% failures tolerated of four: the second failure (50%)
         // exceeds it, branches 2 and 3 never start.
         "parallel-8-13" => {
@@ -354,6 +372,7 @@ fn handler(ctx: &mut Context, _input: Value) -> Result<Value, Error> {
                 BatchConfig {
                     max_concurrency: Some(0),
                     completion: CompletionConfig::default(),
+                    ..BatchConfig::default()
                 },
             )?;
             Ok(json!(results(&batch)))
