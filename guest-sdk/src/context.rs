@@ -290,8 +290,27 @@ impl Context {
         I: Serialize,
         O: DeserializeOwned,
     {
+        self.invoke_with(name, workflow, input, InvokeConfig::default())
+    }
+
+    /// [`Context::invoke`] with options: the tenant the invoked execution
+    /// runs for.
+    pub fn invoke_with<I, O>(
+        &mut self,
+        name: &str,
+        workflow: &str,
+        input: &I,
+        config: InvokeConfig,
+    ) -> Result<O, Error>
+    where
+        I: Serialize,
+        O: DeserializeOwned,
+    {
         let input = Json::to_text(input).map_err(|error| named(name, error))?;
-        match durable::invoke(name, workflow, &input) {
+        let options = durable::InvokeOptions {
+            tenant_id: config.tenant_id,
+        };
+        match durable::invoke_with(name, workflow, &input, &options) {
             CallbackState::Succeeded(json) => {
                 Json::from_text(&json).map_err(|error| named(name, error))
             }
@@ -580,6 +599,14 @@ fn with_attempt<R>(attempt: u32, body: impl FnOnce() -> R) -> R {
     let result = body();
     ATTEMPT.set(0);
     result
+}
+
+/// How [`Context::invoke_with`] invokes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InvokeConfig {
+    /// The tenant the invoked execution runs for (Lambda's TenantId): the
+    /// history records it, and on Lambda the invocation is tenant-isolated.
+    pub tenant_id: Option<String>,
 }
 
 /// Delays travel as whole seconds, at least 1 (AWS's rule).

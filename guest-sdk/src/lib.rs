@@ -61,7 +61,8 @@ pub use batch::{
     MapSerdes, Nesting,
 };
 pub use context::{
-    Branch, Callback, CallbackConfig, Context, Execution, Level, Semantics, StepConfig, attempt,
+    Branch, Callback, CallbackConfig, Context, Execution, InvokeConfig, Level, Semantics,
+    StepConfig, attempt,
 };
 pub use error::Error;
 pub use serdes::{Json, Serdes};

@@ -224,7 +224,15 @@ def validate_guarded(function_name, description_id, **kwargs):
         )
 
 
-app._validate_test_description = validate_guarded
+def validate_racing(function_name, description_id, **kwargs):
+    for attempt in range(1, RACE_ATTEMPTS + 1):
+        result = validate_guarded(function_name, description_id, **kwargs)
+        if attempt == RACE_ATTEMPTS or not lost_the_race(result):
+            return result
+        retried.append(description_id)
+
+
+app._validate_test_description = validate_racing if on_lambda else validate_guarded
 
 
 # What AWS's emulator never records in its histories (its executor renders
@@ -244,7 +252,21 @@ EMULATOR_OMITS = [
      "renders a step's success without the attempts before it"),
     ("ChainedInvokeStarted", ["ChainedInvokeStartedDetails", "ExecutedVersion"],
      "records a chained invoke without the version it ran"),
+    ("ChainedInvokeStarted", ["ChainedInvokeStartedDetails", "TenantId"],
+     "records a chained invoke without its tenant"),
 ]
+
+# The emulator records an invocation's end when the function's answer
+# reaches it, and a chained invoke's end when the callee's does: a callee
+# that ends fast may be recorded before its caller's invocation ended (a
+# race AWS's service does not have). A requirement that fails on that
+# order alone is validated again, at most this many times in all.
+RACE_ATTEMPTS = 3
+retried = []
+
+
+def lost_the_race(result):
+    return not result.passed and any("'InvocationCompleted'" in error for error in result.errors)
 
 
 def without_emulator_omissions(expected):
@@ -317,6 +339,7 @@ summary = {
     "unexpected_failures": [i for i in failed if i not in expected_failures],
     "known_failures_now_passing": sorted(i for i in expected_failures if statuses.get(i) == "PASSED"),
     "uncovered": sorted(i for i, s in statuses.items() if s == "UNCOVERED"),
+    "validated_again": sorted(retried),
     "statuses": statuses,
 }
 # A table per suite, for the backend judged.

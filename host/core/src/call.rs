@@ -34,6 +34,7 @@ pub enum Call<'a> {
         name: &'a str,
         workflow: &'a str,
         input: &'a str,
+        tenant: Option<&'a str>,
     },
     /// An HTTP request outside any step (a `StepKind::Http` step), named
     /// `METHOD URL`; `request` fingerprints method, URL, headers and body.
@@ -68,11 +69,19 @@ impl Call<'_> {
             Call::Random { len } => hash(b"random", &len.to_le_bytes()),
             Call::Context { kind, .. } => hash(b"context", kind.subtype().as_bytes()),
             Call::Invoke {
-                workflow, input, ..
+                workflow,
+                input,
+                tenant,
+                ..
             } => {
                 let mut args = workflow.as_bytes().to_vec();
                 args.push(0);
                 args.extend_from_slice(input.as_bytes());
+                // Without a tenant, the fingerprint invokes always had.
+                if let Some(tenant) = tenant {
+                    args.push(0);
+                    args.extend_from_slice(tenant.as_bytes());
+                }
                 hash(b"invoke", &args)
             }
             Call::Callback {

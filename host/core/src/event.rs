@@ -277,6 +277,10 @@ pub enum Event {
         workflow: String,
         input: String,
         at: Millis,
+        /// The tenant the invocation runs for (Lambda's TenantId), if given.
+        /// Last: format 7 stores' records, which lack it, are rewritten
+        /// when migrated (`sqlite::MIGRATE_7_INVOKES`).
+        tenant: Option<String>,
     },
     InvokeSucceeded {
         id: OpId,

@@ -316,19 +316,26 @@ pub fn aws_event(
             name,
             workflow,
             input,
+            tenant,
             ..
-        } => (
-            "ChainedInvokeStarted",
-            wire_id(id),
-            Some(name.as_str()),
-            json!({
+        } => {
+            let mut details = json!({
                 "FunctionName": workflow,
                 "Input": payload(input),
                 // Invoked by name, unqualified: AWS runs (and says) $LATEST.
                 "ExecutedVersion": "$LATEST",
                 "DurableExecutionArn": execution_arn(workflow, &invoked_execution_name(execution_name, id)),
-            }),
-        ),
+            });
+            if let Some(tenant) = tenant {
+                details["TenantId"] = json!(tenant);
+            }
+            (
+                "ChainedInvokeStarted",
+                wire_id(id),
+                Some(name.as_str()),
+                details,
+            )
+        }
         Event::InvokeSucceeded { id, result, .. } => (
             "ChainedInvokeSucceeded",
             wire_id(id),

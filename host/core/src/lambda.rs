@@ -92,6 +92,9 @@ pub struct OperationUpdate {
     /// CHAINED_INVOKE START: the function invoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function_name: Option<String>,
+    /// CHAINED_INVOKE START: the tenant it runs for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
     /// CONTEXT SUCCEED without its result, rebuilt on replay by running
     /// the context's children again (`ContextOptions.ReplayChildren`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -114,6 +117,7 @@ impl OperationUpdate {
             wait_seconds: None,
             callback_timeouts: None,
             function_name: None,
+            tenant_id: None,
             replay_children: false,
         }
     }
@@ -368,12 +372,14 @@ fn update_for(event: &Event) -> Option<OperationUpdate> {
             name,
             workflow,
             input,
+            tenant,
             ..
         } => {
             let mut update = OperationUpdate::new(id, "CHAINED_INVOKE", "START");
             update.name = Some(name.clone());
             update.sub_type = Some("ChainedInvoke".into());
             update.function_name = Some(workflow.clone());
+            update.tenant_id = tenant.clone();
             update.payload = Some(input.clone());
             update
         }
@@ -898,6 +904,7 @@ fn push_operation(journal: &mut Vec<Event>, op: &Operation) -> Result<(), Unread
                 workflow: String::new(),
                 input: String::new(),
                 at: op.start,
+                tenant: None,
             });
             match op.status.as_str() {
                 "SUCCEEDED" => journal.push(Event::InvokeSucceeded {

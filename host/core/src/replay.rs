@@ -889,6 +889,7 @@ impl Replayer {
         name: &str,
         workflow: &str,
         input: &str,
+        tenant: Option<&str>,
         now: Millis,
     ) -> Result<CallbackState, Fault> {
         self.check_outside_step(&format!("invoke {name:?}"))?;
@@ -896,6 +897,7 @@ impl Replayer {
             name,
             workflow,
             input,
+            tenant,
         };
         self.scope.op_counter += 1;
         let position = self.scope.cursor + 1;
@@ -915,6 +917,7 @@ impl Replayer {
                     workflow: workflow.to_owned(),
                     input: input.to_owned(),
                     at: now,
+                    tenant: tenant.map(str::to_owned),
                 });
                 CallbackState::Pending
             }

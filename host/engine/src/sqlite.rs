@@ -435,8 +435,62 @@ fn create_schema(conn: &mut Connection) -> Result<()> {
         tx.execute_batch(logs::SCHEMA_7_COMMON)?;
     }
     tx.execute_batch(SCHEMA_8_COMMON)?;
+    if from != 0 {
+        migrate_invokes(&tx)?;
+    }
     tx.execute_batch(&format!("PRAGMA user_version = {FORMAT}"))?;
     tx.commit()?;
+    Ok(())
+}
+
+/// The first byte of a postcard-encoded `Event::InvokeStarted`: its
+/// variant's index (24), a one-byte varint.
+const INVOKE_STARTED_TAG: u8 = 24;
+
+/// Format 8 added `tenant` to `InvokeStarted`, as its last field: records
+/// written before lack it. They are found by their first byte, read as
+/// they were written, and written again with no tenant.
+fn migrate_invokes(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    /// `Event::InvokeStarted` as formats 3 to 7 wrote it.
+    #[derive(serde::Deserialize)]
+    struct InvokeStartedV7 {
+        id: String,
+        name: String,
+        fingerprint: u64,
+        workflow: String,
+        input: String,
+        at: Millis,
+    }
+    let rows: Vec<(i64, i64, Vec<u8>)> = tx
+        .prepare("SELECT execution, seq, body FROM events WHERE substr(body, 1, 1) = ?1")?
+        .query_map([vec![INVOKE_STARTED_TAG]], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (execution, seq, body) in rows {
+        let (tag, old): (u32, InvokeStartedV7) =
+            postcard::from_bytes(&body).with_context(|| {
+                format!("event {seq} of execution {execution} is corrupt (migrating to format 8)")
+            })?;
+        if tag != u32::from(INVOKE_STARTED_TAG) {
+            bail!(
+                "event {seq} of execution {execution} is not an invocation (migrating to format 8)"
+            );
+        }
+        let event = Event::InvokeStarted {
+            id: old.id,
+            name: old.name,
+            fingerprint: old.fingerprint,
+            workflow: old.workflow,
+            input: old.input,
+            at: old.at,
+            tenant: None,
+        };
+        tx.execute(
+            "UPDATE events SET body = ?3 WHERE execution = ?1 AND seq = ?2",
+            params![execution, seq, encode(&event)?],
+        )?;
+    }
     Ok(())
 }
 

@@ -174,6 +174,7 @@ fn to_sdk(update: &OperationUpdate) -> Result<aws::OperationUpdate> {
         builder = builder.chained_invoke_options(
             aws::ChainedInvokeOptions::builder()
                 .function_name(function)
+                .set_tenant_id(update.tenant_id.clone())
                 .build()
                 .context("chained invoke options")?,
         );

@@ -3,8 +3,8 @@
 
 use crate::bindings::ErrorObject;
 use crate::bindings::cairn::workflow::durable::{
-    Attempt, CallbackOptions, CallbackState, ContextBegin, ContextKind, Host, Progress,
-    RetryReason, Semantics, StepBegin, StepKind, StepOptions,
+    Attempt, CallbackOptions, CallbackState, ContextBegin, ContextKind, Host, InvokeOptions,
+    Progress, RetryReason, Semantics, StepBegin, StepKind, StepOptions,
 };
 use crate::invocation::{Abort, HostState, error_size, from_wit, now_millis, to_wit};
 use crate::limits::MAX_PAYLOAD_BYTES;
@@ -137,9 +137,28 @@ impl Host for HostState {
         workflow: String,
         input: String,
     ) -> wasmtime::Result<CallbackState> {
+        self.invoke_with(name, workflow, input, InvokeOptions { tenant_id: None })
+    }
+
+    fn invoke_with(
+        &mut self,
+        name: String,
+        workflow: String,
+        input: String,
+        options: InvokeOptions,
+    ) -> wasmtime::Result<CallbackState> {
         self.check_name(&name)?;
         self.check_payload("an invocation's input", input.len())?;
-        let answer = self.replayer.invoke(&name, &workflow, &input, now_millis());
+        if let Some(tenant) = &options.tenant_id {
+            self.check_name(tenant)?;
+        }
+        let answer = self.replayer.invoke(
+            &name,
+            &workflow,
+            &input,
+            options.tenant_id.as_deref(),
+            now_millis(),
+        );
         self.answer(answer).map(callback_state)
     }
 

@@ -290,6 +290,7 @@ mod tests {
                 workflow: "other".into(),
                 input: "{}".into(),
                 at: 63_020,
+                tenant: None,
             },
             Event::InvokeFailed {
                 id: "5".into(),
@@ -410,6 +411,42 @@ mod tests {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(&format!("{WITHOUT_FORMAT_8} PRAGMA user_version = 7;"))
             .unwrap();
+        // Its invocation as format 7 wrote it: without a tenant.
+        #[derive(serde::Serialize)]
+        struct InvokeStartedV7<'a> {
+            id: &'a str,
+            name: &'a str,
+            fingerprint: u64,
+            workflow: &'a str,
+            input: &'a str,
+            at: u64,
+        }
+        let invoke = whole
+            .iter()
+            .position(|e| matches!(e, Event::InvokeStarted { .. }))
+            .unwrap();
+        let v7 = postcard::to_stdvec(&(
+            24u32,
+            InvokeStartedV7 {
+                id: "5",
+                name: "other",
+                fingerprint: 11,
+                workflow: "other",
+                input: "{}",
+                at: 63_020,
+            },
+        ))
+        .unwrap();
+        let new = postcard::to_stdvec(&whole[invoke]).unwrap();
+        assert_eq!(new[0], v7[0], "the variant's tag the migration looks for");
+        assert_ne!(new, v7);
+        let rewritten = conn
+            .execute(
+                "UPDATE events SET body = ?2 WHERE execution = ?1 AND seq = ?3",
+                rusqlite::params![execution, v7, invoke as i64],
+            )
+            .unwrap();
+        assert_eq!(rewritten, 1);
         drop(conn);
         let db = Db::open(&path, Durability::Process).unwrap();
         assert_eq!(db.journal(execution).unwrap(), whole, "the journal is kept");

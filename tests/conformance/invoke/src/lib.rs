@@ -8,7 +8,7 @@
 //! step, wait, context) unnamed, these name it; no expected history here
 //! insists on a missing name.
 
-use cairn::{Context, Error};
+use cairn::{Context, Error, InvokeConfig};
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -47,6 +47,14 @@ fn handler(ctx: &mut Context, input: Value) -> Result<Value, Error> {
         "invoke-5-7" => {
             let payload = json!({ "data": "x".repeat(200 * 1024) });
             ctx.invoke("invoke", "invoke-5-7-process", &payload)
+        }
+        // 5-8: invoke the echo target with the input's payload, for the
+        // input's tenant.
+        "invoke-5-8" => {
+            let config = InvokeConfig {
+                tenant_id: input["tenantId"].as_str().map(str::to_owned),
+            };
+            ctx.invoke_with("invoke", "invoke-5-8-echo", &input["payload"], config)
         }
         // 5-9: invoke, then a 1 s wait; the replay after the wait answers
         // the invoke from the record, without invoking again.
@@ -106,8 +114,8 @@ fn handler(ctx: &mut Context, input: Value) -> Result<Value, Error> {
 
         // The invoked functions.
         "invoke-5-1-echo" | "invoke-5-2-echo" | "invoke-5-3-echo" | "invoke-5-4-echo"
-        | "invoke-5-9-echo" | "invoke-5-11-echo" | "invoke-5-13-echo" | "invoke-5-15-echo"
-        | "invoke-5-16-echo" => Ok(input),
+        | "invoke-5-8-echo" | "invoke-5-9-echo" | "invoke-5-11-echo" | "invoke-5-13-echo"
+        | "invoke-5-15-echo" | "invoke-5-16-echo" => Ok(input),
         "invoke-5-5-fail" | "invoke-5-6-fail" | "invoke-5-10-fail" => Err(Error::new(
             "TargetFailure",
             "the invoked function failed on purpose",
